@@ -1,0 +1,124 @@
+"""The `handpose-live` command. Each command parses options and hands over to one module.
+
+Imports of heavy modules happen inside the commands so `--help` stays fast.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+                  help="Real-time 3D hand and body pose from depth cameras (V2V-PoseNet).")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def doctor() -> None:
+    """Check what this machine can run: torch, ONNX Runtime providers, RealSense, Open3D, OpenCV."""
+    from .doctor import run_doctor
+    raise typer.Exit(run_doctor())
+
+
+@app.command("export-onnx")
+def export_onnx(
+    checkpoint: Path = typer.Argument(..., help="training checkpoint (ours or the public PyTorch port's)"),
+    out: Path = typer.Option(..., "--out", help="ONNX file to write"),
+    arch: Optional[str] = typer.Option(None, help="architecture of a port checkpoint (inferred when omitted)"),
+    skeleton: Optional[str] = typer.Option(None, help="skeleton name for a port checkpoint (e.g. msra21, nyu14)"),
+    cube_mm: Optional[float] = typer.Option(None, "--cube-mm", help="cube edge for a port checkpoint (default 250 hand, 2000 body)"),
+    source_y_up: bool = typer.Option(False, "--source-y-up", help="port checkpoint was trained on y-up data (NYU, MSRA, ITOP)"),
+    source_xyz: bool = typer.Option(True, "--source-xyz/--source-zyx", help="port checkpoint grids are indexed [x, y, z]"),
+    with_heatmaps: bool = typer.Option(False, "--with-heatmaps", help="also output the raw heatmaps"),
+    opset: int = typer.Option(17, help="ONNX opset"),
+) -> None:
+    """Turn a checkpoint into the self-describing ONNX model that `run` uses, and verify it."""
+    from .export import export_checkpoint
+    export_checkpoint(checkpoint, out, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
+                      source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset)
+
+
+@app.command()
+def run(
+    camera: str = typer.Option("auto", help="auto | realsense | synthetic | kinect"),
+    input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.bag, .db3, .mkv)"),
+    model: Optional[Path] = typer.Option(None, help="ONNX model (default: the shipped model for --target)"),
+    target: str = typer.Option("hand", help="hand | body"),
+    frames: int = typer.Option(0, help="stop after N frames (0 = until the source ends or Ctrl-C)"),
+    output: Optional[Path] = typer.Option(None, help="write one record per frame (.jsonl or .csv)"),
+    viewer: str = typer.Option("auto", help="auto | open3d | opencv | none"),
+) -> None:
+    """Estimate pose live from a camera, a recording or the synthetic camera."""
+    from .app import run_app
+    run_app(camera=camera, input_path=input, model_path=model, target=target, frames=frames, output=output,
+            viewer=viewer)
+
+
+@app.command()
+def record(
+    camera: str = typer.Option("synthetic", help="synthetic | realsense"),
+    frames: int = typer.Option(300, help="number of frames"),
+    out: Path = typer.Option(..., "--out", help=".db3 or .bag file to write"),
+) -> None:
+    """Write a RealSense recording (.db3 or .bag) that pyrealsense2 plays back."""
+    from .capture.record import record_cli
+    record_cli(camera=camera, frames=frames, out=out)
+
+
+@app.command()
+def synth(
+    target: str = typer.Option("hand", help="hand | body"),
+    count: int = typer.Option(20000, help="number of frames"),
+    out: Path = typer.Option(..., "--out", help="dataset folder"),
+    camera: str = typer.Option("d435-640x480", help="camera preset from calib/ or a JSON file"),
+    seed: int = typer.Option(0, help="random seed (train and test sets: use different seeds)"),
+    preview: Optional[Path] = typer.Option(None, help="contact sheet PNG of some frames"),
+    append: bool = typer.Option(False, help="add to / resume an existing dataset"),
+) -> None:
+    """Render a synthetic depth dataset with exact ground truth."""
+    from .synth.generate import synth_cli
+    synth_cli(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(ctx: typer.Context) -> None:
+    """Train a V2V model (see `handpose-live train --help-train` for the options)."""
+    from .train import train_cli
+    train_cli(ctx.args)
+
+
+@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def evaluate(ctx: typer.Context) -> None:
+    """Evaluate prediction files or a model with the standard protocol."""
+    from .evaluate import eval_cli
+    eval_cli(ctx.args)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Measure per-stage latency, fps and memory of the real pipeline."""
+    from .bench import bench_cli
+    bench_cli(ctx.args)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

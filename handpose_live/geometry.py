@@ -1,0 +1,90 @@
+"""Pure camera and cube geometry. All axis conventions of the project are stated here, once.
+
+Camera space (everything inside handpose-live): millimetres, x right, y DOWN, z forward,
+the RealSense / OpenCV convention. A pixel (u, v) with depth z_mm maps to
+    x = (u - cx) * z / fx,   y = (v - cy) * z / fy,   z = z.
+Some datasets label joints y-UP (y = (cy - v) z / fy): NYU, MSRA, ITOP. Loaders convert them
+with `flip_y` once, on load; MSRA also stores z negative. Nothing downstream ever sees y-up.
+
+Voxel grids: a cube of edge `cube_mm` centred on a reference point. A grid of S voxels per
+axis is stored as [D, H, W] = [z, y, x] (so depth bins are the leading spatial axis), and
+voxel index i along an axis covers normalised [(i/S) - 0.5, (i+1)/S - 0.5) of the cube edge.
+Continuous voxel coordinates put the CENTRE of voxel i at i; coordinate vectors are (x, y, z).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .types import Intrinsics
+
+# Dataset label conventions, applied by the loaders (y up -> our y down).
+DATASET_Y_UP = {"nyu": True, "icvl": False, "msra": True, "hands2017": False, "itop": True}
+
+
+def flip_y(points: np.ndarray) -> np.ndarray:
+    """Switch between y-up and y-down camera space (an involution)."""
+    out = np.array(points, dtype=np.float64 if np.asarray(points).dtype == np.float64 else np.float32, copy=True)
+    out[..., 1] = -out[..., 1]
+    return out
+
+
+def pixel_to_camera_mm(uvd: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """[..., 3] (u_px, v_px, depth_mm) -> [..., 3] camera-space mm."""
+    uvd = np.asarray(uvd, dtype=np.float64)
+    z = uvd[..., 2]
+    x = (uvd[..., 0] - intr.cx) * z / intr.fx
+    y = (uvd[..., 1] - intr.cy) * z / intr.fy
+    return np.stack([x, y, z], axis=-1)
+
+
+def camera_to_pixel(xyz_mm: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """[..., 3] camera-space mm -> [..., 3] (u_px, v_px, depth_mm)."""
+    xyz = np.asarray(xyz_mm, dtype=np.float64)
+    z = xyz[..., 2]
+    safe = np.where(np.abs(z) < 1e-9, 1e-9, z)
+    u = xyz[..., 0] * intr.fx / safe + intr.cx
+    v = xyz[..., 1] * intr.fy / safe + intr.cy
+    return np.stack([u, v, z], axis=-1)
+
+
+def depth_to_points_mm(depth_mm: np.ndarray, intr: Intrinsics, roi_px: tuple[int, int, int, int] | None = None,
+                       z_range_mm: tuple[float, float] | None = None) -> np.ndarray:
+    """Back-project a depth image to an [P, 3] float32 point cloud in camera mm.
+
+    Zero, negative and non-finite depths never become points. `roi_px` = (u0, v0, u1, v1)
+    restricts to a pixel window (end exclusive); `z_range_mm` keeps z0 <= z <= z1.
+    """
+    u0, v0, u1, v1 = roi_px if roi_px is not None else (0, 0, depth_mm.shape[1], depth_mm.shape[0])
+    u0, v0 = max(int(u0), 0), max(int(v0), 0)
+    u1, v1 = min(int(u1), depth_mm.shape[1]), min(int(v1), depth_mm.shape[0])
+    if u1 <= u0 or v1 <= v0:
+        return np.zeros((0, 3), np.float32)
+    z = np.asarray(depth_mm[v0:v1, u0:u1], dtype=np.float32)
+    valid = np.isfinite(z) & (z > 0)
+    if z_range_mm is not None:
+        valid &= (z >= z_range_mm[0]) & (z <= z_range_mm[1])
+    vs, us = np.nonzero(valid)
+    zs = z[vs, us]
+    xs = (us.astype(np.float32) + np.float32(u0) - np.float32(intr.cx)) * zs / np.float32(intr.fx)
+    ys = (vs.astype(np.float32) + np.float32(v0) - np.float32(intr.cy)) * zs / np.float32(intr.fy)
+    return np.stack([xs, ys, zs], axis=1).astype(np.float32)
+
+
+def cube_roi_px(centre_mm: np.ndarray, cube_mm: float, intr: Intrinsics) -> tuple[int, int, int, int]:
+    """Pixel window (u0, v0, u1, v1) that contains the cube's projection (end exclusive)."""
+    cx, cy, cz = (float(c) for c in centre_mm)
+    half = cube_mm / 2.0
+    z_near = max(cz - half, 1.0)
+    us = [(cx + sx * half) * intr.fx / z_near + intr.cx for sx in (-1, 1)]
+    vs = [(cy + sy * half) * intr.fy / z_near + intr.cy for sy in (-1, 1)]
+    return (int(np.floor(min(us))), int(np.floor(min(vs))), int(np.ceil(max(us))) + 1, int(np.ceil(max(vs))) + 1)
+
+
+def mm_to_voxel(points_mm: np.ndarray, centre_mm: np.ndarray, cube_mm: float, grid: int) -> np.ndarray:
+    """Camera mm -> continuous voxel coordinates (x, y, z), voxel centres at integers."""
+    return ((np.asarray(points_mm, np.float64) - np.asarray(centre_mm, np.float64)) / cube_mm + 0.5) * grid - 0.5
+
+
+def voxel_to_mm(voxels: np.ndarray, centre_mm: np.ndarray, cube_mm: float, grid: int) -> np.ndarray:
+    """Inverse of `mm_to_voxel`."""
+    return ((np.asarray(voxels, np.float64) + 0.5) / grid - 0.5) * cube_mm + np.asarray(centre_mm, np.float64)

@@ -1,0 +1,26 @@
+"""Where the files shipped beside the code live: `calib/` and `models/` at the repo top level.
+
+In a source checkout (editable install) they are read in place; a wheel installs them as the
+packages `handpose_live.calib` and `handpose_live.shipped_models` (see pyproject.toml).
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _folder(repo_name: str, package: str) -> Path:
+    in_repo = _REPO_ROOT / repo_name
+    if in_repo.is_dir():
+        return in_repo
+    return Path(str(resources.files(package)))
+
+
+def calib_dir() -> Path:
+    return _folder("calib", "handpose_live.calib")
+
+
+def models_dir() -> Path:
+    return _folder("models", "handpose_live.shipped_models")
