@@ -67,10 +67,14 @@ def record(
     camera: str = typer.Option("synthetic", help="synthetic | realsense"),
     frames: int = typer.Option(300, help="number of frames"),
     out: Path = typer.Option(..., "--out", help=".db3 or .bag file to write"),
+    width: int = typer.Option(640, help="depth image width in pixels"),
+    height: int = typer.Option(480, help="depth image height in pixels"),
+    fps: int = typer.Option(30, help="frame rate stored in the recording"),
+    seed: int = typer.Option(0, help="random seed of the synthetic camera"),
 ) -> None:
     """Write a RealSense recording (.db3 or .bag) that pyrealsense2 plays back."""
     from .capture.record import record_cli
-    record_cli(camera=camera, frames=frames, out=out)
+    record_cli(camera=camera, frames=frames, out=out, width=width, height=height, fps=fps, seed=seed)
 
 
 @app.command()
@@ -95,11 +99,24 @@ def train(ctx: typer.Context) -> None:
     train_cli(ctx.args)
 
 
-@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def evaluate(ctx: typer.Context) -> None:
-    """Evaluate prediction files or a model with the standard protocol."""
+@app.command("eval")
+def evaluate(
+    dataset: str = typer.Option(..., "--dataset", help="nyu | icvl | msra"),
+    predictions: Optional[list[Path]] = typer.Option(
+        None, "--predictions", help="prediction file, one line per frame of J x (u v d); repeat to compare methods"),
+    ground_truth: Optional[Path] = typer.Option(
+        None, "--ground-truth", help="ground truth in the same format (default for nyu: ../shared/data)"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write the success-rate curve to this PNG"),
+    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON, one line per predictions file"),
+    label: Optional[list[str]] = typer.Option(
+        None, "--label", help="method name per --predictions, in order (default: file name)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="ONNX model to evaluate on --data-root"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder for --model"),
+) -> None:
+    """Evaluate prediction files (or, later, a model) with the standard protocol."""
     from .evaluate import eval_cli
-    eval_cli(ctx.args)
+    eval_cli(dataset, list(predictions or []), ground_truth=ground_truth, plot=plot, as_json=as_json,
+             labels=list(label or []), model=model, data_root=data_root)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -1,0 +1,95 @@
+"""`handpose-live doctor`: what this machine can run, checked for real (not just importable)."""
+from __future__ import annotations
+
+import ctypes.util
+import os
+import platform
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _check(fn):
+    try:
+        return fn()
+    except Exception as exc:  # any failure of an optional component is a finding, not a crash
+        return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+
+
+def _torch():
+    import torch
+    cuda = torch.cuda.is_available()
+    return True, f"{torch.__version__}, CUDA {'available: ' + torch.cuda.get_device_name(0) if cuda else 'not available'}"
+
+
+def _onnxruntime():
+    import onnxruntime as ort
+    from .export import DecodedModel  # noqa: F401  (export path importable)
+    avail = ort.get_available_providers()
+    loaded = ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in avail:
+        loaded = _providers_that_load(ort)
+    return True, f"{ort.__version__}; compiled in: {', '.join(p.replace('ExecutionProvider', '') for p in avail)}; " \
+                 f"actually loads: {', '.join(p.replace('ExecutionProvider', '') for p in loaded)}"
+
+
+def _providers_that_load(ort):
+    """Create a tiny session with CUDA and see which provider it really got."""
+    import onnx
+    from onnx import helper, TensorProto
+
+    node = helper.make_node("Identity", ["x"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    ort.set_default_logger_severity(4)
+    sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    onnx.checker.check_model(model)
+    return sess.get_providers()
+
+
+def _realsense():
+    libusb = ctypes.util.find_library("usb-1.0")
+    if not libusb:
+        return False, "libusb-1.0 missing: sudo apt-get install libusb-1.0-0"
+    import pyrealsense2 as rs
+    devices = [d.get_info(rs.camera_info.name) + " " + d.get_info(rs.camera_info.serial_number)
+               for d in rs.context().query_devices()]
+    return True, f"pyrealsense2 {rs.__version__}, libusb ok; devices: {', '.join(devices) if devices else 'none connected'}"
+
+
+def _open3d():
+    import open3d as o3d
+    from .sinks.open3d_viewer import open3d_window_available
+    ok, how = open3d_window_available()
+    return True, f"{o3d.__version__}; window: {how if ok else 'unavailable (' + how + ')'}"
+
+
+def _opencv():
+    import cv2
+    gui = "display" if os.environ.get("DISPLAY") else "no display (headless: overlays to files only)"
+    return True, f"{cv2.__version__}; {gui}"
+
+
+def run_doctor() -> int:
+    rows = [("Python", (sys.version_info >= (3, 10), f"{platform.python_version()} ({sys.executable})"), True)]
+    rows.append(("PyTorch", _check(_torch), True))
+    rows.append(("ONNX Runtime", _check(_onnxruntime), True))
+    rows.append(("RealSense", _check(_realsense), False))
+    rows.append(("Open3D", _check(_open3d), False))
+    rows.append(("OpenCV", _check(_opencv), True))
+    table = Table(title="handpose-live doctor")
+    table.add_column("component")
+    table.add_column("status")
+    table.add_column("details")
+    for name, (ok, detail), required in rows:
+        status = "[green]ok[/green]" if ok else ("[red]missing[/red]" if required else "[yellow]optional[/yellow]")
+        table.add_row(name, status, detail)
+    Console().print(table)
+    minimum = all(ok for _, (ok, _), required in rows if required)
+    Console().print("minimum for `handpose-live run`: " + ("[green]present[/green]" if minimum else "[red]missing[/red]"))
+    return 0 if minimum else 1

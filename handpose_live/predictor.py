@@ -1,0 +1,62 @@
+"""The predictor owns pre- and post-processing around the exported model.
+
+depth frame + reference point -> voxelize (torch, on the GPU when the session is) -> ONNX
+model -> joints in output voxels -> camera mm. Callers never touch grids or heatmaps.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .geometry import voxel_to_mm
+from .runtime import PoseSession
+from .skeletons import get_skeleton, generic_skeleton
+from .errors import UserError
+from .types import Intrinsics
+from .voxelize import voxelize_depth, voxelize_points
+
+
+class Predictor:
+    def __init__(self, model_path: Path, device: str = "auto", threads: int | None = None):
+        self.session = PoseSession(model_path, device=device, threads=threads)
+        self.info = self.session.info
+        self.device = torch.device("cuda" if self.session.on_gpu else "cpu")
+        try:
+            self.skeleton = get_skeleton(self.info.skeleton)
+        except UserError:
+            self.skeleton = generic_skeleton(self.info.num_joints)
+
+    @property
+    def cube_mm(self) -> float:
+        return self.info.cube_mm
+
+    def predict_depth(self, depth_mm: np.ndarray | torch.Tensor, intr: Intrinsics, centre_mm: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """One frame -> (joints_mm [J,3], confidence [J], {"voxelize": ms, "inference": ms})."""
+        t0 = time.perf_counter()
+        depth = torch.as_tensor(depth_mm, dtype=torch.float32).to(self.device, non_blocking=True)
+        voxels = voxelize_depth(depth, intr, centre_mm, self.info.cube_mm, self.info.input_grid)
+        t1 = time.perf_counter()
+        joints_vox, conf = self.session.run(voxels)
+        t2 = time.perf_counter()
+        joints_mm = voxel_to_mm(joints_vox[0], centre_mm, self.info.cube_mm, self.info.output_grid)
+        return joints_mm, conf[0], {"voxelize": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3}
+
+    def predict_points(self, points_mm: list[np.ndarray], centres_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A batch of point clouds (dataset evaluation) -> (joints_mm [N,J,3], confidence [N,J])."""
+        n = len(points_mm)
+        p = max(1, max(len(x) for x in points_mm))
+        pts = torch.zeros(n, p, 3)
+        valid = torch.zeros(n, p, dtype=torch.bool)
+        for i, x in enumerate(points_mm):
+            pts[i, : len(x)] = torch.from_numpy(np.asarray(x, np.float32))
+            valid[i, : len(x)] = True
+        centres = torch.as_tensor(np.asarray(centres_mm, np.float32))
+        voxels = voxelize_points(pts.to(self.device), centres.to(self.device), self.info.cube_mm,
+                                 self.info.input_grid, valid=valid.to(self.device))
+        joints_vox, conf = self.session.run(voxels)
+        joints_mm = voxel_to_mm(joints_vox, np.asarray(centres_mm)[:, None, :], self.info.cube_mm, self.info.output_grid)
+        return joints_mm, conf

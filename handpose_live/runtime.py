@@ -1,0 +1,121 @@
+"""ONNX Runtime session for an exported model: CUDA with IO binding when it really loads, else CPU.
+
+The model file carries its own configuration (export.py writes it into metadata_props);
+a file without it is refused, since we could not know its grid, cube or skeleton.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .export import METADATA_KEY, MODEL_FORMAT
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    arch: str
+    input_grid: int
+    output_grid: int
+    cube_mm: float
+    skeleton: str
+    joint_names: tuple[str, ...]
+    target: str
+    raw: dict
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+
+def _parse_metadata(custom: dict, path: Path) -> ModelInfo:
+    if METADATA_KEY not in custom:
+        raise UserError(f"{path} is not a handpose-live model (no '{METADATA_KEY}' metadata); "
+                        "convert a checkpoint with `handpose-live export-onnx`")
+    try:
+        meta = json.loads(custom[METADATA_KEY])
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}")
+        return ModelInfo(meta["arch"], int(meta["input_grid"]), int(meta["output_grid"]), float(meta["cube_mm"]),
+                         meta["skeleton"], tuple(meta["joint_names"]), meta["target"], meta)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path} has unreadable handpose-live metadata: {exc}") from None
+
+
+def read_model_info(path: Path) -> ModelInfo:
+    """Metadata only, without creating a session (cheap)."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model not found: {path}")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError/ValueError/OSError depending on the damage
+        raise UserError(f"{path} is not a readable ONNX file: {str(exc).splitlines()[0][:150]}") from None
+    return _parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
+
+
+class PoseSession:
+    """Runs `voxels -> joints_vox, confidence` and says which provider it really uses."""
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"model not found: {path}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"unknown device '{device}' (auto, cpu, cuda)")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # ORT logs a CUDA load failure as an error line; we report it ourselves
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        threads = threads or min(os.cpu_count() or 1, 4)
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        want_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
+        providers = (["CUDAExecutionProvider"] if want_cuda else []) + ["CPUExecutionProvider"]
+        ort.set_default_logger_severity(4)  # a missing CUDA library is reported by `describe`, not as a log line
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
+            raise UserError(f"{path} could not be loaded by ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
+        self.info = _parse_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        self.provider = self.session.get_providers()[0]
+        self.on_gpu = self.provider == "CUDAExecutionProvider"
+        if device == "cuda" and not self.on_gpu:
+            raise UserError("CUDA was requested but ONNX Runtime's CUDA provider did not load (see `handpose-live doctor`)")
+        self.threads = threads
+        self._outputs = ["joints_vox", "confidence"]
+
+    def describe(self) -> str:
+        where = "CUDA (IO binding, tensors stay on the GPU)" if self.on_gpu else f"CPU, {self.threads} threads"
+        return f"ONNX Runtime {where}: {self.info.arch}, {self.info.num_joints} joints ({self.info.skeleton})"
+
+    def run(self, voxels) -> tuple[np.ndarray, np.ndarray]:
+        """voxels: a torch tensor [N,1,S,S,S] (CPU or CUDA) or a NumPy array -> (joints_vox, confidence) NumPy."""
+        if self.on_gpu and hasattr(voxels, "is_cuda") and voxels.is_cuda:
+            return self._run_cuda(voxels)
+        arr = voxels.detach().cpu().numpy() if hasattr(voxels, "detach") else np.asarray(voxels, np.float32)
+        joints, conf = self.session.run(self._outputs, {"voxels": np.ascontiguousarray(arr, dtype=np.float32)})
+        return joints, conf
+
+    def _run_cuda(self, voxels):
+        """Bind the CUDA voxel tensor directly; only the small joint outputs come back to the host."""
+        import torch
+
+        voxels = voxels.contiguous().float()
+        n, j = voxels.shape[0], self.info.num_joints
+        joints = torch.empty(n, j, 3, device=voxels.device)
+        conf = torch.empty(n, j, device=voxels.device)
+        binding = self.session.io_binding()
+        dev = voxels.device.index or 0
+        binding.bind_input("voxels", "cuda", dev, np.float32, tuple(voxels.shape), voxels.data_ptr())
+        binding.bind_output("joints_vox", "cuda", dev, np.float32, tuple(joints.shape), joints.data_ptr())
+        binding.bind_output("confidence", "cuda", dev, np.float32, tuple(conf.shape), conf.data_ptr())
+        self.session.run_with_iobinding(binding)
+        return joints.cpu().numpy(), conf.cpu().numpy()

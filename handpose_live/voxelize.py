@@ -1,0 +1,106 @@
+"""The one voxelizer: points (or a depth image) -> binary occupancy grid, in PyTorch.
+
+Training, export tests and live inference all call these functions, on CPU or CUDA tensors.
+Grid layout and voxel coordinates are defined in geometry.py: [N, 1, S, S, S] with axes
+(z, y, x); voxel i spans normalised [i/S - 0.5, (i+1)/S - 0.5) of the cube edge.
+
+Augmentation (training only) follows the paper: scale about the cube centre, in-plane (x-y)
+rotation, translation in input voxels; `augment_points_norm` applies the SAME transform to
+points and joints, so targets stay consistent with the grid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .geometry import cube_roi_px
+from .types import Intrinsics
+
+
+@dataclass
+class Augmentation:
+    """Per-sample augmentation parameters (tensors of batch length)."""
+
+    scale: torch.Tensor        # [N]
+    angle_rad: torch.Tensor    # [N], rotation about the camera z axis
+    shift_vox: torch.Tensor    # [N, 3] (x, y, z) in input voxels
+
+    @staticmethod
+    def sample(n: int, generator: torch.Generator | None = None, scale_range=(0.8, 1.2),
+               max_angle_deg: float = 40.0, max_shift_vox: float = 4.0) -> "Augmentation":
+        u = torch.rand(n, 5, generator=generator)
+        scale = scale_range[0] + (scale_range[1] - scale_range[0]) * u[:, 0]
+        angle = torch.deg2rad(torch.tensor(max_angle_deg)) * (2 * u[:, 1] - 1)
+        shift = max_shift_vox * (2 * u[:, 2:5] - 1)
+        return Augmentation(scale, angle, shift)
+
+    def to(self, device) -> "Augmentation":
+        return Augmentation(self.scale.to(device), self.angle_rad.to(device), self.shift_vox.to(device))
+
+
+def normalise_points(points_mm: torch.Tensor, centre_mm: torch.Tensor, cube_mm: float | torch.Tensor) -> torch.Tensor:
+    """Camera mm [N, P, 3] -> cube-normalised coordinates, the cube spanning [-0.5, 0.5)."""
+    cube = torch.as_tensor(cube_mm, dtype=points_mm.dtype, device=points_mm.device).reshape(-1, 1, 1)
+    return (points_mm - centre_mm[:, None, :]) / cube
+
+
+def augment_points_norm(points_norm: torch.Tensor, aug: Augmentation, grid: int) -> torch.Tensor:
+    """Apply scale, in-plane rotation and shift to normalised points [N, P, 3]."""
+    c, s = torch.cos(aug.angle_rad), torch.sin(aug.angle_rad)
+    x, y, z = points_norm.unbind(-1)
+    xr = c[:, None] * x - s[:, None] * y
+    yr = s[:, None] * x + c[:, None] * y
+    out = torch.stack([xr, yr, z], dim=-1) * aug.scale[:, None, None]
+    return out + (aug.shift_vox / grid)[:, None, :].to(out.dtype)
+
+
+def voxelize_norm(points_norm: torch.Tensor, valid: torch.Tensor | None, grid: int) -> torch.Tensor:
+    """Normalised points [N, P, 3] (+ validity mask [N, P]) -> occupancy [N, 1, S, S, S]."""
+    n = points_norm.shape[0]
+    idx = torch.floor((points_norm + 0.5) * grid).to(torch.int64)
+    inside = ((idx >= 0) & (idx < grid)).all(dim=-1)
+    if valid is not None:
+        inside &= valid
+    batch = torch.arange(n, device=points_norm.device)[:, None].expand_as(inside)
+    flat = ((batch * grid + idx[..., 2]) * grid + idx[..., 1]) * grid + idx[..., 0]
+    out = torch.zeros(n * grid ** 3, dtype=torch.float32, device=points_norm.device)
+    out[flat[inside]] = 1.0
+    return out.reshape(n, 1, grid, grid, grid)
+
+
+def voxelize_points(points_mm: torch.Tensor, centre_mm: torch.Tensor, cube_mm: float | torch.Tensor, grid: int,
+                    valid: torch.Tensor | None = None, aug: Augmentation | None = None) -> torch.Tensor:
+    """Camera-mm points [N, P, 3] around `centre_mm` [N, 3] -> occupancy grid [N, 1, S, S, S]."""
+    norm = normalise_points(points_mm, centre_mm, cube_mm)
+    if aug is not None:
+        norm = augment_points_norm(norm, aug, grid)
+    return voxelize_norm(norm, valid, grid)
+
+
+def roi_points_mm(depth_mm: torch.Tensor, intr: Intrinsics, centre_mm, cube_mm: float) -> torch.Tensor:
+    """Back-project only the pixels of a depth image [H, W] that can fall inside the cube.
+
+    Restricting to the cube's pixel window and z-slab keeps the cost independent of the
+    frame size (a 640x480 frame costs the same as its ~200x200 hand window).
+    """
+    cz = float(centre_mm[2])
+    u0, v0, u1, v1 = cube_roi_px(centre_mm, cube_mm, intr)
+    u0, v0 = max(u0, 0), max(v0, 0)
+    u1, v1 = min(u1, depth_mm.shape[1]), min(v1, depth_mm.shape[0])
+    if u1 <= u0 or v1 <= v0:
+        return torch.zeros(0, 3, device=depth_mm.device)
+    z = depth_mm[v0:v1, u0:u1]
+    keep = (z > 0) & (z >= cz - cube_mm / 2) & (z <= cz + cube_mm / 2) & torch.isfinite(z)
+    vs, us = torch.nonzero(keep, as_tuple=True)
+    zs = z[vs, us].to(torch.float32)
+    xs = (us.to(torch.float32) + (u0 - intr.cx)) * zs / intr.fx
+    ys = (vs.to(torch.float32) + (v0 - intr.cy)) * zs / intr.fy
+    return torch.stack([xs, ys, zs], dim=1)
+
+
+def voxelize_depth(depth_mm: torch.Tensor, intr: Intrinsics, centre_mm, cube_mm: float, grid: int) -> torch.Tensor:
+    """Live path: one depth image [H, W] (mm, 0 = invalid) -> occupancy [1, 1, S, S, S]."""
+    pts = roi_points_mm(depth_mm, intr, centre_mm, cube_mm)
+    centre = torch.as_tensor(centre_mm, dtype=torch.float32, device=depth_mm.device).reshape(1, 3)
+    return voxelize_points(pts[None], centre, cube_mm, grid)
