@@ -92,11 +92,36 @@ def synth(
     synth_cli(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def train(ctx: typer.Context) -> None:
-    """Train a V2V model (see `handpose-live train --help-train` for the options)."""
-    from .train import train_cli
-    train_cli(ctx.args)
+@app.command()
+def train(
+    dataset: str = typer.Option(..., help="nyu | icvl | msra | hands2017 | itop | synthetic"),
+    data_root: Path = typer.Option(..., "--data-root", help="dataset folder"),
+    out: Path = typer.Option(..., "--out", help="run folder (checkpoints, metrics.csv, curves.png, model.onnx)"),
+    arch: str = typer.Option("v2v-lite", help="v2v-full | v2v-lite"),
+    epochs: int = typer.Option(10, min=1),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    lr: float = typer.Option(2.5e-4, help="learning rate (paper: RMSProp 2.5e-4)"),
+    optimizer: str = typer.Option("rmsprop", help="rmsprop | adam"),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    workers: int = typer.Option(1, min=0, help="data loader worker processes"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out"),
+    seed: int = typer.Option(0),
+    val_fraction: float = typer.Option(0.05, "--val-fraction", help="share of training frames held out for validation"),
+    val_root: Optional[Path] = typer.Option(None, "--val-root", help="separate validation set (same dataset type)"),
+    centers: Optional[Path] = typer.Option(None, "--centers", help="per-frame reference points file (x y z or invalid)"),
+    checkpoint_minutes: float = typer.Option(10.0, "--checkpoint-minutes", help="also checkpoint mid-epoch this often"),
+    max_steps_per_epoch: int = typer.Option(0, "--max-steps-per-epoch", help="cap steps per epoch (0 = all)"),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="paper augmentation: scale, rotation, shift"),
+    export: bool = typer.Option(True, "--export/--no-export", help="export model.onnx from the best checkpoint at the end"),
+) -> None:
+    """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
+    from .train import TrainArgs, train as run_training
+    run_training(TrainArgs(dataset=dataset, data_root=str(data_root), out=str(out), arch=arch, epochs=epochs,
+                           batch_size=batch_size, lr=lr, optimizer=optimizer, device=device, workers=workers,
+                           resume=resume, seed=seed, val_fraction=val_fraction,
+                           val_root=str(val_root) if val_root else None, centers=str(centers) if centers else None,
+                           checkpoint_minutes=checkpoint_minutes, max_steps_per_epoch=max_steps_per_epoch,
+                           augment=augment, export=export))
 
 
 @app.command("eval")

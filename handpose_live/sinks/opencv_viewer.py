@@ -1,0 +1,148 @@
+"""2D viewers built on `render_overlay`: an OpenCV window and an mp4 writer.
+
+Both work on a machine without a display: the window is simply not opened there, and
+cv2.VideoWriter needs none. Images and videos are published atomically (temp + rename).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import UserError
+from ..skeletons import Skeleton
+from ..types import DepthFrame, PoseResult
+from .base import Sink
+from .files import create_temp_beside, publish, temp_path_beside, check_writable_target
+from .overlay import render_overlay
+
+WINDOW_NAME = "handpose-live"
+QUIT_KEYS = (ord("q"), 27)
+
+
+def display_available() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def save_image(path, image: np.ndarray) -> None:
+    """cv2.imwrite to a temp file beside `path`, then rename: never a half image."""
+    path = Path(path)
+    check_writable_target(path)
+    temp = temp_path_beside(path)
+    try:
+        ok = cv2.imwrite(str(temp), image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        temp.unlink(missing_ok=True)
+        raise UserError(f"cannot write image {path} (unwritable or unknown image type '{path.suffix}')")
+    publish(temp, path)
+
+
+class FpsMeter:
+    """Frames per second over the wall clock, smoothed so the text is readable."""
+
+    def __init__(self, smoothing: float = 0.9) -> None:
+        self.smoothing = smoothing
+        self.fps: float | None = None
+        self._last_s: float | None = None
+
+    def tick(self) -> float | None:
+        now = time.perf_counter()
+        if self._last_s is not None and now > self._last_s:
+            instant = 1.0 / (now - self._last_s)
+            self.fps = instant if self.fps is None else self.smoothing * self.fps + (1 - self.smoothing) * instant
+        self._last_s = now
+        return self.fps
+
+
+class OpenCvViewer(Sink):
+    """Shows the overlay in a window when a display exists; keeps the last image for screenshots.
+
+    `quit_requested` turns true when the user presses q / Esc or closes the window; the app
+    loop reads it (the viewer does not stop other stages itself).
+    """
+
+    def __init__(self, skeleton: Skeleton, window: bool = True, screenshot_path=None) -> None:
+        self.skeleton = skeleton
+        self.showing = bool(window) and display_available()
+        self.screenshot_path = None if screenshot_path is None else Path(screenshot_path)
+        if self.screenshot_path is not None:
+            check_writable_target(self.screenshot_path)
+        self.last_image: np.ndarray | None = None
+        self.quit_requested = False
+        self._fps = FpsMeter()
+        self._window_open = False
+
+    def write(self, frame: DepthFrame, result: PoseResult) -> None:
+        self.last_image = render_overlay(frame, result, self.skeleton, fps=self._fps.tick())
+        if not self.showing:
+            return
+        cv2.imshow(WINDOW_NAME, self.last_image)
+        self._window_open = True
+        key = cv2.waitKey(1) & 0xFF
+        closed = cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1
+        if key in QUIT_KEYS or closed:
+            self.quit_requested = True
+
+    def screenshot(self, path) -> None:
+        if self.last_image is None:
+            raise UserError(f"no frame shown yet, nothing to save to {path}")
+        save_image(path, self.last_image)
+
+    def close(self) -> None:
+        if self.screenshot_path is not None and self.last_image is not None:
+            self.screenshot(self.screenshot_path)
+            self.screenshot_path = None
+        if self._window_open:
+            cv2.destroyWindow(WINDOW_NAME)
+            cv2.waitKey(1)
+            self._window_open = False
+
+
+class VideoWriterSink(Sink):
+    """Writes the overlay as an mp4 (mp4v) video; the size is taken from the first frame."""
+
+    def __init__(self, path, fps: float, skeleton: Skeleton) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".mp4":
+            raise UserError(f"unsupported video file {self.path}: use a .mp4 name")
+        if not fps > 0:
+            raise UserError(f"video fps must be positive (got {fps})")
+        self.fps = float(fps)
+        self.skeleton = skeleton
+        self.frames_written = 0
+        self._temp = create_temp_beside(self.path)
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._closed = False
+
+    def _open(self, width: int, height: int) -> None:
+        writer = cv2.VideoWriter(str(self._temp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+        if not writer.isOpened():
+            raise UserError(f"cannot write video {self.path}: OpenCV has no mp4v encoder here")
+        self._writer, self._size = writer, (width, height)
+
+    def write(self, frame: DepthFrame, result: PoseResult) -> None:
+        if self._closed:
+            raise ValueError(f"VideoWriterSink for {self.path} is closed")
+        image = render_overlay(frame, result, self.skeleton)
+        if self._writer is None:
+            self._open(image.shape[1], image.shape[0])
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
+        self._writer.write(image)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is None:
+            self._temp.unlink(missing_ok=True)
+            return
+        self._writer.release()
+        publish(self._temp, self.path)
