@@ -1,0 +1,274 @@
+"""Intel RealSense cameras and recordings (.bag, .db3) through pyrealsense2.
+
+Depth arrives as uint16 in sensor units; we hand out float32 millimetres (0 = no measurement)
+with the intrinsics and depth scale the device or the recording itself reports.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import UserError
+from ..types import DepthFrame, Intrinsics
+from .base import FrameSource
+
+log = logging.getLogger(__name__)
+
+RECORDING_SUFFIXES = (".bag", ".db3")
+
+
+def rs_module():
+    """Import pyrealsense2, turning the usual install problem into a one-line UserError."""
+    try:
+        import pyrealsense2 as rs
+    except ImportError as exc:
+        hint = " (install the system package libusb-1.0-0)" if "libusb" in str(exc) else " (pip install pyrealsense2)"
+        raise UserError(f"pyrealsense2 cannot be imported: {exc}{hint}") from None
+    return rs
+
+
+def _reason(exc: BaseException) -> str:
+    """librealsense messages span lines and repeat the request; keep the part that explains."""
+    text = " ".join(str(exc).split())
+    marker = "Reason: "
+    return text.split(marker, 1)[1] if marker in text else text
+
+
+def list_devices() -> list[dict[str, str]]:
+    """Connected RealSense devices as dicts with name, serial, firmware, usb (empty if none)."""
+    rs = rs_module()
+    keys = {"name": rs.camera_info.name, "serial": rs.camera_info.serial_number,
+            "firmware": rs.camera_info.firmware_version, "usb": rs.camera_info.usb_type_descriptor}
+    found = []
+    for dev in rs.context().query_devices():
+        found.append({k: (dev.get_info(v) if dev.supports(v) else "") for k, v in keys.items()})
+    return found
+
+
+def _describe(devices: list[dict[str, str]]) -> str:
+    return ", ".join(f"{d['name']} {d['serial']}" for d in devices) or "none"
+
+
+def _clean_scale(depth_scale_m: float) -> float:
+    """The SDK stores the scale as float32 (0.001 reads 0.0010000000475); drop that noise."""
+    return round(float(depth_scale_m), 10)
+
+
+def _to_frame(rs_depth, intrinsics: Intrinsics, index: int) -> DepthFrame:
+    raw = np.asanyarray(rs_depth.get_data())
+    depth_mm = raw.astype(np.float32) * np.float32(intrinsics.depth_scale_m * 1000.0)
+    return DepthFrame(depth_mm=depth_mm, intrinsics=intrinsics, timestamp_ms=float(rs_depth.get_timestamp()),
+                      index=index)
+
+
+class RealSenseCamera(FrameSource):
+    """A live RealSense depth stream (z16) that survives the cable being pulled.
+
+    Reconnection: when no frame arrives within `frame_timeout_ms` (an unplugged camera makes
+    wait_for_frames fail), the pipeline is stopped and the device list is polled every
+    `reconnect_poll_s` until the same serial shows up again, then streaming restarts with the
+    same settings. The wait is unbounded (Ctrl-C ends it); `reconnect=False` raises instead.
+    """
+
+    live = True
+
+    def __init__(self, serial: str | None = None, width: int = 640, height: int = 480, fps: int = 30,
+                 reconnect: bool = True, frame_timeout_ms: int = 1000, reconnect_poll_s: float = 1.0):
+        self.width, self.height, self.fps = int(width), int(height), int(fps)
+        self.reconnect, self.frame_timeout_ms, self.reconnect_poll_s = reconnect, int(frame_timeout_ms), reconnect_poll_s
+        self._pipe = None
+        devices = list_devices()
+        if not devices:
+            raise UserError("no RealSense camera found (connected: none); check the USB3 cable and port")
+        if serial is not None and serial not in {d["serial"] for d in devices}:
+            raise UserError(f"RealSense with serial {serial} not found (connected: {_describe(devices)})")
+        self.serial = serial or devices[0]["serial"]
+        self.name = f"realsense:{self.serial}"
+        self._start()
+
+    def _start(self) -> None:
+        rs = rs_module()
+        pipe, cfg = rs.pipeline(), rs.config()
+        cfg.enable_device(self.serial)
+        cfg.enable_stream(rs.stream.depth, self.width, self.height, rs.format.z16, self.fps)
+        try:
+            profile = pipe.start(cfg)
+        except RuntimeError as exc:
+            raise UserError(f"cannot stream depth {self.width}x{self.height}@{self.fps} from RealSense "
+                            f"{self.serial}: {_reason(exc)}") from None
+        scale = profile.get_device().first_depth_sensor().get_depth_scale()
+        stream = profile.get_stream(rs.stream.depth).as_video_stream_profile()
+        self._intrinsics = Intrinsics.from_realsense(stream.get_intrinsics(), _clean_scale(scale), name=self.name)
+        self._pipe = pipe
+
+    def _stop(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            try:
+                pipe.stop()
+            except RuntimeError:
+                pass  # already stopped, or the device is gone
+
+    def _wait_for_camera(self, exc: BaseException) -> None:
+        log.warning("RealSense %s stopped delivering frames (%s); waiting for it to come back", self.serial,
+                    _reason(exc))
+        self._stop()
+        while True:
+            time.sleep(self.reconnect_poll_s)
+            if self.serial not in {d["serial"] for d in list_devices()}:
+                continue
+            try:
+                self._start()
+            except UserError as err:
+                log.warning("%s; retrying", err)
+                continue
+            log.warning("RealSense %s reconnected", self.serial)
+            return
+
+    @property
+    def intrinsics(self) -> Intrinsics:
+        return self._intrinsics
+
+    def frames(self) -> Iterator[DepthFrame]:
+        index = 0
+        while True:
+            if self._pipe is None:
+                return
+            try:
+                frameset = self._pipe.wait_for_frames(self.frame_timeout_ms)
+            except RuntimeError as exc:
+                if not self.reconnect:
+                    raise UserError(f"RealSense {self.serial} stopped delivering frames: {_reason(exc)}") from None
+                self._wait_for_camera(exc)
+                continue
+            depth = frameset.get_depth_frame()
+            if depth:
+                yield _to_frame(depth, self._intrinsics, index)
+                index += 1
+
+    def close(self) -> None:
+        self._stop()
+
+
+def check_recording_path(path: Path, suffixes: tuple[str, ...] = RECORDING_SUFFIXES) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UserError(f"{path}: unsupported recording type '{path.suffix}' (expected {', '.join(suffixes)})")
+    if not path.is_file():
+        raise UserError(f"recording not found: {path}")
+    if path.stat().st_size == 0:
+        raise UserError(f"recording {path} is empty (0 bytes)")
+    return path
+
+
+class RealSensePlayback(FrameSource):
+    """Replays a .bag (ROS1) or .db3 (ROS2) recording.
+
+    With `realtime=False` (the default) librealsense hands over every frame as fast as we take
+    them; realtime playback drops frames whenever the consumer is slower than the recording.
+    The end of the file is the playback status turning `stopped` while no frame arrives.
+    """
+
+    live = False
+    wait_ms = 100
+    stall_timeout_s = 10.0   # realtime only: a recording silent this long is treated as ended
+
+    def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False):
+        self.path = check_recording_path(Path(path))
+        self.realtime, self.loop = bool(realtime), bool(loop)
+        self.name = f"playback:{self.path.name}"
+        self._pipe = None
+        self._check_streams()
+        self._start()
+
+    def _check_streams(self) -> None:
+        """Open the file without streaming to tell corrupt files and depth-less ones apart."""
+        rs = rs_module()
+        ctx = rs.context()
+        try:
+            device = ctx.load_device(str(self.path))
+        except RuntimeError as exc:
+            raise UserError(f"{self.path} is not a readable RealSense recording (truncated or corrupt?): "
+                            f"{_reason(exc)}") from None
+        try:
+            streams = sorted({p.stream_type().name for s in device.query_sensors() for p in s.get_stream_profiles()})
+        finally:
+            ctx.unload_device(str(self.path))
+        if "depth" not in streams:
+            raise UserError(f"recording {self.path} has no depth stream (streams: {', '.join(streams) or 'none'})")
+
+    def _start(self) -> None:
+        rs = rs_module()
+        pipe, cfg = rs.pipeline(), rs.config()
+        cfg.enable_device_from_file(str(self.path), repeat_playback=False)
+        cfg.enable_stream(rs.stream.depth)
+        try:
+            # Switch real time off on the resolved device BEFORE streaming starts: set after
+            # pipe.start(), the first frames are already played in real time and can be lost
+            # (seen with .db3: frame 0 missing, or a restarted pass delivering only the last frame).
+            cfg.resolve(pipe).get_device().as_playback().set_real_time(self.realtime)
+            profile = pipe.start(cfg)
+        except RuntimeError as exc:
+            raise UserError(f"cannot play {self.path}: {_reason(exc)}") from None
+        device = profile.get_device()
+        self._playback = device.as_playback()
+        self._playback.set_real_time(self.realtime)
+        scale = device.first_depth_sensor().get_depth_scale()
+        stream = profile.get_stream(rs.stream.depth).as_video_stream_profile()
+        self._intrinsics = Intrinsics.from_realsense(stream.get_intrinsics(), _clean_scale(scale), name=self.path.name)
+        self._stopped = rs.playback_status.stopped
+        self._pipe = pipe
+
+    def _stop(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            try:
+                pipe.stop()
+            except RuntimeError:
+                pass
+
+    @property
+    def intrinsics(self) -> Intrinsics:
+        return self._intrinsics
+
+    def _one_pass(self, first_index: int) -> Iterator[DepthFrame]:
+        index, silent_s = first_index, 0.0
+        while self._pipe is not None:
+            ok, frameset = self._pipe.try_wait_for_frames(self.wait_ms)
+            if not ok:
+                if self._playback.current_status() == self._stopped:
+                    return
+                silent_s += self.wait_ms / 1000.0
+                if self.realtime and silent_s > self.stall_timeout_s:
+                    return
+                continue
+            silent_s = 0.0
+            depth = frameset.get_depth_frame()
+            if depth:
+                yield _to_frame(depth, self._intrinsics, index)
+                index += 1
+
+    def frames(self) -> Iterator[DepthFrame]:
+        index = 0
+        while True:
+            start = index
+            for frame in self._one_pass(index):
+                yield frame
+                index += 1
+            if self._pipe is None:  # closed while we were reading
+                return
+            if index == start:
+                if index == 0:
+                    raise UserError(f"recording {self.path} contains no depth frames")
+                return
+            if not self.loop or self._pipe is None:
+                return
+            self._stop()
+            self._start()
+
+    def close(self) -> None:
+        self._stop()

@@ -1,0 +1,238 @@
+"""Write depth frames as RealSense recordings that pyrealsense2 itself plays back.
+
+`.db3` goes through librealsense's own recorder on a software device (the only format that
+pyrealsense2 >= 2.58 records); `.bag` (ROS1, what years of RealSense Viewer recordings are)
+is written in pure Python with `rosbags`. Pixels are stored as uint16 millimetres
+(depth units 0.001). Both writers go to a temporary file next to the target and rename it at
+the end, so an interrupted run never leaves a half recording under the final name.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..errors import UserError
+from ..types import DepthFrame, Intrinsics
+from .realsense import RECORDING_SUFFIXES, rs_module
+
+DEPTH_UNITS_M = 0.001
+STATIC_BAG_TIME_NS = 1  # librealsense only applies options (Depth_Units) stored at the start; time 0 is invalid
+
+STREAM_INFO_MSG = "uint32 fps\nstring encoding\nbool is_recommended\n"
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a not-yet-existing temp path in the target's folder; rename it over `path` on success."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def depth_to_u16_mm(frame: DepthFrame, intrinsics: Intrinsics) -> np.ndarray:
+    """float32 mm -> uint16 mm (rounded; invalid, negative and out-of-range depths become 0)."""
+    depth = np.asarray(frame.depth_mm)
+    if depth.shape != (intrinsics.height, intrinsics.width):
+        raise UserError(f"frame {frame.index} is {depth.shape[1]}x{depth.shape[0]} but the recording is "
+                        f"{intrinsics.width}x{intrinsics.height}")
+    depth = np.nan_to_num(depth.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    depth = np.rint(depth)
+    depth[(depth < 0) | (depth > 65535)] = 0
+    return np.ascontiguousarray(depth.astype(np.uint16))
+
+
+def _timestamps_ms(frames: Iterable[DepthFrame], fps: float) -> Iterator[tuple[DepthFrame, float]]:
+    """Frame times relative to the first frame, forced strictly increasing (players need that)."""
+    period_ms = 1000.0 / fps
+    first = prev = None
+    for frame in frames:
+        if first is None:
+            first = float(frame.timestamp_ms)
+            t = 0.0
+        else:
+            t = float(frame.timestamp_ms) - first
+            if not t > prev:
+                t = prev + period_ms
+        prev = t
+        yield frame, t
+
+
+def _rs_intrinsics(rs, intr: Intrinsics):
+    out = rs.intrinsics()
+    out.width, out.height = int(intr.width), int(intr.height)
+    out.fx, out.fy, out.ppx, out.ppy = float(intr.fx), float(intr.fy), float(intr.cx), float(intr.cy)
+    out.model = rs.distortion.brown_conrady
+    out.coeffs = [float(c) for c in (list(intr.distortion) + [0.0] * 5)[:5]]
+    return out
+
+
+def write_db3(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrinsics, fps: int = 30,
+              paced: bool = True) -> int:
+    """Record `frames` to a ROS2 .db3 through librealsense's recorder; returns the frame count.
+
+    The recorder must exist before the sensor opens or it records nothing; an empty `frames`
+    gives a file without streams (pyrealsense2 then reports it as having no depth stream).
+    The recorder stamps each message with its arrival time, not the frame's timestamp, so
+    frames are pushed no faster than their timestamps (`paced`): unpaced, a real-time replay
+    plays the whole file in a blink and drops most frames (non-real-time replay is unaffected).
+    """
+    rs = rs_module()
+    path = Path(path)
+    count = 0
+    with atomic_path(path) as tmp:
+        device = rs.software_device()
+        device.register_info(rs.camera_info.name, "handpose-live software camera")
+        device.register_info(rs.camera_info.serial_number, "00000000")
+        sensor = device.add_sensor("Stereo Module")
+        stream = rs.video_stream()
+        stream.type, stream.index, stream.uid = rs.stream.depth, 0, 0
+        stream.width, stream.height, stream.fps = int(intrinsics.width), int(intrinsics.height), int(fps)
+        stream.bpp, stream.fmt = 2, rs.format.z16
+        stream.intrinsics = _rs_intrinsics(rs, intrinsics)
+        profile = sensor.add_video_stream(stream).as_video_stream_profile()
+        sensor.add_read_only_option(rs.option.depth_units, DEPTH_UNITS_M)
+        recorder = rs.recorder(str(tmp), device)
+        sensor.open(profile)
+        sensor.start(lambda _frame: None)
+        start_s = time.monotonic()
+        try:
+            for frame, t_ms in _timestamps_ms(frames, fps):
+                pixels = depth_to_u16_mm(frame, intrinsics)
+                if paced:
+                    time.sleep(max(0.0, start_s + t_ms / 1000.0 - time.monotonic()))
+                sw = rs.software_video_frame()
+                sw.pixels, sw.stride, sw.bpp = pixels, int(intrinsics.width) * 2, 2
+                sw.timestamp, sw.domain = t_ms, rs.timestamp_domain.hardware_clock
+                sw.frame_number, sw.profile, sw.depth_units = count, profile, DEPTH_UNITS_M
+                sensor.on_video_frame(sw)
+                count += 1
+        finally:
+            sensor.stop()
+            sensor.close()
+            del recorder
+    return count
+
+
+def realsense_typestore():
+    """ROS1 Noetic types plus realsense_msgs/StreamInfo, which librealsense bags need."""
+    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+
+    store = get_typestore(Stores.ROS1_NOETIC)
+    store.register(get_types_from_msg(STREAM_INFO_MSG, "realsense_msgs/msg/StreamInfo"))
+    return store
+
+
+def write_bag(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrinsics, fps: int = 30) -> int:
+    """Write a ROS1 .bag in the layout librealsense reads (file version 3); returns the frame count.
+
+    Static messages sit at bag time 1 ns and frames strictly later: librealsense drops a frame
+    stamped at the static time, and ignores Depth_Units (falling back to 0.01) if it is stored later.
+    """
+    from rosbags.rosbag1 import Writer
+
+    store = realsense_typestore()
+    T = store.types
+    path = Path(path)
+    prefix = "/device_0/sensor_0"
+    period_ns = int(round(1e9 / fps))
+
+    def header(seq: int, t_ns: int):
+        stamp = T["builtin_interfaces/msg/Time"](sec=t_ns // 1_000_000_000, nanosec=t_ns % 1_000_000_000)
+        return T["std_msgs/msg/Header"](seq=seq, stamp=stamp, frame_id="depth")
+
+    k = np.array([intrinsics.fx, 0, intrinsics.cx, 0, intrinsics.fy, intrinsics.cy, 0, 0, 1], np.float64)
+    p = np.array([intrinsics.fx, 0, intrinsics.cx, 0, 0, intrinsics.fy, intrinsics.cy, 0, 0, 0, 1, 0], np.float64)
+    coeffs = np.array((list(intrinsics.distortion) + [0.0] * 5)[:5], np.float64)
+    key_value = T["diagnostic_msgs/msg/KeyValue"]
+    static = [
+        ("/file_version", "std_msgs/msg/UInt32", T["std_msgs/msg/UInt32"](data=3)),
+        ("/device_0/info", "diagnostic_msgs/msg/KeyValue", key_value(key="Name", value="handpose-live software camera")),
+        (f"{prefix}/info", "diagnostic_msgs/msg/KeyValue", key_value(key="Name", value="Stereo Module")),
+        (f"{prefix}/Depth_0/info", "realsense_msgs/msg/StreamInfo",
+         T["realsense_msgs/msg/StreamInfo"](fps=int(fps), encoding="mono16", is_recommended=True)),
+        (f"{prefix}/Depth_0/info/camera_info", "sensor_msgs/msg/CameraInfo", T["sensor_msgs/msg/CameraInfo"](
+            header=header(0, STATIC_BAG_TIME_NS), height=int(intrinsics.height), width=int(intrinsics.width),
+            distortion_model="Brown Conrady", D=coeffs, K=k, R=np.eye(3).ravel(), P=p, binning_x=0, binning_y=0,
+            roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))),
+        (f"{prefix}/option/Depth_Units/value", "std_msgs/msg/Float32", T["std_msgs/msg/Float32"](data=DEPTH_UNITS_M)),
+    ]
+    image = T["sensor_msgs/msg/Image"]
+    count = 0
+    with atomic_path(path) as tmp:
+        with Writer(tmp) as writer:
+            for topic, msgtype, msg in static:
+                conn = writer.add_connection(topic, msgtype, typestore=store)
+                writer.write(conn, STATIC_BAG_TIME_NS, store.serialize_ros1(msg, msgtype))
+            conn = writer.add_connection(f"{prefix}/Depth_0/image/data", "sensor_msgs/msg/Image", typestore=store)
+            for frame, t_ms in _timestamps_ms(frames, fps):
+                pixels = depth_to_u16_mm(frame, intrinsics).astype("<u2", copy=False)
+                t_ns = STATIC_BAG_TIME_NS + period_ns + int(round(t_ms * 1e6))
+                msg = image(header=header(count, t_ns), height=int(intrinsics.height), width=int(intrinsics.width),
+                            encoding="mono16", is_bigendian=0, step=int(intrinsics.width) * 2,
+                            data=pixels.view(np.uint8).ravel())
+                writer.write(conn, t_ns, store.serialize_ros1(msg, "sensor_msgs/msg/Image"))
+                count += 1
+    return count
+
+
+WRITERS = {".db3": write_db3, ".bag": write_bag}
+
+
+def check_output_path(out: Path) -> Path:
+    out = Path(out)
+    if out.suffix.lower() not in RECORDING_SUFFIXES:
+        raise UserError(f"{out}: cannot record '{out.suffix}' files (use .db3 or .bag)")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.exists():
+        raise UserError(f"cannot write {out}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UserError(f"cannot write {out}: {folder} is not a folder")
+    if out.is_dir():
+        raise UserError(f"cannot write {out}: it is a folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise UserError(f"cannot write {out}: permission denied")
+    return out
+
+
+def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: int = 480, fps: int = 30,
+               seed: int = 0) -> int:
+    """`handpose-live record`: take N frames from a camera and write them as .db3 or .bag."""
+    from rich.progress import Progress
+
+    from .sources import open_source
+
+    if frames <= 0:
+        raise UserError(f"--frames must be positive (got {frames})")
+    out = check_output_path(Path(out))
+    writer = WRITERS[out.suffix.lower()]
+    source = open_source(camera, None, width=width, height=height, fps=fps, seed=seed, frames=frames)
+    with source:
+        intr = source.intrinsics
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"recording {source.name}", total=frames)
+
+            def counted() -> Iterator[DepthFrame]:
+                for frame in islice(source.frames(), frames):
+                    yield frame
+                    progress.advance(task)
+
+            try:
+                written = writer(out, counted(), intr, fps=fps)
+            except (OSError, RuntimeError) as exc:  # pyrealsense2 reports I/O failures as RuntimeError
+                raise UserError(f"cannot write {out}: {getattr(exc, 'strerror', None) or exc}") from None
+    size_mb = out.stat().st_size / 1e6
+    print(f"wrote {out}: {written} depth frames {intr.width}x{intr.height} @ {fps} fps from {source.name} "
+          f"({size_mb:.1f} MB)")
+    return written
