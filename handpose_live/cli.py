@@ -4,6 +4,7 @@ Imports of heavy modules happen inside the commands so `--help` stays fast.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -48,18 +49,34 @@ def export_onnx(
 
 @app.command()
 def run(
-    camera: str = typer.Option("auto", help="auto | realsense | synthetic | kinect"),
+    camera: str = typer.Option("auto", help="auto (a RealSense if connected, else synthetic) | realsense | synthetic | kinect"),
     input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.bag, .db3, .mkv)"),
     model: Optional[Path] = typer.Option(None, help="ONNX model (default: the shipped model for --target)"),
     target: str = typer.Option("hand", help="hand | body"),
     frames: int = typer.Option(0, help="stop after N frames (0 = until the source ends or Ctrl-C)"),
     output: Optional[Path] = typer.Option(None, help="write one record per frame (.jsonl or .csv)"),
-    viewer: str = typer.Option("auto", help="auto | open3d | opencv | none"),
+    viewer: str = typer.Option("auto", help="auto | open3d | opencv | none (auto: open3d with a display, else none)"),
+    screenshot: Optional[Path] = typer.Option(None, help="save the last viewer image to this PNG (works headless)"),
+    save_video: Optional[Path] = typer.Option(None, "--save-video", help="write the 2D overlay to an .mp4"),
+    udp: Optional[str] = typer.Option(None, help="stream each frame's JSON record to host:port"),
+    realtime: Optional[bool] = typer.Option(None, "--realtime/--no-realtime",
+                                            help="files: play at recorded speed (default: every frame, fast)"),
+    loop: bool = typer.Option(False, "--loop", help="replay the file endlessly"),
+    serial: Optional[str] = typer.Option(None, help="RealSense serial number"),
+    width: int = typer.Option(640), height: int = typer.Option(480), fps: int = typer.Option(30),
+    seed: int = typer.Option(0, help="synthetic camera seed"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    threads: Optional[int] = typer.Option(None, help="CPU inference threads"),
+    smoothing: bool = typer.Option(False, "--smoothing/--no-smoothing", help="One-Euro filter on the joints"),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="mean peak below which no hand is reported"),
+    quiet: bool = typer.Option(False, "--quiet", help="no status line or summary"),
 ) -> None:
     """Estimate pose live from a camera, a recording or the synthetic camera."""
-    from .app import run_app
-    run_app(camera=camera, input_path=input, model_path=model, target=target, frames=frames, output=output,
-            viewer=viewer)
+    from .app import RunOptions, run_app
+    run_app(RunOptions(camera=camera, input_path=input, model_path=model, target=target, frames=frames, output=output,
+                       viewer=viewer, screenshot=screenshot, save_video=save_video, udp=udp, realtime=realtime,
+                       loop=loop, serial=serial, width=width, height=height, fps=fps, seed=seed, device=device,
+                       threads=threads, smoothing=smoothing, min_confidence=min_confidence, quiet=quiet))
 
 
 @app.command()
@@ -126,7 +143,7 @@ def train(
 
 @app.command("eval")
 def evaluate(
-    dataset: str = typer.Option(..., "--dataset", help="nyu | icvl | msra"),
+    dataset: str = typer.Option(..., "--dataset", help="nyu | icvl | msra (files); with --model also hands2017, itop, synthetic"),
     predictions: Optional[list[Path]] = typer.Option(
         None, "--predictions", help="prediction file, one line per frame of J x (u v d); repeat to compare methods"),
     ground_truth: Optional[Path] = typer.Option(
@@ -137,11 +154,14 @@ def evaluate(
         None, "--label", help="method name per --predictions, in order (default: file name)"),
     model: Optional[Path] = typer.Option(None, "--model", help="ONNX model to evaluate on --data-root"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder for --model"),
+    split: str = typer.Option("test", help="dataset split for --model"),
+    out: Optional[Path] = typer.Option(None, "--out", help="with --model: write its predictions (standard u v d format)"),
+    limit: int = typer.Option(0, help="with --model: evaluate only the first N frames (0 = all)"),
 ) -> None:
-    """Evaluate prediction files (or, later, a model) with the standard protocol."""
+    """Evaluate prediction files, or a model on a dataset split, with the standard protocol."""
     from .evaluate import eval_cli
     eval_cli(dataset, list(predictions or []), ground_truth=ground_truth, plot=plot, as_json=as_json,
-             labels=list(label or []), model=model, data_root=data_root)
+             labels=list(label or []), model=model, data_root=data_root, split=split, out=out, limit=limit)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -160,6 +180,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug of ours: still one line, with a way to get the details
+        if os.environ.get("HANDPOSE_LIVE_DEBUG"):
+            raise
+        typer.echo(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                   "(set HANDPOSE_LIVE_DEBUG=1 for the traceback and please report it)", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def print_table(curves: list[tuple[str, EvalResult]], dataset: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    joints = get_skeleton(EVAL_SKELETONS[dataset]).joints
+    joints = get_skeleton(EVAL_SKELETONS.get(dataset, dataset)).joints
     table = Table(title=f"{dataset.upper()} standard evaluation")
     table.add_column("metric")
     for label, _ in curves:
@@ -173,10 +173,13 @@ def print_table(curves: list[tuple[str, EvalResult]], dataset: str) -> None:
 
 def eval_cli(dataset: str, predictions: list[Path], ground_truth: Path | None = None, plot: Path | None = None,
              as_json: bool = False, labels: list[str] | None = None, model: Path | None = None,
-             data_root: Path | None = None) -> list[tuple[str, EvalResult]]:
-    """What `handpose-live eval` does; returns the (label, result) pairs it printed."""
+             data_root: Path | None = None, split: str = "test", out: Path | None = None,
+             limit: int = 0) -> list[tuple[str, EvalResult]] | dict:
+    """What `handpose-live eval` does; returns the (label, result) pairs it printed (or the model report)."""
     if model is not None:
-        raise UserError("evaluating a model is not available yet: evaluate a prediction file with --predictions")
+        from .eval_model import run_model_eval
+        return run_model_eval(Path(model), dataset, data_root, split, predictions_out=out, plot=plot,
+                              as_json=as_json, limit=limit)
     _eval_intrinsics(dataset)
     if not predictions:
         raise UserError("give at least one --predictions FILE")

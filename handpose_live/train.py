@@ -137,11 +137,22 @@ def _setup_distributed(device: str) -> None:
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
 
 
-def _epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> list[int]:
-    perm = np.random.default_rng((seed, epoch)).permutation(n).tolist()
+def _epoch_order(dataset: PoseDataset, seed: int, epoch: int, rank: int, world: int) -> list[int]:
+    """This rank's sample order for an epoch: a permutation seeded by (seed, epoch).
+
+    Sharded datasets offer `shard_local_order` (shuffled, but one shard at a time) because a
+    fully random order would decompress a whole shard per sample. Ranks take contiguous
+    chunks, padded so every rank runs the same number of steps.
+    """
+    rng = np.random.default_rng((seed, epoch))
+    n = len(dataset)
+    if hasattr(dataset, "shard_local_order"):
+        perm = [int(i) for i in dataset.shard_local_order(rng)]
+    else:
+        perm = rng.permutation(n).tolist()
     per_rank = math.ceil(n / world)
-    perm = (perm * (1 + (per_rank * world) // max(n, 1)))[: per_rank * world]  # pad so every rank steps equally
-    return perm[rank::world]
+    perm = (perm * (1 + (per_rank * world) // max(n, 1)))[: per_rank * world]
+    return perm[rank * per_rank:(rank + 1) * per_rank]
 
 
 def _make_optimizer(name: str, params, lr: float):
@@ -325,7 +336,7 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
     from tqdm import tqdm
 
     for epoch in range(start_epoch, args.epochs):
-        order = _epoch_order(len(train_set), args.seed, epoch, rank, world)
+        order = _epoch_order(train_set, args.seed, epoch, rank, world)
         steps_total = math.ceil(len(order) / args.batch_size)
         if args.max_steps_per_epoch:
             steps_total = min(steps_total, args.max_steps_per_epoch)

@@ -108,10 +108,12 @@ def test_file_errors_name_file_and_line(tmp_path, icvl_files):
     assert evaluate_files(gt_path, gt_path, "icvl").mean_error_mm == 0.0
 
 
-def test_cli_refuses_models_for_now_and_unknown_datasets(tmp_path, icvl_files):
+def test_cli_refuses_bad_model_runs_and_unknown_datasets(tmp_path, icvl_files):
     gt_path, _ = icvl_files
-    with pytest.raises(UserError, match="evaluating a model is not available yet"):
+    with pytest.raises(UserError, match="--model needs --data-root"):
         eval_cli("nyu", [], model=tmp_path / "m.onnx")
+    with pytest.raises(UserError, match="model not found"):
+        eval_cli("nyu", [], model=tmp_path / "m.onnx", data_root=tmp_path)
     with pytest.raises(UserError, match="no standard evaluation for dataset 'itop'"):
         eval_cli("itop", [gt_path], ground_truth=gt_path)
     with pytest.raises(UserError, match="pass --ground-truth"):

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian/Ubuntu x86_64 machine: system library, virtual
+# environment, the package with its dependencies. Safe to run again (it skips what is done).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "error: handpose-live needs Python >= 3.10 (found: $("$PY" --version 2>&1))" >&2
+  exit 1
+fi
+
+# pyrealsense2 and open3d link librealsense, which needs libusb-1.0 at import time.
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing libusb-1.0-0 (needed by pyrealsense2 and open3d)"
+    apt-get install -y -q libusb-1.0-0 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libusb-1.0-0 >/dev/null; }
+  else
+    echo "error: libusb-1.0 is missing; install it first with: sudo apt-get install libusb-1.0-0" >&2
+    exit 1
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.handpose-live-installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  # The CPU build of torch when there is no NVIDIA driver (PyPI's default build carries CUDA).
+  if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+    .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
+  fi
+  .venv/bin/python -m pip install -q -e ".[test]"
+  echo "$want" > "$stamp"
+fi

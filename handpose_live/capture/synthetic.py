@@ -1,0 +1,132 @@
+"""A depth camera that films a synthetic hand (or body) with exact ground truth.
+
+The subject moves smoothly between random keyposes (one every ~1.5 s): joint angles and
+position are blended with a smoothstep, orientation with a slerp limited to 60 degrees per
+key so the hand turns rather than flips. Each frame is rendered at full resolution in front
+of a fixed wall and passed through the RealSense-like sensor model, so the live pipeline sees
+what a camera would give it, and every frame carries its true joints and cube centre.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Iterator
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+from ..calib import load_intrinsics
+from ..errors import UserError
+from ..synth.body import body_joints, sample_body_pose, sample_body_view, yaw_rotation
+from ..synth.hand import HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
+from ..synth.render import Background, Plane
+from ..synth.sensor import SensorModel
+from ..synth.shapes import rotation_about
+from ..synth.world import body_subject, check_target, hand_subject, render_frame
+from ..types import DepthFrame, Intrinsics
+from .base import FrameSource
+
+KEY_INTERVAL_S = 1.5
+MAX_TURN_RAD = np.deg2rad(60)
+
+
+def _smoothstep(w: float) -> float:
+    return w * w * (3 - 2 * w)
+
+
+class SyntheticCamera(FrameSource):
+    """Endless (or `frames`-long) stream of synthetic `DepthFrame`s; deterministic given `seed`."""
+
+    name = "synthetic"
+
+    def __init__(self, intrinsics: Intrinsics | str = "d435-640x480", fps: float = 30.0, target: str = "hand",
+                 seed: int = 0, frames: int | None = None, realtime: bool = False,
+                 sensor: SensorModel | None = SensorModel()):
+        self._intr = load_intrinsics(intrinsics) if isinstance(intrinsics, str) else intrinsics
+        if not fps > 0:
+            raise UserError(f"synthetic camera fps must be positive, got {fps}")
+        if frames is not None and frames < 0:
+            raise UserError(f"synthetic camera frame count must be >= 0, got {frames}")
+        self.fps, self.target, self.seed = float(fps), check_target(target), int(seed)
+        self.max_frames, self.realtime, self.sensor = frames, bool(realtime), sensor
+        self.live = bool(realtime)
+        self._closed = False
+
+    @property
+    def intrinsics(self) -> Intrinsics:
+        return self._intr
+
+    def close(self) -> None:
+        self._closed = True
+
+    def frames(self) -> Iterator[DepthFrame]:
+        rng = np.random.default_rng([self.seed, 1])
+        animate = self._hand_animation(rng) if self.target == "hand" else self._body_animation(rng)
+        start = time.monotonic()
+        i = 0
+        while not self._closed and (self.max_frames is None or i < self.max_frames):
+            t_s = i / self.fps
+            subject, background = animate(t_s)
+            frame = render_frame(subject, background, self._intr, rng, None, self.sensor)
+            if self.realtime:
+                delay = start + t_s - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield DepthFrame(frame.depth_mm, self._intr, timestamp_ms=1000.0 * t_s, index=i,
+                             ground_truth_mm=frame.joints_mm, ground_truth_centre_mm=frame.centre_mm)
+            i += 1
+
+    def _keyframes(self, rng, sample, blend):
+        """A function t_s -> blended keypose, drawing new keys from `sample(previous)` as time goes."""
+        keys = [sample(None)]
+        keys.append(sample(keys[-1]))
+
+        def at(t_s: float):
+            k = int(t_s // KEY_INTERVAL_S)
+            while len(keys) < k + 2:
+                keys.append(sample(keys[-1]))
+            return blend(keys[k], keys[k + 1], _smoothstep(t_s / KEY_INTERVAL_S - k))
+        return at
+
+    def _hand_animation(self, rng):
+        intr = self._intr
+        model = HandModel(HandShape.sample(rng))
+        left = bool(rng.random() < 0.5)
+        prior = nyu_prior()
+
+        def sample(previous: HandPose | None) -> HandPose:
+            pose = replace(sample_hand_pose(rng, intr, prior, left_fraction=0.0), left=left)
+            z = float(np.clip(pose.centre_mm[2], 350, 700))
+            pose = replace(pose, centre_mm=pose.centre_mm * (z / pose.centre_mm[2]))
+            if previous is not None:
+                turn = Rotation.from_matrix(pose.rotation @ previous.rotation.T)
+                angle = np.linalg.norm(turn.as_rotvec())
+                if angle > MAX_TURN_RAD:
+                    limited = Rotation.from_rotvec(turn.as_rotvec() * (MAX_TURN_RAD / angle))
+                    pose = replace(pose, rotation=limited.as_matrix() @ previous.rotation)
+            return pose
+
+        def blend(a: HandPose, b: HandPose, w: float) -> HandPose:
+            rot = Slerp([0, 1], Rotation.from_matrix(np.stack([a.rotation, b.rotation])))(w).as_matrix()
+            return HandPose((1 - w) * a.fingers_rad + w * b.fingers_rad, (1 - w) * a.thumb_rad + w * b.thumb_rad,
+                            (1 - w) * a.wrist_rad + w * b.wrist_rad, rot, (1 - w) * a.centre_mm + w * b.centre_mm, left)
+
+        at = self._keyframes(rng, sample, blend)
+        normal = rotation_about(rng.normal(size=3) * [1, 1, 0] + [1e-9, 0, 0], np.deg2rad(rng.uniform(0, 20))) @ [0, 0, 1.0]
+        background = Background([Plane(normal, float(rng.uniform(1000, 1400)))])
+        return lambda t_s: (hand_subject(model, at(t_s)), background)
+
+    def _body_animation(self, rng):
+        first = sample_body_pose(rng, "standing")
+        yaw = yaw_rotation(rng)
+        joints, _ = body_joints(first)
+        rot, eye, background = sample_body_view(rng, (yaw @ joints.T).T, "front")
+        shape = (first.height_mm, first.thickness)
+
+        def sample(previous):
+            pose = sample_body_pose(rng, ("standing", "walking", "reaching")[int(rng.integers(3))])
+            pose.height_mm, pose.thickness = shape
+            return pose
+
+        at = self._keyframes(rng, sample, lambda a, b, w: a.blend(b, w))
+        return lambda t_s: (body_subject(at(t_s), yaw, rot, eye), background)

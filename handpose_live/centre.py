@@ -1,0 +1,267 @@
+"""Online reference point (cube centre) for V2V-PoseNet, from the depth image alone.
+
+The released V2V code read precomputed centres from files; a live system computes one per frame.
+
+Hand detection (`method="detect"`):
+1. On a 4x-strided copy of the depth, the nearest surface is the minimum of a 3x3 max filter, so
+   a near value counts only when a whole 12x12 px patch is that near (flying pixels and speckle
+   never win).
+2. Pixels in [nearest - 30 mm, nearest + band_mm] connected (8-neighbours) to that patch form
+   the blob: the hand plus whatever stretch of forearm lies within the band.
+3. Forearm counter-measure: the arm leaves the blob through the image border or through the
+   back of the depth band ("exit" pixels). The hand is the blob's far end from the exit
+   centroid, so only points within `hand_length_mm` of the extreme projection along the
+   exit -> blob-centroid axis are kept. Without exit pixels (a floating hand) nothing is cut.
+4. Mean shift: start at the kept points' centre of mass, then recompute the centre of mass of
+   the points within a sphere whose radius shrinks from cube/2 to 0.3 cube, which pulls the
+   estimate onto the palm (the densest part) and away from any forearm left over.
+
+Body detection: the person is the largest blob by metric surface area among components split at
+depth discontinuities whose metric extent fits in the cube (walls and the floor span the whole
+view and are skipped); its centre of mass refined by mean shift in the cube. A floor joined to
+the feet by smooth depth makes the blob too wide and it is skipped too: a known limitation.
+
+Tracking (`method="track"`), the policy: when previous joints are given and their mean
+confidence is at least `track_min_confidence` (every joint counts when no confidence is given),
+the seed is the centre of the joints' bounding box. The current frame's points inside the cube
+around the seed then refine it: for hands, the same shrinking mean shift as detection (so the two
+modes agree and switching between them does not make the cube jump; the bounding-box centre sits
+towards extended fingertips); for bodies, one centre-of-mass step within `track_radius_mm`.
+Fewer than `min_points` valid pixels inside the cube around the seed means the target is lost,
+and detection runs instead. Tracking follows the previous target even when something else is
+nearer, which detection alone would jump to.
+
+Every estimate is finally pushed `surface_offset_mm` along the viewing ray: the points are the
+front surface, the joints (and ground-truth centres) lie inside the hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .geometry import cube_roi_px
+from .types import DepthFrame, Intrinsics
+
+_NEAR_MARGIN_MM = 30.0      # blob pixels may be this much nearer than the robust nearest surface
+_EXIT_BAND_MM = 20.0        # blob pixels this close to the back of the depth band are arm exits
+
+
+@dataclass(frozen=True)
+class CentreConfig:
+    """Parameters of the centre search; `for_target` gives the defaults for hands and bodies."""
+
+    target: str = "hand"
+    cube_mm: float = 250.0
+    depth_range_mm: tuple[float, float] = (150.0, 1000.0)
+    min_points: int = 150               # valid full-resolution pixels a plausible target has
+    band_mm: float = 150.0              # depth band behind the nearest surface (hand)
+    hand_length_mm: float = 200.0       # blob length kept from the hand's extreme end
+    jump_ratio: float = 0.06            # body: depth discontinuity, as a fraction of depth
+    segment_stride_px: int = 4          # subsampling of the segmentation image
+    point_step_px: int = 2              # subsampling of back-projected points
+    track_min_confidence: float = 0.3
+    track_radius_mm: float = 75.0
+    shift_radii: tuple[float, ...] = (0.5, 0.45, 0.4, 0.35, 0.3)   # mean-shift radii / cube_mm
+    surface_offset_mm: float = 10.0     # the camera sees the front surface; joints lie inside
+
+    @classmethod
+    def for_target(cls, target: str = "hand", cube_mm: float | None = None) -> "CentreConfig":
+        if target == "hand":
+            cube = 250.0 if cube_mm is None else float(cube_mm)
+            return cls(target="hand", cube_mm=cube, depth_range_mm=(150.0, 1000.0), min_points=150,
+                       band_mm=0.6 * cube, hand_length_mm=0.8 * cube, track_radius_mm=0.3 * cube,
+                       surface_offset_mm=0.04 * cube)
+        if target == "body":
+            cube = 2000.0 if cube_mm is None else float(cube_mm)
+            return cls(target="body", cube_mm=cube, depth_range_mm=(500.0, 5000.0), min_points=1500,
+                       band_mm=cube, hand_length_mm=cube, track_radius_mm=0.3 * cube,
+                       shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0)
+        raise ValueError(f"unknown target '{target}' (expected 'hand' or 'body')")
+
+
+@dataclass
+class CentreEstimate:
+    centre_mm: np.ndarray   # [3] camera mm
+    method: str             # "detect" | "track"
+    num_points: int         # valid full-resolution pixels behind the estimate (approximate)
+
+
+def _back_project(depth_mm: np.ndarray, intr: Intrinsics, vs: np.ndarray, us: np.ndarray) -> np.ndarray:
+    zs = depth_mm[vs, us].astype(np.float32)
+    xs = (us.astype(np.float32) - np.float32(intr.cx)) * zs / np.float32(intr.fx)
+    ys = (vs.astype(np.float32) - np.float32(intr.cy)) * zs / np.float32(intr.fy)
+    return np.stack([xs, ys, zs], axis=1)
+
+
+def _mean_shift(points_mm: np.ndarray, start_mm: np.ndarray, radii_mm) -> np.ndarray:
+    """Centre of mass of the points in a sphere, repeated; stops where a sphere holds nothing."""
+    centre = start_mm.astype(np.float64)
+    for radius in radii_mm:
+        inside = np.einsum("ij,ij->i", points_mm - centre, points_mm - centre) <= radius * radius
+        if not inside.any():
+            break
+        centre = points_mm[inside].mean(axis=0, dtype=np.float64)
+    return centre
+
+
+class CentreEstimator:
+    """Computes the cube centre of one frame; holds no state between frames."""
+
+    def __init__(self, config: CentreConfig | None = None):
+        self.config = config or CentreConfig.for_target("hand")
+
+    def estimate(self, frame: DepthFrame, previous_joints_mm: np.ndarray | None = None,
+                 previous_confidence: np.ndarray | None = None) -> CentreEstimate | None:
+        depth = np.asarray(frame.depth_mm, dtype=np.float32)
+        if depth.ndim != 2 or depth.size == 0:
+            return None
+        estimate = None
+        if previous_joints_mm is not None and self._confident(previous_joints_mm, previous_confidence):
+            estimate = self._track(depth, frame.intrinsics, np.asarray(previous_joints_mm, np.float64))
+        if estimate is None and self.config.target == "body":
+            estimate = self._detect_body(depth, frame.intrinsics)
+        elif estimate is None:
+            estimate = self._detect_hand(depth, frame.intrinsics)
+        if estimate is not None and self.config.surface_offset_mm:
+            ray = estimate.centre_mm / np.linalg.norm(estimate.centre_mm)
+            estimate.centre_mm = estimate.centre_mm + self.config.surface_offset_mm * ray
+        return estimate
+
+    def _confident(self, joints_mm: np.ndarray, confidence: np.ndarray | None) -> bool:
+        joints = np.asarray(joints_mm)
+        if joints.ndim != 2 or joints.shape[1] != 3 or len(joints) == 0 or not np.isfinite(joints).all():
+            return False
+        if confidence is None:
+            return True
+        return float(np.mean(confidence)) >= self.config.track_min_confidence
+
+    def _track(self, depth: np.ndarray, intr: Intrinsics, joints_mm: np.ndarray) -> CentreEstimate | None:
+        cfg = self.config
+        seed = (joints_mm.min(axis=0) + joints_mm.max(axis=0)) / 2.0
+        half = cfg.cube_mm / 2.0
+        if seed[2] + half < cfg.depth_range_mm[0] or seed[2] - half > cfg.depth_range_mm[1]:
+            return None
+        u0, v0, u1, v1 = cube_roi_px(seed, cfg.cube_mm, intr)
+        u0, v0 = max(u0, 0), max(v0, 0)
+        u1, v1 = min(u1, depth.shape[1]), min(v1, depth.shape[0])
+        if u1 <= u0 or v1 <= v0:
+            return None
+        step = cfg.point_step_px
+        window = depth[v0:v1:step, u0:u1:step]
+        z_lo = max(cfg.depth_range_mm[0], seed[2] - half)
+        z_hi = min(cfg.depth_range_mm[1], seed[2] + half)
+        vs, us = np.nonzero((window >= z_lo) & (window <= z_hi))
+        points = _back_project(depth, intr, vs * step + v0, us * step + u0)
+        in_cube = np.all(np.abs(points - seed.astype(np.float32)) <= half, axis=1)
+        num_points = int(in_cube.sum()) * step * step
+        if num_points < cfg.min_points:
+            return None
+        radii = (cfg.track_radius_mm,) if cfg.target == "body" else [r * cfg.cube_mm for r in cfg.shift_radii]
+        centre = _mean_shift(points[in_cube], seed, radii)
+        return CentreEstimate(centre, "track", num_points)
+
+    def _blob_points(self, depth: np.ndarray, intr: Intrinsics, labels: np.ndarray, label: int,
+                     bbox_small: tuple[int, int, int, int], z_lo: float, z_hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Full-resolution points (every `point_step_px`) of one component of the strided labels."""
+        s, step = self.config.segment_stride_px, self.config.point_step_px
+        x, y, w, h = bbox_small
+        v0, u0 = y * s, x * s
+        v1, u1 = min((y + h) * s, depth.shape[0]), min((x + w) * s, depth.shape[1])
+        rows = np.arange(v0, v1, step)
+        cols = np.arange(u0, u1, step)
+        window = depth[v0:v1:step, u0:u1:step]
+        member = labels[(rows // s)[:, None], (cols // s)[None, :]] == label
+        vs, us = np.nonzero(member & (window >= z_lo) & (window <= z_hi))
+        return _back_project(depth, intr, rows[vs], cols[us]), np.stack([rows[vs], cols[us]], axis=1)
+
+    def _detect_hand(self, depth: np.ndarray, intr: Intrinsics) -> CentreEstimate | None:
+        cfg = self.config
+        s = cfg.segment_stride_px
+        lo, hi = cfg.depth_range_mm
+        small = depth[::s, ::s]
+        in_range = (small >= lo) & (small <= hi)
+        if int(in_range.sum()) * s * s < cfg.min_points:
+            return None
+        far = np.where(in_range, small, np.inf).astype(np.float32)
+        patch_far = cv2.dilate(far, np.ones((3, 3), np.uint8))
+        seed_index = int(np.argmin(patch_far))
+        nearest_mm = float(patch_far.flat[seed_index])
+        if not np.isfinite(nearest_mm):
+            return None
+        z_lo, z_hi = max(lo, nearest_mm - _NEAR_MARGIN_MM), min(hi, nearest_mm + cfg.band_mm)
+        band = ((small >= z_lo) & (small <= z_hi)).astype(np.uint8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+        label = int(labels.flat[seed_index])
+        bbox = tuple(int(v) for v in stats[label, :4])
+        points, pixels = self._blob_points(depth, intr, labels, label, bbox, z_lo, z_hi)
+        num_points = len(points) * cfg.point_step_px ** 2
+        if num_points < cfg.min_points:
+            return None
+        hand = self._cut_forearm(points, pixels, depth.shape, z_hi)
+        start = hand.mean(axis=0, dtype=np.float64)
+        centre = _mean_shift(hand, start, [r * cfg.cube_mm for r in cfg.shift_radii])
+        return CentreEstimate(centre, "detect", num_points)
+
+    def _cut_forearm(self, points: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], z_hi: float) -> np.ndarray:
+        """Keep the blob's end away from where the arm leaves it (image border or back of the band)."""
+        cfg = self.config
+        margin = cfg.segment_stride_px
+        rows, cols = pixels[:, 0], pixels[:, 1]
+        exits = ((rows < margin) | (rows >= shape[0] - margin) | (cols < margin) | (cols >= shape[1] - margin)
+                 | (points[:, 2] >= z_hi - _EXIT_BAND_MM))
+        if not exits.any():
+            return points
+        exit_mm = points[exits].mean(axis=0, dtype=np.float64)
+        axis = points.mean(axis=0, dtype=np.float64) - exit_mm
+        length = float(np.linalg.norm(axis))
+        if length < 1e-6:
+            return points
+        along = (points - exit_mm.astype(np.float32)) @ (axis / length).astype(np.float32)
+        tip = float(np.percentile(along, 99.0))
+        hand = points[along >= tip - cfg.hand_length_mm]
+        return hand if len(hand) else points
+
+    def _detect_body(self, depth: np.ndarray, intr: Intrinsics) -> CentreEstimate | None:
+        cfg = self.config
+        s = cfg.segment_stride_px
+        lo, hi = cfg.depth_range_mm
+        small = depth[::s, ::s]
+        in_range = (small >= lo) & (small <= hi)
+        if int(in_range.sum()) * s * s < cfg.min_points:
+            return None
+        z = np.where(in_range, small, 0.0).astype(np.float32)
+        jump_x = np.abs(np.diff(z, axis=1)) > cfg.jump_ratio * np.maximum(z[:, 1:], z[:, :-1])
+        jump_y = np.abs(np.diff(z, axis=0)) > cfg.jump_ratio * np.maximum(z[1:, :], z[:-1, :])
+        keep = in_range.copy()
+        keep[:, 1:] &= ~jump_x
+        keep[:, :-1] &= ~jump_x
+        keep[1:, :] &= ~jump_y
+        keep[:-1, :] &= ~jump_y
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(keep.astype(np.uint8), connectivity=4)
+        if count < 2:
+            return None
+        flat = labels.ravel()
+        sum_z = np.bincount(flat, weights=z.ravel(), minlength=count)
+        sum_z2 = np.bincount(flat, weights=(z.astype(np.float64) ** 2).ravel(), minlength=count)
+        pixels = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+        mean_z = sum_z / np.maximum(pixels, 1)
+        area_mm2 = sum_z2 * (s * s) / (intr.fx * intr.fy)
+        width_mm = stats[:, cv2.CC_STAT_WIDTH] * s * mean_z / intr.fx
+        height_mm = stats[:, cv2.CC_STAT_HEIGHT] * s * mean_z / intr.fy
+        plausible = (width_mm <= cfg.cube_mm) & (height_mm <= cfg.cube_mm) & (pixels * s * s >= cfg.min_points)
+        plausible[0] = False
+        if not plausible.any():
+            return None
+        label = int(np.argmax(np.where(plausible, area_mm2, -1.0)))
+        bbox = tuple(int(v) for v in stats[label, :4])
+        half = cfg.cube_mm / 2.0
+        z_lo, z_hi = max(lo, mean_z[label] - half), min(hi, mean_z[label] + half)
+        points, _ = self._blob_points(depth, intr, labels, label, bbox, z_lo, z_hi)
+        num_points = len(points) * cfg.point_step_px ** 2
+        if num_points < cfg.min_points:
+            return None
+        start = points.mean(axis=0, dtype=np.float64)
+        centre = _mean_shift(points, start, [r * cfg.cube_mm for r in cfg.shift_radii])
+        return CentreEstimate(centre, "detect", num_points)

@@ -1,0 +1,63 @@
+"""One frame through the stages: frame -> centre -> voxels -> model -> joints (camera mm).
+
+The pipeline only wires stages together and times them; each stage lives in its own module
+(centre.py, predictor.py, smoothing.py) and never reaches into another.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .centre import CentreConfig, CentreEstimator
+from .predictor import Predictor
+from .smoothing import OneEuroFilter
+from .types import DepthFrame, PoseResult
+
+
+@dataclass
+class PipelineOptions:
+    min_confidence: float | None = None   # mean heatmap peak below which "no hand" (default: from the model)
+    smoothing: bool = False               # One-Euro filter on the joints (live jitter)
+    tracking: bool = True                 # seed the next centre from this frame's joints
+
+
+class PosePipeline:
+    def __init__(self, predictor: Predictor, options: PipelineOptions | None = None):
+        self.predictor = predictor
+        self.options = options or PipelineOptions()
+        info = predictor.info
+        self.centre = CentreEstimator(CentreConfig.for_target(info.target, info.cube_mm))
+        default_gate = float(info.raw.get("min_confidence", 0.05))
+        self.min_confidence = self.options.min_confidence if self.options.min_confidence is not None else default_gate
+        self.smoother = OneEuroFilter() if self.options.smoothing else None
+        self._prev_joints: np.ndarray | None = None
+        self._prev_conf: np.ndarray | None = None
+
+    def _lost(self) -> None:
+        self._prev_joints = self._prev_conf = None
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def process(self, frame: DepthFrame) -> PoseResult:
+        t0 = time.perf_counter()
+        est = self.centre.estimate(frame, self._prev_joints if self.options.tracking else None, self._prev_conf)
+        t1 = time.perf_counter()
+        latency = {"centre": (t1 - t0) * 1e3}
+        if est is None:
+            self._lost()
+            return PoseResult(frame.index, frame.timestamp_ms, False, latency_ms=latency)
+        joints, conf, stage = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, est.centre_mm)
+        latency.update(stage)
+        t2 = time.perf_counter()
+        if float(np.mean(conf)) < self.min_confidence:
+            self._lost()
+            latency["decode"] = (time.perf_counter() - t2) * 1e3
+            return PoseResult(frame.index, frame.timestamp_ms, False, centre_mm=est.centre_mm, latency_ms=latency)
+        if self.smoother is not None:
+            joints = self.smoother(joints, frame.timestamp_ms)
+        self._prev_joints, self._prev_conf = joints, conf
+        latency["decode"] = (time.perf_counter() - t2) * 1e3
+        return PoseResult(frame.index, frame.timestamp_ms, True, centre_mm=np.asarray(est.centre_mm), joints_mm=joints,
+                          confidence=conf, latency_ms=latency)

@@ -1,0 +1,174 @@
+"""`handpose-live synth`: render a sharded synthetic dataset (format in shards.py), resumably.
+
+Frame i is drawn from the random stream (seed, i) alone, so any shard can be re-rendered
+identically, an interrupted run continues with --append, and datasets with different seeds
+(train / test) share no frame. `--count` is the dataset's total size: rerunning the same
+command with --append renders only what is missing.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..calib import load_intrinsics
+from ..errors import UserError
+from ..geometry import camera_to_pixel
+from ..skeletons import get_skeleton
+from ..types import Intrinsics
+from . import shards as sh
+from .world import CUBE_MM, SKELETON, check_target, render_frame, sample_scene
+
+GENERATOR_VERSION = "synth-1"
+SHARD_SIZE = 500
+
+
+def frame_rng(seed: int, frame_index: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), int(frame_index)])
+
+
+def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: int):
+    """The frame `frame_index` of the dataset (target, camera, seed): a `world.SynthFrame`."""
+    rng = frame_rng(seed, frame_index)
+    subject, background = sample_scene(target, rng, intr)
+    return render_frame(subject, background, intr, rng, CUBE_MM[target])
+
+
+def _prepare_output(out: Path, append: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"output folder {out} is not writable")
+    if not append and any(out.iterdir()):
+        raise UserError(f"output folder {out} is not empty (use --append to resume or extend it)")
+
+
+def _start_index(out: Path, target: str, intr: Intrinsics, seed: int, append: bool, shard_size: int) -> dict:
+    fresh = {"format": sh.FORMAT, "version": sh.VERSION, "generator_version": GENERATOR_VERSION, "target": target,
+             "skeleton": SKELETON[target], "cube_mm": CUBE_MM[target], "camera": intr.to_dict(), "seed": int(seed),
+             "shard_size": int(shard_size), "count": 0, "shards": []}
+    if not (append and (out / sh.INDEX).is_file()):
+        return fresh
+    index = sh.read_index(out)
+    for key in ("target", "seed", "camera"):
+        if index.get(key) != fresh[key]:
+            raise UserError(f"cannot append to {out}: its {key} is {index.get(key)!r}, this run's is {fresh[key]!r}")
+    return index
+
+
+def generate_dataset(out: str | Path, target: str, count: int, intr: Intrinsics, seed: int = 0,
+                     append: bool = False, progress: bool = True, shard_size: int = SHARD_SIZE) -> dict:
+    """Render until `out` holds `count` frames; returns the index. Raises UserError on bad input.
+    An existing dataset (append) keeps its own shard size."""
+    target = check_target(target)
+    if int(count) <= 0:
+        raise UserError(f"--count must be positive, got {count}")
+    out = Path(out)
+    _prepare_output(out, append)
+    sh.remove_temporaries(out)
+    index = _start_index(out, target, intr, seed, append, shard_size)
+    size = int(index["shard_size"])
+    full = [s for s in index["shards"] if s["count"] == size]
+    done = min(sum(s["count"] for s in index["shards"]), count)
+    if done >= count:
+        return index
+    index["shards"] = full                      # a short last shard is rendered again, complete
+    bar = _progress(count, len(full) * size, progress)
+    t0, rendered = time.perf_counter(), 0
+    try:
+        for k in range(len(full), (count + size - 1) // size):
+            indices = range(k * size, min((k + 1) * size, count))
+            frames = []
+            for i in indices:
+                frames.append((render_dataset_frame(target, intr, seed, i), i))
+                rendered += 1
+                bar.update(1)
+            sh.write_shard(out / sh.shard_name(k), sh.pack_frames(frames, intr))
+            index["shards"].append({"file": sh.shard_name(k), "count": len(frames), "first_frame": indices[0]})
+            index["count"] = sum(s["count"] for s in index["shards"])
+            sh.write_index(out, index)
+    finally:
+        bar.close()
+    index["frames_per_s"] = rendered / max(time.perf_counter() - t0, 1e-9)
+    return index
+
+
+class _Quiet:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return _Quiet()
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, unit="frame", desc="rendering", smoothing=0.1)
+
+
+def contact_sheet(root: str | Path, tiles: int = 16, tile_px: int = 240) -> np.ndarray:
+    """BGR image: the first `tiles` crops, depth colour-mapped over the cube's z-slab
+    (near = red, far = blue, invalid = black), joints and bones drawn in the skeleton's colours;
+    occluded joints are drawn hollow."""
+    from ..data.synthetic import SyntheticShardDataset
+    ds = SyntheticShardDataset(root)
+    skel = get_skeleton(ds.skeleton_name)
+    colours = [tuple(int(255 * c) for c in rgb[::-1]) for rgb in skel.colours()]
+    cols = int(np.ceil(np.sqrt(min(tiles, len(ds)))))
+    images = []
+    for i in range(min(tiles, len(ds))):
+        f = ds.frame(i)
+        d = f["depth_mm"].astype(np.float32)
+        near = float(f["centre_mm"][2]) - ds.cube_mm / 2
+        level = np.clip((d - near) / ds.cube_mm, 0, 1)
+        img = cv2.applyColorMap((255 * (1 - level)).astype(np.uint8), cv2.COLORMAP_JET)
+        img[d == 0] = 0
+        scale = tile_px / max(d.shape)
+        img = cv2.resize(img, (max(1, round(d.shape[1] * scale)), max(1, round(d.shape[0] * scale))),
+                         interpolation=cv2.INTER_NEAREST)
+        uv = (camera_to_pixel(f["joints_mm"], ds.intrinsics)[:, :2] - np.array(f["roi_px"][:2])) * scale
+        pts = [tuple(int(round(c)) for c in p) for p in uv]
+        for a, b in skel.bones:
+            cv2.line(img, pts[a], pts[b], colours[b], 2, cv2.LINE_AA)
+        for j, p in enumerate(pts):
+            cv2.circle(img, p, 4, colours[j], -1 if f["visible"][j] else 1, cv2.LINE_AA)
+        tile = np.zeros((tile_px, tile_px, 3), np.uint8)
+        tile[:img.shape[0], :img.shape[1]] = img[:tile_px, :tile_px]
+        cv2.putText(tile, str(f["frame_index"]), (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+        images.append(tile)
+    while len(images) % cols:
+        images.append(np.zeros_like(images[0]))
+    rows = [np.hstack(images[r:r + cols]) for r in range(0, len(images), cols)]
+    return np.vstack(rows)
+
+
+def write_preview(root: str | Path, path: str | Path) -> None:
+    sheet = contact_sheet(root)
+    path = Path(path)
+    ok, buf = cv2.imencode(path.suffix or ".png", sheet)
+    if not ok:
+        raise UserError(f"cannot encode preview as {path.suffix}")
+    sh.atomic_write(path, lambda f: f.write(buf.tobytes()))
+
+
+def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, preview: Path | None, append: bool) -> None:
+    check_target(target)
+    intr = load_intrinsics(camera)
+    index = generate_dataset(out, target, count, intr, seed=seed, append=append)
+    fps = index.get("frames_per_s")
+    if fps is None:
+        print(f"{out}: already holds {index['count']} frames, nothing to render")
+    else:
+        print(f"{out}: {index['count']} {target} frames in {len(index['shards'])} shards, {fps:.1f} frames/s")
+    if preview is not None:
+        write_preview(out, preview)
+        print(f"preview: {preview}")

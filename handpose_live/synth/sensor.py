@@ -1,0 +1,106 @@
+"""A RealSense-like depth sensor applied to a noise-free render.
+
+Model (active stereo, baseline B = 50 mm, depth measured from the left imager):
+1. Stereo shadow: a pixel the right imager cannot see (hidden behind a nearer surface to its
+   right, i.e. its right-image column u - fx*B/z is not left of every nearer point to its right)
+   reads 0. This is the invalid band left of foreground objects that D4xx cameras show.
+2. Grazing angles: away from silhouettes, where the angle between the surface normal and
+   the viewing ray exceeds ~80 degrees (cos < 0.17), pixels are lost with probability 0.8.
+3. Silhouette edges: pixels with a depth jump above 20 mm in their 3x3 neighbourhood are lost
+   with probability 0.4.
+4. Depth noise: Gaussian, sigma_mm = z_mm^2 * subpixel / (fx * B) with subpixel = 0.08 px, the
+   stereo RMS-error formula (for a D435 at 640x480, fx = 383: 1.04 mm at 0.5 m, 4.2 mm at
+   1 m, 16.7 mm at 2 m), multiplied by 1 / max(cos_slant, 0.35), cos_slant = normal . optical axis, on slanted
+   surfaces (not at silhouettes); a fronto-parallel wall has the plain sigma everywhere.
+5. Holes: a few random discs of radius 1-3 px (about 1 per 4000 px) and 0.2 % isolated
+   dropped pixels.
+6. Range: depths outside [min_depth_mm, max_depth_mm] read 0; quantised to the depth unit
+   (1 mm for depth_scale_m = 0.001).
+Every random draw comes from the `np.random.Generator` passed in, so a seed fixes the output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..types import Intrinsics
+
+
+@dataclass(frozen=True)
+class SensorModel:
+    baseline_mm: float = 50.0
+    subpixel_px: float = 0.08
+    grazing_cos: float = 0.17
+    grazing_drop: float = 0.8
+    edge_jump_mm: float = 20.0
+    edge_drop: float = 0.4
+    holes_per_px: float = 1 / 4000
+    speckle_drop: float = 0.002
+    min_depth_mm: float = 105.0
+    max_depth_mm: float = 10000.0
+
+    def sigma_mm(self, z_mm: np.ndarray, fx: float) -> np.ndarray:
+        """Noise standard deviation of a fronto-parallel surface at depth z_mm."""
+        return np.square(z_mm, dtype=np.float32) * np.float32(self.subpixel_px / (fx * self.baseline_mm))
+
+    def apply(self, depth_mm: np.ndarray, intr: Intrinsics, rng: np.random.Generator,
+              offset_px: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """Noisy, quantised float32 depth (0 = invalid) from a clean render of the window whose
+        top-left pixel is `offset_px` = (u0, v0) in the full image."""
+        z = np.asarray(depth_mm, np.float32)
+        h, w = z.shape
+        valid = z > 0
+        u0, v0 = offset_px
+        keep = valid & ~self._stereo_shadow(z, intr, u0)
+        zf = np.where(valid, z, np.float32(self.max_depth_mm * 2))
+        kernel = np.ones((3, 3), np.uint8)
+        jump = cv2.dilate(zf, kernel) - cv2.erode(zf, kernel)
+        edge = jump > self.edge_jump_mm
+        cos, slant_cos = self._view_cos(z, intr, u0, v0)
+        grazing = (cos < self.grazing_cos) & ~edge
+        # One uniform draw serves the three exclusive-or-rare drop decisions of a pixel.
+        uniform = rng.random((h, w), dtype=np.float32)
+        keep &= ~(grazing & (uniform < self.grazing_drop))
+        keep &= ~(edge & (uniform < self.edge_drop))
+        keep &= uniform >= self.speckle_drop
+        holes = np.ones((h, w), np.uint8)
+        for _ in range(rng.poisson(h * w * self.holes_per_px)):
+            cv2.circle(holes, (int(rng.integers(w)), int(rng.integers(h))), int(rng.integers(1, 4)), 0, -1)
+        keep &= holes.astype(bool)
+        sigma = self.sigma_mm(z, intr.fx) / np.where(edge, np.float32(1), np.maximum(slant_cos, np.float32(0.35)))
+        noisy = z + sigma * rng.standard_normal((h, w), dtype=np.float32)
+        unit_mm = np.float32(intr.depth_scale_m * 1000.0)
+        noisy = np.round(noisy / unit_mm) * unit_mm
+        keep &= (noisy >= self.min_depth_mm) & (noisy <= self.max_depth_mm)
+        return np.where(keep, noisy, np.float32(0)).astype(np.float32)
+
+    def _stereo_shadow(self, z: np.ndarray, intr: Intrinsics, u0: int) -> np.ndarray:
+        disparity = np.where(z > 0, np.float32(intr.fx * self.baseline_mm) / np.maximum(z, 1e-3), 0).astype(np.float32)
+        x_right = np.arange(z.shape[1], dtype=np.float32)[None, :] + np.float32(u0) - disparity
+        suffix_min = np.minimum.accumulate(x_right[:, ::-1], axis=1)[:, ::-1]
+        right_of = np.concatenate([suffix_min[:, 1:], np.full((z.shape[0], 1), np.inf, np.float32)], axis=1)
+        return (z > 0) & (right_of < x_right - 0.5)
+
+    @staticmethod
+    def _view_cos(z: np.ndarray, intr: Intrinsics, u0: int, v0: int) -> tuple[np.ndarray, np.ndarray]:
+        """|cos| of the angle between the surface normal (from depth gradients) and the ray, and
+        between the normal and the optical axis (the slant that spreads disparity error).
+
+        With P = z r, r = (rx, ry, 1), the normal P_u x P_v is proportional to
+        (-a, -b, a rx + b ry + z) with a = fx dz/du, b = fy dz/dv, and its dot with r is z.
+        """
+        h, w = z.shape
+        rx = ((np.arange(w, dtype=np.float32) + np.float32(u0 - intr.cx)) / np.float32(intr.fx))[None, :]
+        ry = ((np.arange(h, dtype=np.float32) + np.float32(v0 - intr.cy)) / np.float32(intr.fy))[:, None]
+        a = cv2.filter2D(z, -1, _DIFF_U, borderType=cv2.BORDER_REPLICATE) * np.float32(intr.fx)
+        b = cv2.filter2D(z, -1, _DIFF_V, borderType=cv2.BORDER_REPLICATE) * np.float32(intr.fy)
+        c = a * rx + b * ry + z
+        n_len = np.maximum(np.sqrt(a * a + b * b + c * c), np.float32(1e-6))
+        ray_cos = np.abs(z) / (n_len * np.sqrt(rx * rx + ry * ry + 1))
+        return ray_cos.astype(np.float32), (np.abs(c) / n_len).astype(np.float32)
+
+
+_DIFF_U = np.array([[-0.5, 0, 0.5]], np.float32)
+_DIFF_V = _DIFF_U.T.copy()

@@ -1,0 +1,196 @@
+"""Synthetic depth world: geometry consistency, sensor statistics, determinism, shards, CLI errors."""
+from __future__ import annotations
+
+import errno
+import json
+import time
+
+import numpy as np
+import pytest
+
+from handpose_live.calib import load_intrinsics
+from handpose_live.capture.synthetic import SyntheticCamera
+from handpose_live.data.synthetic import SyntheticShardDataset
+from handpose_live.errors import UserError
+from handpose_live.geometry import camera_to_pixel
+from handpose_live.synth import shards as sh
+from handpose_live.synth.generate import generate_dataset, render_dataset_frame, synth_cli
+from handpose_live.synth.hand import palm_centre_mm
+from handpose_live.synth.render import Background, Plane, render_depth_mm
+from handpose_live.synth.sensor import SensorModel
+from handpose_live.synth.shapes import Surface
+from handpose_live.synth.world import render_frame, sample_body_scene, sample_hand_scene
+
+INTR = load_intrinsics("d435-640x480")
+
+
+def test_visible_joints_lie_on_the_rendered_surface():
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(8):
+        subject, _ = sample_hand_scene(rng, INTR)
+        frame = render_frame(subject, Background(), INTR, rng, sensor=None)
+        uvz = camera_to_pixel(frame.joints_mm, INTR)
+        for j in np.nonzero(frame.visible)[0]:
+            u, v, z = int(round(uvz[j, 0])), int(round(uvz[j, 1])), uvz[j, 2]
+            d = frame.depth_mm[v, u]
+            assert d > 0, "a visible joint must project inside the silhouette"
+            assert z - subject.joint_radius_mm[j] - 10 <= d <= z + 1
+            checked += 1
+        assert np.allclose(frame.centre_mm, palm_centre_mm(frame.joints_mm), atol=1e-3)
+    assert checked > 8 * 10
+
+
+def test_body_frame_has_a_body():
+    rng = np.random.default_rng(2)
+    subject, background = sample_body_scene(rng, INTR, view="front")
+    frame = render_frame(subject, background, INTR, rng, cube_mm=2000.0, sensor=None)
+    assert frame.joints_mm.shape == (15, 3)
+    assert frame.visible[[0, 1, 8]].all()          # head, neck, torso seen from the front
+    u, v, z = camera_to_pixel(frame.joints_mm[8], INTR)
+    assert abs(frame.depth_mm[int(round(v)) - frame.roi_px[1], int(round(u)) - frame.roi_px[0]] - z) < 150
+
+
+@pytest.mark.parametrize("z_mm", [500.0, 1000.0])
+def test_wall_noise_matches_the_model(z_mm):
+    sensor = SensorModel()
+    clean = render_depth_mm(Surface(), Background([Plane(np.array([0, 0, 1.0]), z_mm)]), INTR)
+    assert np.all(clean == np.float32(z_mm))
+    noisy = sensor.apply(clean, INTR, np.random.default_rng(0))
+    valid = noisy[noisy > 0]
+    sigma = float(sensor.sigma_mm(np.float32(z_mm), INTR.fx))
+    expected = np.sqrt(sigma ** 2 + 1 / 12)             # plus 1 mm quantisation
+    assert abs(valid.std() - expected) < 0.05 * expected
+    assert abs(valid.mean() - z_mm) < 0.1
+    assert np.all(valid == np.round(valid))
+    assert 0.97 < valid.size / noisy.size < 0.999        # a few holes, no more
+    if z_mm == 500.0:
+        assert 0.9 < sigma < 1.2
+
+
+def test_stereo_shadow_left_of_a_foreground_object():
+    clean = np.full((50, 100), 1000.0, np.float32)
+    clean[:, 50:70] = 400.0
+    sensor = SensorModel(edge_drop=0.0, holes_per_px=0.0, speckle_drop=0.0)
+    noisy = sensor.apply(clean, INTR, np.random.default_rng(0))
+    width = INTR.fx * 50.0 * (1 / 400 - 1 / 1000)      # disparity difference, ~29 px
+    assert (noisy[:, 50 - int(width) + 1:50] == 0).all()
+    assert (noisy[:, :50 - int(width) - 2] > 0).all()
+    assert (noisy[:, 71:] > 0).all()
+
+
+def test_frames_are_deterministic_by_seed():
+    a = render_dataset_frame("hand", INTR, 3, 7)
+    b = render_dataset_frame("hand", INTR, 3, 7)
+    c = render_dataset_frame("hand", INTR, 4, 7)
+    assert np.array_equal(a.depth_mm, b.depth_mm) and np.array_equal(a.joints_mm, b.joints_mm)
+    assert not np.allclose(a.joints_mm, c.joints_mm)
+    cams = [list(SyntheticCamera(target="hand", seed=1, frames=3).frames()) for _ in range(2)]
+    for f, g in zip(*cams):
+        assert np.array_equal(f.depth_mm, g.depth_mm)
+        assert np.array_equal(f.ground_truth_mm, g.ground_truth_mm)
+
+
+def test_synthetic_camera_moves_smoothly():
+    frames = list(SyntheticCamera(target="hand", seed=2, frames=12).frames())
+    assert [f.index for f in frames] == list(range(12))
+    assert frames[0].depth_mm.shape == (480, 640) and frames[0].depth_mm.dtype == np.float32
+    gt = np.stack([f.ground_truth_mm for f in frames])
+    step = np.linalg.norm(np.diff(gt, axis=0), axis=2).max()
+    assert 0 < step < 30
+    uv = camera_to_pixel(np.stack([f.ground_truth_centre_mm for f in frames]), INTR)
+    assert ((uv[:, 0] > 0) & (uv[:, 0] < 640) & (uv[:, 1] > 0) & (uv[:, 1] < 480)).all()
+    body = next(iter(SyntheticCamera(target="body", seed=0, frames=1).frames()))
+    assert body.ground_truth_mm.shape == (15, 3)
+
+
+def test_shards_round_trip(tmp_path):
+    index = generate_dataset(tmp_path / "ds", "hand", 7, INTR, seed=1, progress=False, shard_size=3)
+    assert [s["count"] for s in index["shards"]] == [3, 3, 1]
+    on_disk = json.loads((tmp_path / "ds" / "index.json").read_text())
+    assert on_disk["count"] == 7 and on_disk["seed"] == 1 and on_disk["target"] == "hand"
+    ds = SyntheticShardDataset(tmp_path / "ds")
+    assert len(ds) == 7 and ds.skeleton_name == "hand21" and ds.cube_mm == 250.0
+    for i in (0, 4, 6):
+        ref = render_dataset_frame("hand", INTR, 1, i)
+        sample = ds[i]
+        assert np.array_equal(sample.joints_mm, ref.joints_mm)
+        assert np.array_equal(sample.centre_mm, ref.centre_mm)
+        assert np.array_equal(ds.frame(i)["depth_mm"], np.rint(ref.depth_mm).astype(np.uint16))
+        pts = sample.points_mm
+        assert pts.dtype == np.float32 and len(pts) > 500
+        assert np.all(np.abs(pts[:, 2] - sample.centre_mm[2]) <= 125 + 1e-3)
+    start = time.perf_counter()
+    for i in range(7):
+        ds[i]
+    assert (time.perf_counter() - start) / 7 < 0.005
+    assert sorted(ds.shard_local_order(np.random.default_rng(0))) == list(range(7))
+
+
+def test_resume_ignores_partial_shards_and_extends(tmp_path):
+    out = tmp_path / "ds"
+    generate_dataset(out, "hand", 7, INTR, seed=2, progress=False, shard_size=3)
+    reference = [SyntheticShardDataset(out).frame(i)["joints_mm"] for i in range(7)]
+    # Simulate a run killed after shard 0: index lists one shard, shard 1 half-written, shard 2 garbage.
+    index = sh.read_index(out)
+    index["shards"], index["count"] = index["shards"][:1], 3
+    sh.write_index(out, index)
+    (out / "shard-00001.npz.tmp").write_bytes(b"half a shard")
+    (out / "shard-00002.npz").write_bytes(b"not a zip")
+    with pytest.raises(UserError):
+        generate_dataset(out, "hand", 7, INTR, seed=2, progress=False)          # not empty, no append
+    generate_dataset(out, "hand", 7, INTR, seed=2, append=True, progress=False)
+    assert not list(out.glob("*.tmp"))
+    ds = SyntheticShardDataset(out)
+    assert len(ds) == 7
+    for i in range(7):
+        assert np.array_equal(ds.frame(i)["joints_mm"], reference[i])
+    generate_dataset(out, "hand", 8, INTR, seed=2, append=True, progress=False)   # short last shard redone
+    ds = SyntheticShardDataset(out)
+    assert [s["count"] for s in ds.index["shards"]] == [3, 3, 2]
+    assert np.array_equal(ds[7].joints_mm, render_dataset_frame("hand", INTR, 2, 7).joints_mm)
+    with pytest.raises(UserError, match="seed"):
+        generate_dataset(out, "hand", 9, INTR, seed=3, append=True, progress=False)
+
+
+def test_disk_full_keeps_the_dataset_valid(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    generate_dataset(out, "hand", 2, INTR, seed=0, progress=False, shard_size=2)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(np, "savez_compressed", full)
+    with pytest.raises(UserError, match="No space left"):
+        generate_dataset(out, "hand", 4, INTR, seed=0, append=True, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["index.json", "shard-00000.npz"]
+    assert len(SyntheticShardDataset(out)) == 2
+
+
+def test_bad_inputs_raise_user_error(tmp_path):
+    with pytest.raises(UserError, match="count"):
+        synth_cli("hand", 0, tmp_path / "a", "d435-640x480", 0, None, False)
+    with pytest.raises(UserError, match="camera preset"):
+        synth_cli("hand", 5, tmp_path / "a", "no-such-camera", 0, None, False)
+    with pytest.raises(UserError, match="target"):
+        synth_cli("paw", 5, tmp_path / "a", "d435-640x480", 0, None, False)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UserError):
+        synth_cli("hand", 5, blocker / "sub", "d435-640x480", 0, None, False)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "something").write_text("x")
+    with pytest.raises(UserError, match="not empty"):
+        synth_cli("hand", 5, busy, "d435-640x480", 0, None, False)
+    with pytest.raises(UserError):
+        SyntheticShardDataset(tmp_path)
+    with pytest.raises(UserError):
+        SyntheticCamera(target="paw")
+
+
+def test_cli_writes_dataset_and_preview(tmp_path, capsys):
+    import cv2
+    synth_cli("hand", 4, tmp_path / "ds", "d435-640x480", 0, tmp_path / "p.png", False)
+    assert "frames/s" in capsys.readouterr().out
+    sheet = cv2.imread(str(tmp_path / "p.png"))
+    assert sheet is not None and sheet.shape[0] > 100
