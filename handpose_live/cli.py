@@ -130,6 +130,7 @@ def train(
     max_steps_per_epoch: int = typer.Option(0, "--max-steps-per-epoch", help="cap steps per epoch (0 = all)"),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="paper augmentation: scale, rotation, shift"),
     export: bool = typer.Option(True, "--export/--no-export", help="export model.onnx from the best checkpoint at the end"),
+    schedule: str = typer.Option("none", help="learning-rate schedule: none (paper) | cosine"),
 ) -> None:
     """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
     from .train import TrainArgs, train as run_training
@@ -138,7 +139,7 @@ def train(
                            resume=resume, seed=seed, val_fraction=val_fraction,
                            val_root=str(val_root) if val_root else None, centers=str(centers) if centers else None,
                            checkpoint_minutes=checkpoint_minutes, max_steps_per_epoch=max_steps_per_epoch,
-                           augment=augment, export=export))
+                           augment=augment, export=export, schedule=schedule))
 
 
 @app.command("eval")
@@ -164,11 +165,21 @@ def evaluate(
              labels=list(label or []), model=model, data_root=data_root, split=split, out=out, limit=limit)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(ctx: typer.Context) -> None:
-    """Measure per-stage latency, fps and memory of the real pipeline."""
+@app.command()
+def bench(
+    model: Optional[list[Path]] = typer.Option(None, "--model", help="ONNX model(s); repeat to compare (default: shipped)"),
+    camera: str = typer.Option("synthetic", help="synthetic | realsense (ignored with --input)"),
+    input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.db3, .bag)"),
+    frames: int = typer.Option(300, help="frames to time"),
+    threads: Optional[list[int]] = typer.Option(None, "--threads", help="CPU threads; repeat to compare"),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+    target: str = typer.Option("hand", help="hand | body"),
+    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
+    soak: int = typer.Option(0, help="also replay this many frames and check RSS stays flat"),
+) -> None:
+    """Measure per-stage latency, fps, CPU and memory of the real pipeline."""
     from .bench import bench_cli
-    bench_cli(ctx.args)
+    bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .centre import CentreConfig, CentreEstimator
 from .predictor import Predictor
+from .skeletons import reference_point_mm
 from .smoothing import OneEuroFilter
 from .types import DepthFrame, PoseResult
 
@@ -21,6 +22,8 @@ class PipelineOptions:
     min_confidence: float | None = None   # mean heatmap peak below which "no hand" (default: from the model)
     smoothing: bool = False               # One-Euro filter on the joints (live jitter)
     tracking: bool = True                 # seed the next centre from this frame's joints
+    recentre_mm: float | None = None      # re-run the model around its own joints when they sit this far
+                                          # from the detected centre (default: 15% of the cube edge)
 
 
 class PosePipeline:
@@ -32,6 +35,7 @@ class PosePipeline:
         default_gate = float(info.raw.get("min_confidence", 0.05))
         self.min_confidence = self.options.min_confidence if self.options.min_confidence is not None else default_gate
         self.smoother = OneEuroFilter() if self.options.smoothing else None
+        self.recentre_mm = self.options.recentre_mm if self.options.recentre_mm is not None else 0.15 * info.cube_mm
         self._prev_joints: np.ndarray | None = None
         self._prev_conf: np.ndarray | None = None
 
@@ -48,16 +52,24 @@ class PosePipeline:
         if est is None:
             self._lost()
             return PoseResult(frame.index, frame.timestamp_ms, False, latency_ms=latency)
-        joints, conf, stage = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, est.centre_mm)
+        centre = np.asarray(est.centre_mm, dtype=np.float64)
+        joints, conf, stage = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, centre)
+        refined = reference_point_mm(self.predictor.info.skeleton, joints)
+        if self.recentre_mm > 0 and np.linalg.norm(refined - centre) > self.recentre_mm:
+            # The segmentation centre was off (e.g. pulled onto the forearm): the model's own joints
+            # give a better cube centre, and a second pass around it sees the whole hand.
+            centre = refined
+            joints, conf, second = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, centre)
+            stage = {k: stage[k] + second[k] for k in stage}
         latency.update(stage)
         t2 = time.perf_counter()
         if float(np.mean(conf)) < self.min_confidence:
             self._lost()
             latency["decode"] = (time.perf_counter() - t2) * 1e3
-            return PoseResult(frame.index, frame.timestamp_ms, False, centre_mm=est.centre_mm, latency_ms=latency)
+            return PoseResult(frame.index, frame.timestamp_ms, False, centre_mm=centre, latency_ms=latency)
         if self.smoother is not None:
             joints = self.smoother(joints, frame.timestamp_ms)
         self._prev_joints, self._prev_conf = joints, conf
         latency["decode"] = (time.perf_counter() - t2) * 1e3
-        return PoseResult(frame.index, frame.timestamp_ms, True, centre_mm=np.asarray(est.centre_mm), joints_mm=joints,
+        return PoseResult(frame.index, frame.timestamp_ms, True, centre_mm=centre, joints_mm=joints,
                           confidence=conf, latency_ms=latency)

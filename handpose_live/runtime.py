@@ -77,6 +77,7 @@ class PoseSession:
         threads = threads or min(os.cpu_count() or 1, 4)
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.set_denormal_as_zero", "1")
         want_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
         providers = (["CUDAExecutionProvider"] if want_cuda else []) + ["CPUExecutionProvider"]
         ort.set_default_logger_severity(4)  # a missing CUDA library is reported by `describe`, not as a log line

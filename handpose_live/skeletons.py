@@ -106,6 +106,10 @@ ITOP15 = Skeleton(
      "right_leg", "left_leg", "right_leg", "left_leg", "right_leg", "left_leg"),
 )
 
+# The joints whose mean is the reference point a model was trained around (the synthetic world's
+# hand centre: wrist + the four finger MCPs; the body's torso joint). Other skeletons: all joints.
+CENTRE_JOINTS = {"hand21": (0, 5, 9, 13, 17), "itop15": (8,)}
+
 SKELETONS = {s.name: s for s in (HAND21, MSRA21, HANDS2017_21, NYU14, ICVL16, ITOP15)}
 
 
@@ -123,3 +127,12 @@ def generic_skeleton(num_joints: int) -> Skeleton:
             return s
     return Skeleton(f"joints{num_joints}", "hand", tuple(f"joint{i}" for i in range(num_joints)), (),
                     tuple("palm" for _ in range(num_joints)))
+
+
+def reference_point_mm(skeleton_name: str, joints_mm):
+    """The cube centre implied by a set of joints (used to re-centre on a first prediction)."""
+    import numpy as np
+
+    idx = CENTRE_JOINTS.get(skeleton_name)
+    joints = np.asarray(joints_mm, dtype=np.float64)
+    return (joints[list(idx)] if idx else joints).mean(axis=0)

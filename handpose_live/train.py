@@ -57,6 +57,7 @@ class TrainArgs:
     max_steps_per_epoch: int = 0      # 0 = whole epoch; >0 caps it (quick runs, CI)
     augment: bool = True
     export: bool = True
+    schedule: str = "none"           # "none" (paper: constant lr) or "cosine" (decay to 0 over all epochs)
 
 
 class Collate:
@@ -155,6 +156,20 @@ def _epoch_order(dataset: PoseDataset, seed: int, epoch: int, rank: int, world: 
     return perm[rank * per_rank:(rank + 1) * per_rank]
 
 
+def _one_thread(_worker_id: int) -> None:
+    """Loader workers voxelize with one thread each: the training step owns the other cores."""
+    torch.set_num_threads(1)
+
+
+def _learning_rate(args: TrainArgs, epoch_progress: float) -> float:
+    """Computed from progress alone, so a resumed run continues on the same curve."""
+    if args.schedule == "none":
+        return args.lr
+    if args.schedule == "cosine":
+        return args.lr * 0.5 * (1 + math.cos(math.pi * min(epoch_progress / args.epochs, 1.0)))
+    raise UserError(f"unknown schedule '{args.schedule}' (none, cosine)")
+
+
 def _make_optimizer(name: str, params, lr: float):
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8)
@@ -247,6 +262,7 @@ class _Log:
 
 def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dict:
     """Run training; returns the final validation metrics. `dataset` overrides --dataset (tests)."""
+    torch.set_flush_denormal(True)  # the paper's N(0, 0.001) init yields denormals that stall CPU math 100x
     device = torch.device(args.device if args.device != "cuda" or torch.cuda.is_available() else "cpu")
     if args.device == "cuda" and device.type != "cuda":
         raise UserError("--device cuda was requested but PyTorch sees no CUDA device")
@@ -278,6 +294,9 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
     config = preset(args.arch, skeleton.num_joints)
 
     ckpt_path = out / "last.pt"
+    if rank == 0:
+        for stale in out.glob(".*.tmp"):  # a write interrupted by a kill; the previous checkpoint is intact
+            stale.unlink(missing_ok=True)
     state = None
     if args.resume:
         if not ckpt_path.exists():
@@ -345,7 +364,7 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
         subset = order[first * args.batch_size: steps_total * args.batch_size]
         loader = torch.utils.data.DataLoader(
             _Indexed(train_set, subset, args.batch_size), batch_size=args.batch_size, shuffle=False,
-            collate_fn=collate, num_workers=args.workers, persistent_workers=False,
+            collate_fn=collate, num_workers=args.workers, persistent_workers=False, worker_init_fn=_one_thread,
             prefetch_factor=2 if args.workers > 0 else None)
         net.train()
         bar = tqdm(total=steps_total, initial=first, desc=f"epoch {epoch + 1}/{args.epochs}", disable=rank != 0,
@@ -353,6 +372,9 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
         running = []
         for step_offset, (voxels, targets, _, _) in enumerate(loader):
             step = first + step_offset
+            lr = _learning_rate(args, epoch + step / steps_total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             voxels, targets = voxels.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=use_amp):
                 heat = net(voxels)
@@ -370,7 +392,7 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
             bar.update(1)
             if step % 25 == 24:
                 logger.row(epoch_progress=epoch + (step + 1) / steps_total, global_step=global_step,
-                           train_loss=np.mean(running[-25:]), lr=args.lr, elapsed_s=round(time.time() - t_start, 1))
+                           train_loss=np.mean(running[-25:]), lr=lr, elapsed_s=round(time.time() - t_start, 1))
             if time.time() - last_save > args.checkpoint_minutes * 60 and step + 1 < steps_total:
                 checkpoint(epoch, step + 1)
                 last_save = time.time()
@@ -383,7 +405,7 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
                             **{k: v for k, v in metrics.items() if k != "val_per_joint_mm"}})
             logger.row(epoch_progress=epoch + 1, global_step=global_step,
                        train_loss=np.mean(running) if running else "", val_loss=metrics.get("val_loss", ""),
-                       val_mean_mm=metrics.get("val_mean_mm", ""), lr=args.lr,
+                       val_mean_mm=metrics.get("val_mean_mm", ""), lr=_learning_rate(args, epoch + 1),
                        elapsed_s=round(time.time() - t_start, 1))
             checkpoint(epoch + 1, 0)
             last_save = time.time()

@@ -39,9 +39,10 @@ class SyntheticCamera(FrameSource):
 
     name = "synthetic"
 
-    def __init__(self, intrinsics: Intrinsics | str = "d435-640x480", fps: float = 30.0, target: str = "hand",
+    def __init__(self, intrinsics: Intrinsics | str | None = "d435-640x480", fps: float = 30.0, target: str = "hand",
                  seed: int = 0, frames: int | None = None, realtime: bool = False,
                  sensor: SensorModel | None = SensorModel()):
+        intrinsics = "d435-640x480" if intrinsics is None else intrinsics
         self._intr = load_intrinsics(intrinsics) if isinstance(intrinsics, str) else intrinsics
         if not fps > 0:
             raise UserError(f"synthetic camera fps must be positive, got {fps}")

@@ -26,7 +26,8 @@ class SyntheticShardDataset(PoseDataset):
     larger one still only sees the stored crop.
     """
 
-    def __init__(self, root: str | Path, cube_mm: float | None = None, cache_shards: int = 2):
+    def __init__(self, root: str | Path, split: str = "train", cube_mm: float | None = None, cache_shards: int = 2):
+        """`split` is accepted for the common loader signature; a synthetic folder IS one split."""
         self.root = Path(root)
         self.index = read_index(self.root)
         self.intrinsics = Intrinsics(**{k: v for k, v in self.index["camera"].items() if k != "distortion"},

@@ -1,0 +1,180 @@
+"""`handpose-live bench`: the real pipeline, timed per stage, on a recording or the synthetic camera.
+
+Frames are decoded once up front (that cost is reported as `capture_decode`), then replayed
+through `PosePipeline` exactly as `run` does, without a viewer. Several models or thread
+counts in one process run (`--compare`) give ratios that survive a noisy machine.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+
+@dataclass
+class BenchResult:
+    label: str
+    frames: int
+    fps: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    stages_ms: dict[str, dict[str, float]]
+    cpu_percent: float
+    rss_mb: float
+    hands_found: int
+    mean_error_mm: float | None
+    provider: str
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "frames": self.frames, "fps": round(self.fps, 2),
+                "latency_ms": {"p50": round(self.latency_p50_ms, 3), "p95": round(self.latency_p95_ms, 3)},
+                "stages_ms": self.stages_ms, "cpu_percent": round(self.cpu_percent, 1), "rss_mb": round(self.rss_mb, 1),
+                "hands_found": self.hands_found, "mean_error_mm": self.mean_error_mm, "provider": self.provider}
+
+
+def _rss_mb() -> float:
+    import psutil
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def load_frames(camera: str, input_path: Path | None, frames: int, target: str, seed: int = 0):
+    """Decode the source once; returns (frames, ms per decoded frame)."""
+    from .capture.sources import open_source
+
+    source = open_source(camera, input_path, target, realtime=False, seed=seed, frames=frames)
+    out = []
+    t0 = time.perf_counter()
+    try:
+        for frame in source.frames():
+            out.append(frame)
+            if len(out) >= frames:
+                break
+    finally:
+        source.close()
+    if not out:
+        raise UserError(f"{source.name} produced no frames")
+    return out, (time.perf_counter() - t0) * 1e3 / len(out)
+
+
+def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None, device: str, label: str,
+                warmup: int = 10) -> BenchResult:
+    import psutil
+
+    from .pipeline import PipelineOptions, PosePipeline
+    from .predictor import Predictor
+
+    predictor = Predictor(model, device=device, threads=threads)
+    pipeline = PosePipeline(predictor, PipelineOptions())
+    for f in frames[:warmup]:
+        pipeline.process(f)
+    pipeline = PosePipeline(predictor, PipelineOptions())
+    proc = psutil.Process()
+    cpu0 = proc.cpu_times()
+    stages: dict[str, list[float]] = {}
+    totals, errors, found = [], [], 0
+    t_start = time.perf_counter()
+    for f in frames:
+        t0 = time.perf_counter()
+        result = pipeline.process(f)
+        totals.append((time.perf_counter() - t0) * 1e3)
+        for k, v in result.latency_ms.items():
+            stages.setdefault(k, []).append(v)
+        if result.hand_found:
+            found += 1
+            if f.ground_truth_mm is not None and f.ground_truth_mm.shape == result.joints_mm.shape:
+                errors.append(float(np.linalg.norm(result.joints_mm - f.ground_truth_mm, axis=1).mean()))
+    wall = time.perf_counter() - t_start
+    cpu1 = proc.cpu_times()
+    cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall * 100
+    stage_stats = {"capture_decode": {"p50": round(decode_ms, 3), "p95": round(decode_ms, 3)}}
+    for k, v in stages.items():
+        stage_stats[k] = {"p50": round(float(np.percentile(v, 50)), 3), "p95": round(float(np.percentile(v, 95)), 3)}
+    return BenchResult(label, len(frames), len(frames) / wall, float(np.percentile(totals, 50)),
+                       float(np.percentile(totals, 95)), stage_stats, cpu,
+                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, found,
+                       float(np.mean(errors)) if errors else None, predictor.session.describe())
+
+
+def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print) -> dict:
+    """Replay `frames` cyclically for `total` frames and sample RSS: memory must stay flat."""
+    from .pipeline import PipelineOptions, PosePipeline
+    from .predictor import Predictor
+
+    pipeline = PosePipeline(Predictor(model, device=device, threads=threads), PipelineOptions())
+    samples = []
+    for i in range(total):
+        pipeline.process(frames[i % len(frames)])
+        if i % 500 == 0 or i == total - 1:
+            samples.append((i, _rss_mb()))
+    settled = [r for i, r in samples if i >= min(1000, total // 4)]
+    growth = (max(settled) - min(settled)) / min(settled) * 100 if settled else 0.0
+    log(f"soak: {total} frames, RSS {samples[0][1]:.0f} -> {samples[-1][1]:.0f} MB, "
+        f"spread after warm-up {growth:.1f}%")
+    return {"frames": total, "rss_mb": [[i, round(r, 1)] for i, r in samples], "growth_percent": round(growth, 2)}
+
+
+def print_results(results: list[BenchResult]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="handpose-live bench (ms)")
+    table.add_column("stage")
+    for r in results:
+        table.add_column(f"{r.label} p50", justify="right")
+        table.add_column("p95", justify="right")
+    names = list(dict.fromkeys(k for r in results for k in r.stages_ms))
+    for name in names:
+        row = []
+        for r in results:
+            s = r.stages_ms.get(name)
+            row += [f"{s['p50']:.2f}", f"{s['p95']:.2f}"] if s else ["-", "-"]
+        table.add_row(name, *row)
+    table.add_section()
+    table.add_row("end to end", *[x for r in results for x in (f"{r.latency_p50_ms:.2f}", f"{r.latency_p95_ms:.2f}")])
+    table.add_row("fps", *[x for r in results for x in (f"{r.fps:.1f}", "")])
+    table.add_row("CPU %", *[x for r in results for x in (f"{r.cpu_percent:.0f}", "")])
+    table.add_row("peak RSS MB", *[x for r in results for x in (f"{r.rss_mb:.0f}", "")])
+    table.add_row("hand found", *[x for r in results for x in (f"{r.hands_found}/{r.frames}", "")])
+    table.add_row("mean error mm", *[x for r in results for x in (
+        f"{r.mean_error_mm:.1f}" if r.mean_error_mm is not None else "-", "")])
+    console = Console()
+    console.print(table)
+    for r in results:
+        console.print(f"{r.label}: {r.provider}")
+    if len(results) > 1:
+        base = results[0]
+        for r in results[1:]:
+            console.print(f"{r.label} vs {base.label}: {r.fps / base.fps:.2f}x fps, "
+                          f"{base.latency_p50_ms / r.latency_p50_ms:.2f}x faster at p50")
+
+
+def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
+              device: str, as_json: bool, target: str, soak_frames: int = 0) -> list[BenchResult]:
+    from .app import default_model
+
+    if frames <= 0:
+        raise UserError("--frames must be positive")
+    models = [Path(m) for m in models] or [default_model(target)]
+    threads = threads or [0]
+    data, decode_ms = load_frames(camera, input_path, frames, target)
+    results = []
+    for m in models:
+        for t in threads:
+            label = m.stem + (f" {t}t" if t else "")
+            results.append(bench_model(m, data, decode_ms, t or None, device, label))
+    if as_json:
+        payload = [r.to_json() for r in results]
+        if soak_frames:
+            payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None)
+        print(json.dumps(payload[0] if len(payload) == 1 else payload))
+    else:
+        print_results(results)
+        if soak_frames:
+            soak(models[0], data, soak_frames, threads[0] or None, device)
+    return results
