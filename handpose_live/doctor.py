@@ -25,7 +25,6 @@ def _torch():
 
 def _onnxruntime():
     import onnxruntime as ort
-    from .export import DecodedModel  # noqa: F401  (export path importable)
     avail = ort.get_available_providers()
     loaded = ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in avail:

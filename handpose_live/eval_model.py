@@ -15,7 +15,7 @@ import numpy as np
 
 from .data import open_dataset
 from .errors import UserError
-from .evaluate import EvalResult, evaluate_xyz, map_at, plot_success, print_table
+from .evaluate import evaluate_xyz, map_at, plot_success, print_table
 from .geometry import camera_to_pixel
 from .predictor import Predictor
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 import pytest
@@ -172,17 +171,6 @@ def test_for_target_defaults():
     assert CentreConfig.for_target("hand", 300.0).band_mm == pytest.approx(180.0)
     with pytest.raises(ValueError):
         CentreConfig.for_target("foot")
-
-
-def test_detection_is_fast(hand_estimator):
-    f = frame(hand_scene(noise_mm=1.5))
-    hand_estimator.estimate(f)
-    runs = 30
-    start = time.perf_counter()
-    for _ in range(runs):
-        hand_estimator.estimate(f)
-    per_frame_ms = (time.perf_counter() - start) / runs * 1000.0
-    assert per_frame_ms < 15.0  # a generous bound for shared CI machines; ~1-2 ms measured here
 
 
 def test_one_euro_reduces_jitter_and_follows_a_step():

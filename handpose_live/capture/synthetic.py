@@ -95,8 +95,18 @@ class SyntheticCamera(FrameSource):
         left = bool(rng.random() < 0.5)
         prior = nyu_prior()
 
+        def facing_camera_pose() -> HandPose:
+            """A person holds the hand up to the camera: the elbow is not nearer than the wrist."""
+            for _ in range(100):
+                pose = replace(sample_hand_pose(rng, intr, prior, left_fraction=0.0), left=left)
+                flex, dev = pose.wrist_rad
+                arm = pose.rotation @ rotation_about([0, 0, 1.0], dev) @ rotation_about([1.0, 0, 0], flex) @ [0, -1.0, 0]
+                if arm[2] >= 0.05:
+                    return pose
+            return pose
+
         def sample(previous: HandPose | None) -> HandPose:
-            pose = replace(sample_hand_pose(rng, intr, prior, left_fraction=0.0), left=left)
+            pose = facing_camera_pose()
             z = float(np.clip(pose.centre_mm[2], 350, 700))
             pose = replace(pose, centre_mm=pose.centre_mm * (z / pose.centre_mm[2]))
             if previous is not None:

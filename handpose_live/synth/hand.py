@@ -39,7 +39,10 @@ _THUMB_R_MM = np.array([11.0, 9.5, 8.5, 7.5])
 _PALM_HALF_THICK_MM = 12.5
 _WRIST_HALF_THICK_MM = 17.0
 _TIP_OVERHANG_MM = 3.0        # the tip joint sits this far inside the fingertip surface
-FOREARM_MM = 240.0
+# Forearm continued by the upper arm (kept straight): a real arm continues to the elbow and the body, so it
+# leaves the picture instead of ending in mid-air (which would mislead the centre estimator).
+# Inside the 250 mm cube around the palm this changes nothing.
+FOREARM_MM = 800.0
 
 # Joint limits in degrees: per finger (abduction, MCP, PIP, DIP); thumb (CMC flex, CMC abd, MCP, IP); wrist.
 FINGER_LIMITS_DEG = np.array([[-15, 15], [-25, 90], [0, 110], [-5, 80]], np.float64)
