@@ -133,8 +133,9 @@ def test_recording_without_depth_stream(tmp_path):
     vs.intrinsics = intr
     profile = sensor.add_video_stream(vs).as_video_stream_profile()
     recorder = rs.recorder(str(path), dev)
+    sink = rs.frame_queue(1)   # no Python callback on librealsense's threads
     sensor.open(profile)
-    sensor.start(lambda f: None)
+    sensor.start(sink)
     for i in range(3):
         f = rs.software_video_frame()
         f.pixels, f.stride, f.bpp, f.timestamp = np.full((H, W), i, np.uint8), W, 1, i * 33.3
@@ -142,7 +143,9 @@ def test_recording_without_depth_stream(tmp_path):
         sensor.on_video_frame(f)
     sensor.stop()
     sensor.close()
+    del sink, f
     del recorder
+    del profile, sensor, dev
     assert "infrared" in one_line_error(path, "no depth stream")
 
 

@@ -197,7 +197,11 @@ class RealSensePlayback(FrameSource):
         try:
             streams = sorted({p.stream_type().name for s in device.query_sensors() for p in s.get_stream_profiles()})
         finally:
+            # Drop our handle before unloading, so the playback device (and its reader thread) is
+            # destroyed here, on this thread, and not whenever the garbage collector gets to it.
+            del device
             ctx.unload_device(str(self.path))
+            del ctx
         if "depth" not in streams:
             raise UserError(f"recording {self.path} has no depth stream (streams: {', '.join(streams) or 'none'})")
 
@@ -206,30 +210,50 @@ class RealSensePlayback(FrameSource):
         pipe, cfg = rs.pipeline(), rs.config()
         cfg.enable_device_from_file(str(self.path), repeat_playback=False)
         cfg.enable_stream(rs.stream.depth)
+        started = False
         try:
             # Switch real time off on the resolved device BEFORE streaming starts: set after
             # pipe.start(), the first frames are already played in real time and can be lost
             # (seen with .db3: frame 0 missing, or a restarted pass delivering only the last frame).
+            # resolve() caches its profile in `cfg`, so pipe.start(cfg) streams from this very device.
             cfg.resolve(pipe).get_device().as_playback().set_real_time(self.realtime)
             profile = pipe.start(cfg)
+            started = True
+            device = profile.get_device()
+            playback = device.as_playback()
+            playback.set_real_time(self.realtime)
+            scale = device.first_depth_sensor().get_depth_scale()
+            stream = profile.get_stream(rs.stream.depth).as_video_stream_profile()
+            intrinsics = Intrinsics.from_realsense(stream.get_intrinsics(), _clean_scale(scale),
+                                                   name=self.path.name)
         except RuntimeError as exc:
+            if started:
+                self._stop_pipe(pipe)
             raise UserError(f"cannot play {self.path}: {_reason(exc)}") from None
-        device = profile.get_device()
-        self._playback = device.as_playback()
-        self._playback.set_real_time(self.realtime)
-        scale = device.first_depth_sensor().get_depth_scale()
-        stream = profile.get_stream(rs.stream.depth).as_video_stream_profile()
-        self._intrinsics = Intrinsics.from_realsense(stream.get_intrinsics(), _clean_scale(scale), name=self.path.name)
+        self._intrinsics = intrinsics
         self._stopped = rs.playback_status.stopped
-        self._pipe = pipe
+        self._playback, self._pipe = playback, pipe
+
+    @staticmethod
+    def _stop_pipe(pipe) -> None:
+        try:
+            pipe.stop()
+        except RuntimeError:
+            pass  # not streaming any more (end of file), nothing to stop
 
     def _stop(self) -> None:
+        """Stop streaming, then drop our librealsense handles in a fixed order, on this thread.
+
+        The pipeline is stopped while we still hold the playback device; then our device handle
+        goes, then the pipeline (which destroys the device and its reader thread). Nothing is
+        left for the garbage collector to destroy later, at an arbitrary point or on another thread.
+        """
         pipe, self._pipe = self._pipe, None
+        playback, self._playback = getattr(self, "_playback", None), None
         if pipe is not None:
-            try:
-                pipe.stop()
-            except RuntimeError:
-                pass
+            self._stop_pipe(pipe)
+        del playback
+        del pipe
 
     @property
     def intrinsics(self) -> Intrinsics:
@@ -248,8 +272,12 @@ class RealSensePlayback(FrameSource):
                 continue
             silent_s = 0.0
             depth = frameset.get_depth_frame()
-            if depth:
-                yield _to_frame(depth, self._intrinsics, index)
+            frame = _to_frame(depth, self._intrinsics, index) if depth else None
+            # Never keep a librealsense frame across a yield: a suspended generator would hold it
+            # past close(), and releasing it after its pipeline is gone can abort the process.
+            del frameset, depth
+            if frame is not None:
+                yield frame
                 index += 1
 
     def frames(self) -> Iterator[DepthFrame]:

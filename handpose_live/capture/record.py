@@ -104,10 +104,15 @@ def write_db3(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrin
         profile = sensor.add_video_stream(stream).as_video_stream_profile()
         sensor.add_read_only_option(rs.option.depth_units, DEPTH_UNITS_M)
         recorder = rs.recorder(str(tmp), device)
-        sensor.open(profile)
-        sensor.start(lambda _frame: None)
-        start_s = time.monotonic()
+        sink = rs.frame_queue(1)  # native sink: no Python callback runs on librealsense's threads
+        sw = None
+        opened = started = False
         try:
+            sensor.open(profile)
+            opened = True
+            sensor.start(sink)
+            started = True
+            start_s = time.monotonic()
             for frame, t_ms in _timestamps_ms(frames, fps):
                 pixels = depth_to_u16_mm(frame, intrinsics)
                 if paced:
@@ -119,9 +124,15 @@ def write_db3(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrin
                 sensor.on_video_frame(sw)
                 count += 1
         finally:
-            sensor.stop()
-            sensor.close()
-            del recorder
+            # Ordered teardown, also on errors: otherwise a traceback keeps this frame's locals
+            # (device, sensor, recorder) alive and the collector destroys them later, anywhere.
+            if started:
+                sensor.stop()
+            if opened:
+                sensor.close()
+            del sink, sw            # frames still queued belong to the sensor: release them first
+            del recorder            # finishes the file while the device still exists
+            del profile, sensor, stream, device
     return count
 
 
