@@ -88,7 +88,8 @@ def run_doctor() -> int:
     for name, (ok, detail), required in rows:
         status = "[green]ok[/green]" if ok else ("[red]missing[/red]" if required else "[yellow]optional[/yellow]")
         table.add_row(name, status, detail)
-    Console().print(table)
+    console = Console(width=max(Console().width, 110))
+    console.print(table)
     minimum = all(ok for _, (ok, _), required in rows if required)
-    Console().print("minimum for `handpose-live run`: " + ("[green]present[/green]" if minimum else "[red]missing[/red]"))
+    console.print("minimum for `handpose-live run`: " + ("[green]present[/green]" if minimum else "[red]missing[/red]"))
     return 0 if minimum else 1

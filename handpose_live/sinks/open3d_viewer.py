@@ -275,6 +275,7 @@ class Open3DViewer(Sink):
 
 def open3d_window_available() -> tuple[bool, str]:
     """Whether Open3D can open a (hidden) window here, and how: for `handpose-live doctor`."""
+    o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
     vis = o3d.visualization.Visualizer()
     if not vis.create_window(window_name="handpose-live doctor", width=64, height=48, visible=False):
         return False, NO_WINDOW_MESSAGE.replace("cannot open an Open3D window: ", "")

@@ -1,0 +1,31 @@
+import subprocess
+import sys
+
+from handpose_live import __version__
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "handpose_live", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command():
+    out = _cli("--help").stdout
+    for command in ("run", "record", "train", "eval", "export-onnx", "bench", "synth", "doctor"):
+        assert command in out
+    assert __version__
+
+
+def test_doctor_reports_what_run_needs():
+    proc = _cli("doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for component in ("Python", "PyTorch", "ONNX Runtime", "RealSense", "Open3D", "OpenCV"):
+        assert component in proc.stdout
+    assert "actually loads: " in proc.stdout and "CPU" in proc.stdout
+    assert "minimum for `handpose-live run`: present" in proc.stdout
+
+
+def test_unknown_camera_and_bad_numbers_are_one_line():
+    proc = _cli("synth", "--count", "0", "--out", "/tmp/never-written")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    proc = _cli("synth", "--count", "5", "--camera", "no-such-camera", "--out", "/tmp/never-written")
+    assert proc.returncode == 2 and "unknown camera preset" in proc.stderr
