@@ -88,3 +88,23 @@ def test_train_resume_and_export(tmp_path):
     args.arch = "v2v-full"
     with pytest.raises(UserError, match="holds a v2v-lite model"):
         train(args, dataset=ds, log=lambda *_: None)
+
+
+def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    from handpose_live import checkpoint
+
+    path = tmp_path / "last.pt"
+    checkpoint.save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
+
+    def full_disk(obj, f, *a, **k):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(UserError, match="No space left on device; the previous one is kept"):
+        checkpoint.save_checkpoint(path, {"epoch": 2, "weights": torch.zeros(3)})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
