@@ -150,8 +150,8 @@ def print_results(results: list[BenchResult]) -> None:
     if len(results) > 1:
         base = results[0]
         for r in results[1:]:
-            console.print(f"{r.label} vs {base.label}: {r.fps / base.fps:.2f}x fps, "
-                          f"{base.latency_p50_ms / r.latency_p50_ms:.2f}x faster at p50")
+            console.print(f"{base.label} vs {r.label}: {r.latency_p50_ms / base.latency_p50_ms:.1f}x faster at p50, "
+                          f"{base.fps / r.fps:.1f}x the fps")
 
 
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],

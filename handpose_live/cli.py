@@ -40,11 +40,13 @@ def export_onnx(
     source_xyz: bool = typer.Option(True, "--source-xyz/--source-zyx", help="port checkpoint grids are indexed [x, y, z]"),
     with_heatmaps: bool = typer.Option(False, "--with-heatmaps", help="also output the raw heatmaps"),
     opset: int = typer.Option(17, help="ONNX opset"),
+    min_confidence: Optional[float] = typer.Option(
+        None, "--min-confidence", help="store the model's 'no hand' gate (mean heatmap peak), measured on held-out data"),
 ) -> None:
     """Turn a checkpoint into the self-describing ONNX model that `run` uses, and verify it."""
     from .export import export_checkpoint
     export_checkpoint(checkpoint, out, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
-                      source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset)
+                      source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset, min_confidence=min_confidence)
 
 
 @app.command()

@@ -130,6 +130,9 @@ def _atomic_save_onnx(proto, out: Path) -> None:
     os.close(fd)
     try:
         onnx.save(proto, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp files are private; a model file is meant to be shared
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -214,8 +217,13 @@ def verify_parity(wrapped: nn.Module, proto, grid: int, count: int = 3, seed: in
 
 
 def export_checkpoint(checkpoint: Path, out: Path, *, arch=None, skeleton=None, cube_mm=None, source_y_up=False,
-                      source_xyz=True, with_heatmaps=False, opset=17, log=print) -> dict:
+                      source_xyz=True, with_heatmaps=False, opset=17, min_confidence: float | None = None,
+                      log=print) -> dict:
     ckpt = load_checkpoint(checkpoint)
     model, meta = model_from_checkpoint(ckpt, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
                                         source_xyz=source_xyz, path=checkpoint)
+    if min_confidence is not None:
+        if not 0.0 <= min_confidence < 1.0:
+            raise UserError(f"--min-confidence must lie in [0, 1), got {min_confidence}")
+        meta["min_confidence"] = float(min_confidence)  # the runtime's default "no hand" gate for this model
     return export_model(model, meta, out, with_heatmaps=with_heatmaps, opset=opset, log=log)
