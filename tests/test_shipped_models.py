@@ -20,7 +20,11 @@ if (models_dir() / "v2v-lite-body.onnx").exists():
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_shipped_model_meets_its_floor(tmp_path, name):
+    from handpose_live.synth.hand import nyu_prior
+
     target, frames, floor = FLOORS[name]
+    if target == "hand" and nyu_prior() is None:
+        pytest.skip("the fixed hand set is drawn with the NYU pose prior from ../shared/data, which is absent")
     root = tmp_path / target
     generate_dataset(root, target, frames, load_intrinsics("d435-640x480"), seed=424242, progress=False)
     report = run_model_eval(Path(models_dir() / name), "synthetic", root, as_json=True)
