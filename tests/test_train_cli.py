@@ -26,8 +26,8 @@ def shards(tmp_path_factory) -> Path:
 
 
 def test_ddp_two_cpu_processes(tmp_path, shards):
-    torchrun = Path(sys.executable).with_name("torchrun")
-    proc = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-port", "29533", "-m", "handpose_live",
+    # `python -m torch.distributed.run` is what the `torchrun` script runs
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", "-m", "handpose_live",
                            "train", "--data-root", str(shards), "--out", str(tmp_path / "ddp"), "--epochs", "1",
                            "--val-fraction", "0.25", *TRAIN], capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
