@@ -72,13 +72,23 @@ class OpenCvViewer(Sink):
         self.screenshot_path = None if screenshot_path is None else Path(screenshot_path)
         if self.screenshot_path is not None:
             check_writable_target(self.screenshot_path)
-        self.last_image: np.ndarray | None = None
         self.quit_requested = False
         self._fps = FpsMeter()
         self._window_open = False
+        self._last: tuple | None = None       # (frame, result, fps) not yet rendered
+        self._image: np.ndarray | None = None
+
+    @property
+    def last_image(self) -> np.ndarray | None:
+        """The overlay of the newest frame. Headless, it is drawn only when asked for (a
+        screenshot at the end), so an invisible viewer costs nothing per frame."""
+        if self._last is not None:
+            self._image = render_overlay(self._last[0], self._last[1], self.skeleton, fps=self._last[2])
+            self._last = None
+        return self._image
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
-        self.last_image = render_overlay(frame, result, self.skeleton, fps=self._fps.tick())
+        self._last = (frame, result, self._fps.tick())
         if not self.showing:
             return
         cv2.imshow(WINDOW_NAME, self.last_image)
@@ -89,9 +99,10 @@ class OpenCvViewer(Sink):
             self.quit_requested = True
 
     def screenshot(self, path) -> None:
-        if self.last_image is None:
+        image = self.last_image
+        if image is None:
             raise UserError(f"no frame shown yet, nothing to save to {path}")
-        save_image(path, self.last_image)
+        save_image(path, image)
 
     def close(self) -> None:
         if self.screenshot_path is not None and self.last_image is not None:
