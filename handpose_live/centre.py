@@ -176,14 +176,23 @@ class CentreEstimator:
         vs, us = np.nonzero(member & (window >= z_lo) & (window <= z_hi))
         return _back_project(depth, intr, rows[vs], cols[us]), np.stack([rows[vs], cols[us]], axis=1)
 
-    def _detect_hand(self, depth: np.ndarray, intr: Intrinsics) -> CentreEstimate | None:
-        cfg = self.config
-        s = cfg.segment_stride_px
-        lo, hi = cfg.depth_range_mm
+    def _in_range(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The downsampled depth and its in-range mask, or None when too little is in range."""
+        s = self.config.segment_stride_px
+        lo, hi = self.config.depth_range_mm
         small = depth[::s, ::s]
         in_range = (small >= lo) & (small <= hi)
-        if int(in_range.sum()) * s * s < cfg.min_points:
+        if int(in_range.sum()) * s * s < self.config.min_points:
             return None
+        return small, in_range
+
+    def _detect_hand(self, depth: np.ndarray, intr: Intrinsics) -> CentreEstimate | None:
+        cfg = self.config
+        lo, hi = cfg.depth_range_mm
+        found = self._in_range(depth)
+        if found is None:
+            return None
+        small, in_range = found
         far = np.where(in_range, small, np.inf).astype(np.float32)
         patch_far = cv2.dilate(far, np.ones((3, 3), np.uint8))
         seed_index = int(np.argmin(patch_far))
@@ -227,10 +236,10 @@ class CentreEstimator:
         cfg = self.config
         s = cfg.segment_stride_px
         lo, hi = cfg.depth_range_mm
-        small = depth[::s, ::s]
-        in_range = (small >= lo) & (small <= hi)
-        if int(in_range.sum()) * s * s < cfg.min_points:
+        found = self._in_range(depth)
+        if found is None:
             return None
+        small, in_range = found
         z = np.where(in_range, small, 0.0).astype(np.float32)
         jump_x = np.abs(np.diff(z, axis=1)) > cfg.jump_ratio * np.maximum(z[:, 1:], z[:, :-1])
         jump_y = np.abs(np.diff(z, axis=0)) > cfg.jump_ratio * np.maximum(z[1:, :], z[:-1, :])
