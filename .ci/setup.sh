@@ -30,6 +30,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
     .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
   fi
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,openvino]"
   echo "$want" > "$stamp"
 fi

@@ -1,4 +1,4 @@
-"""Network-only latency per CPU backend (batch 1): ONNX Runtime vs PyTorch eager vs TorchScript.
+"""Network-only latency per CPU backend (batch 1): ONNX Runtime, OpenVINO (when installed), PyTorch eager, TorchScript.
 
 Usage: .venv/bin/python benchmarks/backends.py [--threads 2] [--repeats 30] [--archs v2v-lite v2v-full]
 Random weights: this measures speed only. Prints one JSON line per (arch, backend).
@@ -6,6 +6,7 @@ Random weights: this measures speed only. Prints one JSON line per (arch, backen
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import tempfile
@@ -17,7 +18,7 @@ import torch
 
 from handpose_live.export import DecodedModel, export_model
 from handpose_live.modeling.v2v import build_model, count_macs, count_parameters, preset
-from handpose_live.runtime import PoseSession
+from handpose_live.runtime import BACKENDS, open_session
 
 
 def _median_ms(fn, repeats: int) -> tuple[float, float]:
@@ -55,9 +56,11 @@ def main() -> None:
                     "joint_names": [f"j{i}" for i in range(21)]}
             path = Path(tmp) / "m.onnx"
             export_model(net, meta, path, verify=False, log=lambda *_: None)
-            sess = PoseSession(path, device="cpu", threads=args.threads)
             arr = voxels.numpy()
-            rows = {"onnxruntime": _median_ms(lambda: sess.run(arr), repeats)}
+            rows = {}
+            for backend in [b for b in BACKENDS if b != "openvino" or importlib.util.find_spec("openvino")]:
+                sess = open_session(path, backend, device="cpu", threads=args.threads)
+                rows[backend] = _median_ms(lambda: sess.run(arr), repeats)
         wrapped = DecodedModel(net).eval()
         with torch.no_grad():
             rows["torch-eager"] = _median_ms(lambda: wrapped(voxels), repeats)

@@ -50,6 +50,7 @@ class RunOptions:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    backend: str = "onnxruntime"
     smoothing: bool = False
     min_confidence: float | None = None
     quiet: bool = False
@@ -115,7 +116,7 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
     from .predictor import Predictor
 
     model_path = Path(opts.model_path) if opts.model_path else default_model(opts.target)
-    predictor = Predictor(model_path, device=opts.device, threads=opts.threads)
+    predictor = Predictor(model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
     if predictor.info.target != opts.target:
         raise UserError(f"{model_path.name} is a {predictor.info.target} model but --target is {opts.target}")
     realtime = opts.realtime if opts.realtime is not None else opts.input_path is None  # files: every frame, fast

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .runtime import BACKENDS
 
 
 @dataclass
@@ -63,13 +64,13 @@ def load_frames(camera: str, input_path: Path | None, frames: int, target: str, 
 
 
 def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None, device: str, label: str,
-                warmup: int = 10) -> BenchResult:
+                warmup: int = 10, backend: str = "onnxruntime") -> BenchResult:
     import psutil
 
     from .pipeline import PipelineOptions, PosePipeline
     from .predictor import Predictor
 
-    predictor = Predictor(model, device=device, threads=threads)
+    predictor = Predictor(model, device=device, threads=threads, backend=backend)
     pipeline = PosePipeline(predictor, PipelineOptions())
     for f in frames[:warmup]:
         pipeline.process(f)
@@ -101,12 +102,13 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
                        float(np.mean(errors)) if errors else None, predictor.session.describe())
 
 
-def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print) -> dict:
+def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print,
+         backend: str = "onnxruntime") -> dict:
     """Replay `frames` cyclically for `total` frames and sample RSS: memory must stay flat."""
     from .pipeline import PipelineOptions, PosePipeline
     from .predictor import Predictor
 
-    pipeline = PosePipeline(Predictor(model, device=device, threads=threads), PipelineOptions())
+    pipeline = PosePipeline(Predictor(model, device=device, threads=threads, backend=backend), PipelineOptions())
     samples = []
     for i in range(total):
         pipeline.process(frames[i % len(frames)])
@@ -155,26 +157,33 @@ def print_results(results: list[BenchResult]) -> None:
 
 
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
-              device: str, as_json: bool, target: str, soak_frames: int = 0) -> list[BenchResult]:
+              device: str, as_json: bool, target: str, soak_frames: int = 0,
+              backends: list[str] | None = None) -> list[BenchResult]:
     from .app import default_model
 
     if frames <= 0:
         raise UserError("--frames must be positive")
     models = [Path(m) for m in models] or [default_model(target)]
     threads = threads or [0]
+    backends = backends or ["onnxruntime"]
+    for b in backends:
+        if b not in BACKENDS:
+            raise UserError(f"unknown backend '{b}' ({', '.join(BACKENDS)})")
     data, decode_ms = load_frames(camera, input_path, frames, target)
     results = []
     for m in models:
-        for t in threads:
-            label = m.stem + (f" {t}t" if t else "")
-            results.append(bench_model(m, data, decode_ms, t or None, device, label))
+        for b in backends:
+            for t in threads:
+                label = m.stem + (f" {b}" if len(backends) > 1 else "") + (f" {t}t" if t else "")
+                results.append(bench_model(m, data, decode_ms, t or None, device, label, backend=b))
     if as_json:
         payload = [r.to_json() for r in results]
         if soak_frames:
-            payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None)
+            payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None,
+                                      backend=backends[0])
         print(json.dumps(payload[0] if len(payload) == 1 else payload))
     else:
         print_results(results)
         if soak_frames:
-            soak(models[0], data, soak_frames, threads[0] or None, device)
+            soak(models[0], data, soak_frames, threads[0] or None, device, backend=backends[0])
     return results

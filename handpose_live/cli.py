@@ -69,6 +69,7 @@ def run(
     seed: int = typer.Option(0, help="synthetic camera seed"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     threads: Optional[int] = typer.Option(None, help="CPU inference threads"),
+    backend: str = typer.Option("onnxruntime", help="onnxruntime | openvino (CPU; pip install openvino)"),
     smoothing: bool = typer.Option(False, "--smoothing/--no-smoothing", help="One-Euro filter on the joints"),
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="mean peak below which no hand is reported"),
     quiet: bool = typer.Option(False, "--quiet", help="no status line or summary"),
@@ -78,7 +79,7 @@ def run(
     run_app(RunOptions(camera=camera, input_path=input, model_path=model, target=target, frames=frames, output=output,
                        viewer=viewer, screenshot=screenshot, save_video=save_video, udp=udp, realtime=realtime,
                        loop=loop, serial=serial, width=width, height=height, fps=fps, seed=seed, device=device,
-                       threads=threads, smoothing=smoothing, min_confidence=min_confidence, quiet=quiet))
+                       threads=threads, backend=backend, smoothing=smoothing, min_confidence=min_confidence, quiet=quiet))
 
 
 @app.command()
@@ -133,6 +134,8 @@ def train(
     augment: bool = typer.Option(True, "--augment/--no-augment", help="paper augmentation: scale, rotation, shift"),
     export: bool = typer.Option(True, "--export/--no-export", help="export model.onnx from the best checkpoint at the end"),
     schedule: str = typer.Option("none", help="learning-rate schedule: none (paper) | cosine"),
+    init_from: Optional[Path] = typer.Option(None, "--init-from",
+                                             help="start from this checkpoint's weights (fine-tune; new optimizer and schedule)"),
 ) -> None:
     """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
     from .train import TrainArgs, train as run_training
@@ -141,7 +144,8 @@ def train(
                            resume=resume, seed=seed, val_fraction=val_fraction,
                            val_root=str(val_root) if val_root else None, centers=str(centers) if centers else None,
                            checkpoint_minutes=checkpoint_minutes, max_steps_per_epoch=max_steps_per_epoch,
-                           augment=augment, export=export, schedule=schedule))
+                           augment=augment, export=export, schedule=schedule,
+                           init_from=str(init_from) if init_from else None))
 
 
 @app.command("eval")
@@ -174,6 +178,8 @@ def bench(
     input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.db3, .bag)"),
     frames: int = typer.Option(300, help="frames to time"),
     threads: Optional[list[int]] = typer.Option(None, "--threads", help="CPU threads; repeat to compare"),
+    backend: Optional[list[str]] = typer.Option(None, "--backend",
+                                                help="onnxruntime | openvino; repeat to compare (default onnxruntime)"),
     device: str = typer.Option("cpu", help="cpu | cuda | auto"),
     target: str = typer.Option("hand", help="hand | body"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
@@ -181,7 +187,8 @@ def bench(
 ) -> None:
     """Measure per-stage latency, fps, CPU and memory of the real pipeline."""
     from .bench import bench_cli
-    bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak)
+    bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak,
+              backends=list(backend or []))
 
 
 def main() -> None:

@@ -61,6 +61,11 @@ def _realsense():
     return True, f"pyrealsense2 {rs.__version__}, libusb ok; devices: {', '.join(devices) if devices else 'none connected'}"
 
 
+def _openvino():
+    import openvino as ov
+    return True, f"{ov.__version__.split('-')[0]}; devices: {', '.join(ov.Core().available_devices)} (--backend openvino)"
+
+
 def _open3d():
     import open3d as o3d
     from .sinks.open3d_viewer import open3d_window_available
@@ -78,6 +83,7 @@ def run_doctor() -> int:
     rows = [("Python", (sys.version_info >= (3, 10), f"{platform.python_version()} ({sys.executable})"), True)]
     rows.append(("PyTorch", _check(_torch), True))
     rows.append(("ONNX Runtime", _check(_onnxruntime), True))
+    rows.append(("OpenVINO", _check(_openvino), False))
     rows.append(("RealSense", _check(_realsense), False))
     rows.append(("Open3D", _check(_open3d), False))
     rows.append(("OpenCV", _check(_opencv), True))

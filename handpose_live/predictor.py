@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .geometry import voxel_to_mm
-from .runtime import PoseSession
+from .runtime import open_session
 from .skeletons import get_skeleton, generic_skeleton
 from .errors import UserError
 from .types import Intrinsics
@@ -20,8 +20,9 @@ from .voxelize import voxelize_depth, voxelize_points
 
 
 class Predictor:
-    def __init__(self, model_path: Path, device: str = "auto", threads: int | None = None):
-        self.session = PoseSession(model_path, device=device, threads=threads)
+    def __init__(self, model_path: Path, device: str = "auto", threads: int | None = None,
+                 backend: str = "onnxruntime"):
+        self.session = open_session(model_path, backend=backend, device=device, threads=threads)
         self.info = self.session.info
         self.device = torch.device("cuda" if self.session.on_gpu else "cpu")
         if self.device.type == "cpu":

@@ -1,4 +1,7 @@
-"""ONNX Runtime session for an exported model: CUDA with IO binding when it really loads, else CPU.
+"""Inference sessions for an exported model, one interface per backend.
+
+- `onnxruntime` (default): CUDA with IO binding when it really loads, else CPU.
+- `openvino` (optional, `pip install openvino`): OpenVINO's CPU plugin on the same ONNX file.
 
 The model file carries its own configuration (export.py writes it into metadata_props);
 a file without it is refused, since we could not know its grid, cube or skeleton.
@@ -60,8 +63,29 @@ def read_model_info(path: Path) -> ModelInfo:
     return _parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
 
 
+BACKENDS = ("onnxruntime", "openvino")
+
+
+def _default_threads(threads: int | None) -> int:
+    return threads or min(os.cpu_count() or 1, 4)
+
+
+def _as_array(voxels) -> np.ndarray:
+    arr = voxels.detach().cpu().numpy() if hasattr(voxels, "detach") else voxels
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def open_session(path: Path, backend: str = "onnxruntime", device: str = "auto", threads: int | None = None):
+    """The session for `backend`; all share `info`, `on_gpu`, `describe()` and `run(voxels)`."""
+    if backend == "onnxruntime":
+        return PoseSession(path, device=device, threads=threads)
+    if backend == "openvino":
+        return OpenVINOSession(path, device=device, threads=threads)
+    raise UserError(f"unknown backend '{backend}' ({', '.join(BACKENDS)})")
+
+
 class PoseSession:
-    """Runs `voxels -> joints_vox, confidence` and says which provider it really uses."""
+    """ONNX Runtime: runs `voxels -> joints_vox, confidence` and says which provider it really uses."""
 
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
         import onnxruntime as ort
@@ -74,7 +98,7 @@ class PoseSession:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # ORT logs a CUDA load failure as an error line; we report it ourselves
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        threads = threads or min(os.cpu_count() or 1, 4)
+        threads = _default_threads(threads)
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.set_denormal_as_zero", "1")
@@ -101,8 +125,7 @@ class PoseSession:
         """voxels: a torch tensor [N,1,S,S,S] (CPU or CUDA) or a NumPy array -> (joints_vox, confidence) NumPy."""
         if self.on_gpu and hasattr(voxels, "is_cuda") and voxels.is_cuda:
             return self._run_cuda(voxels)
-        arr = voxels.detach().cpu().numpy() if hasattr(voxels, "detach") else np.asarray(voxels, np.float32)
-        joints, conf = self.session.run(self._outputs, {"voxels": np.ascontiguousarray(arr, dtype=np.float32)})
+        joints, conf = self.session.run(self._outputs, {"voxels": _as_array(voxels)})
         return joints, conf
 
     def _run_cuda(self, voxels):
@@ -120,3 +143,34 @@ class PoseSession:
         binding.bind_output("confidence", "cuda", dev, np.float32, tuple(conf.shape), conf.data_ptr())
         self.session.run_with_iobinding(binding)
         return joints.cpu().numpy(), conf.cpu().numpy()
+
+
+class OpenVINOSession:
+    """OpenVINO's CPU plugin on the same ONNX file: another engine for the same graph, chosen by measurement."""
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
+        try:
+            import openvino as ov
+        except ImportError:
+            raise UserError("the openvino backend needs the openvino package: pip install openvino") from None
+        if device == "cuda":
+            raise UserError("the openvino backend runs on the CPU; use --backend onnxruntime for CUDA")
+        self.info = read_model_info(Path(path))
+        self.threads = _default_threads(threads)
+        try:
+            compiled = ov.Core().compile_model(str(path), "CPU", {
+                "INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_PRECISION_HINT": "f32"})  # no silent bf16: results must match the ONNX Runtime path
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses with multi-line text
+            raise UserError(f"{path} could not be compiled by OpenVINO: {str(exc).splitlines()[0][:200]}") from None
+        self._request = compiled.create_infer_request()
+        self._joints, self._conf = compiled.output("joints_vox"), compiled.output("confidence")
+        self.provider, self.on_gpu, self._version = "OpenVINO CPU", False, ov.__version__.split("-")[0]
+
+    def describe(self) -> str:
+        return (f"OpenVINO {self._version} CPU, {self.threads} threads: {self.info.arch}, "
+                f"{self.info.num_joints} joints ({self.info.skeleton})")
+
+    def run(self, voxels) -> tuple[np.ndarray, np.ndarray]:
+        out = self._request.infer({"voxels": _as_array(voxels)})
+        return np.array(out[self._joints]), np.array(out[self._conf])  # copies: the request reuses its buffers

@@ -58,6 +58,7 @@ class TrainArgs:
     augment: bool = True
     export: bool = True
     schedule: str = "none"           # "none" (paper: constant lr) or "cosine" (decay to 0 over all epochs)
+    init_from: str | None = None     # start from this checkpoint's weights (fine-tuning); fresh optimizer and schedule
 
 
 class Collate:
@@ -68,6 +69,14 @@ class Collate:
         self.epoch = 0
 
     def __call__(self, batch: list[tuple[int, Sample]]):
+        pts_norm, valid, joints_norm, centres = self.normalised_points(batch)
+        voxels = voxelize_norm(pts_norm, valid, self.config.input_grid)
+        joints_vox = norm_to_voxel(joints_norm, self.config.output_grid)
+        targets = gaussian_targets(joints_vox, self.config.output_grid)
+        return voxels, targets, joints_vox, centres
+
+    def normalised_points(self, batch: list[tuple[int, Sample]]):
+        """Points and joints in cube units ([-1, 1] inside the cube), augmented when training."""
         steps = [b[0] for b in batch]
         samples = [b[1] for b in batch]
         n = len(samples)
@@ -86,13 +95,10 @@ class Collate:
             aug = Augmentation.sample(n, g)
             pts_norm = augment_points_norm(pts_norm, aug, self.config.input_grid)
             joints_norm = augment_points_norm(joints_norm, aug, self.config.input_grid)
-        voxels = voxelize_norm(pts_norm, valid, self.config.input_grid)
-        joints_vox = norm_to_voxel(joints_norm, self.config.output_grid)
-        targets = gaussian_targets(joints_vox, self.config.output_grid)
-        return voxels, targets, joints_vox, centres
+        return pts_norm, valid, joints_norm, centres
 
 
-class _Indexed(torch.utils.data.Dataset):
+class IndexedBatches(torch.utils.data.Dataset):
     """Wraps a PoseDataset so each item carries its position in the epoch (for augmentation seeds)."""
 
     def __init__(self, dataset: PoseDataset, order: list[int], batch_size: int):
@@ -308,6 +314,13 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
                             f"with {config.num_joints} (use a new --out)")
     elif ckpt_path.exists():
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose a new --out")
+    init_state = None
+    if args.init_from and state is None:
+        init_state = load_checkpoint(Path(args.init_from))
+        if init_state.get("config") != config.to_dict():
+            raise UserError(f"--init-from: {args.init_from} holds a {init_state.get('config', {}).get('arch')} model "
+                            f"with {init_state.get('config', {}).get('num_joints')} joints; this run asks for "
+                            f"{config.arch} with {config.num_joints}")
 
     torch.manual_seed(args.seed)
     model = build_model(config).to(device)
@@ -316,6 +329,10 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start_epoch, start_step, global_step, history = 0, 0, 0, []
     elapsed_before = 0.0
+    if init_state is not None:
+        model.load_state_dict(init_state["model_state_dict"])
+        if rank == 0:
+            log(f"initialised from {args.init_from} (weights only; new optimizer and schedule)")
     if state is not None:
         model.load_state_dict(state["model_state_dict"])
         optimizer.load_state_dict(state["optimizer_state_dict"])
@@ -332,7 +349,7 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
     val_loader = None
     if val_set is not None and rank == 0:
         val_loader = torch.utils.data.DataLoader(
-            _Indexed(val_set, list(range(len(val_set))), args.batch_size), batch_size=args.batch_size,
+            IndexedBatches(val_set, list(range(len(val_set))), args.batch_size), batch_size=args.batch_size,
             collate_fn=Collate(config, cube_mm, False, args.seed), num_workers=0)
     logger = _Log(out, rank == 0)
     training_data = f"{args.dataset} ({args.data_root}), {len(train_set)} training frames"
@@ -363,7 +380,7 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
         collate.epoch = epoch
         subset = order[first * args.batch_size: steps_total * args.batch_size]
         loader = torch.utils.data.DataLoader(
-            _Indexed(train_set, subset, args.batch_size), batch_size=args.batch_size, shuffle=False,
+            IndexedBatches(train_set, subset, args.batch_size), batch_size=args.batch_size, shuffle=False,
             collate_fn=collate, num_workers=args.workers, persistent_workers=False, worker_init_fn=_one_thread,
             prefetch_factor=2 if args.workers > 0 else None)
         net.train()

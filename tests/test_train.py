@@ -108,3 +108,22 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, m
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_init_from_starts_from_the_weights_with_a_fresh_schedule(tmp_path):
+    ds = TinyHands(8)
+    base = TrainArgs(dataset="tiny", data_root="memory", out=str(tmp_path / "a"), arch="v2v-lite", epochs=1,
+                     batch_size=4, lr=1e-3, optimizer="adam", workers=0, val_fraction=0.25, export=False)
+    train(base, dataset=ds, log=lambda *_: None)
+    first = load_checkpoint(tmp_path / "a" / "last.pt")
+    messages = []
+    tuned = TrainArgs(**{**base.__dict__, "out": str(tmp_path / "b"), "lr": 0.0, "init_from": str(tmp_path / "a" / "last.pt")})
+    train(tuned, dataset=ds, log=messages.append)
+    second = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert any("initialised from" in m for m in messages)
+    assert second["global_step"] == 2 and second["epoch"] == 1  # a new run, counted from zero
+    conv = "output_layer.weight"  # lr 0: the weights are exactly the ones it started from
+    assert torch.equal(first["model_state_dict"][conv], second["model_state_dict"][conv])
+    wrong = TrainArgs(**{**tuned.__dict__, "out": str(tmp_path / "c"), "arch": "v2v-full"})
+    with pytest.raises(UserError, match="--init-from: .* holds a v2v-lite model"):
+        train(wrong, dataset=ds, log=lambda *_: None)

@@ -244,12 +244,18 @@ class RealSensePlayback(FrameSource):
     def _stop(self) -> None:
         """Stop streaming, then drop our librealsense handles in a fixed order, on this thread.
 
-        The pipeline is stopped while we still hold the playback device; then our device handle
-        goes, then the pipeline (which destroys the device and its reader thread). Nothing is
-        left for the garbage collector to destroy later, at an arbitrary point or on another thread.
+        Playback is paused, then the pipeline is stopped while we still hold the playback device;
+        then our device handle goes, then the pipeline (which destroys the device and its reader
+        thread). Nothing is left for the garbage collector to destroy later, at an arbitrary point
+        or on another thread.
         """
         pipe, self._pipe = self._pipe, None
         playback, self._playback = getattr(self, "_playback", None), None
+        if playback is not None:
+            try:
+                playback.pause()  # the reader thread idles before the pipeline tears it down
+            except RuntimeError:
+                pass  # already at the end of the file
         if pipe is not None:
             self._stop_pipe(pipe)
         del playback
