@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .runtime import BACKENDS
+from .runtime import check_backend
 
 
 @dataclass
@@ -165,10 +165,7 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
         raise UserError("--frames must be positive")
     models = [Path(m) for m in models] or [default_model(target)]
     threads = threads or [0]
-    backends = backends or ["onnxruntime"]
-    for b in backends:
-        if b not in BACKENDS:
-            raise UserError(f"unknown backend '{b}' ({', '.join(BACKENDS)})")
+    backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
     data, decode_ms = load_frames(camera, input_path, frames, target)
     results = []
     for m in models:

@@ -75,13 +75,17 @@ def _as_array(voxels) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend '{backend}' ({', '.join(BACKENDS)})")
+    return backend
+
+
 def open_session(path: Path, backend: str = "onnxruntime", device: str = "auto", threads: int | None = None):
     """The session for `backend`; all share `info`, `on_gpu`, `describe()` and `run(voxels)`."""
-    if backend == "onnxruntime":
-        return PoseSession(path, device=device, threads=threads)
-    if backend == "openvino":
+    if check_backend(backend) == "openvino":
         return OpenVINOSession(path, device=device, threads=threads)
-    raise UserError(f"unknown backend '{backend}' ({', '.join(BACKENDS)})")
+    return PoseSession(path, device=device, threads=threads)
 
 
 class PoseSession:

@@ -76,7 +76,7 @@ class Collate:
         return voxels, targets, joints_vox, centres
 
     def normalised_points(self, batch: list[tuple[int, Sample]]):
-        """Points and joints in cube units ([-1, 1] inside the cube), augmented when training."""
+        """Points and joints in cube-normalised units (the cube spans [-0.5, 0.5)), augmented when training."""
         steps = [b[0] for b in batch]
         samples = [b[1] for b in batch]
         n = len(samples)
@@ -266,6 +266,16 @@ class _Log:
                     self.tb.add_scalar(k, float(kw[k]), int(kw["global_step"]))
 
 
+def _load_same_model(path: Path, config: V2VConfig, option: str, hint: str = "") -> dict:
+    """A checkpoint whose network is exactly `config`, or a one-line error naming `option`."""
+    state = load_checkpoint(path)
+    if state.get("config") != config.to_dict():
+        theirs = state.get("config", {})
+        raise UserError(f"{option}: {path} holds a {theirs.get('arch')} model with {theirs.get('num_joints')} joints; "
+                        f"this run asks for {config.arch} with {config.num_joints}{hint}")
+    return state
+
+
 def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dict:
     """Run training; returns the final validation metrics. `dataset` overrides --dataset (tests)."""
     torch.set_flush_denormal(True)  # the paper's N(0, 0.001) init yields denormals that stall CPU math 100x
@@ -303,24 +313,15 @@ def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dic
     if rank == 0:
         for stale in out.glob(".*.tmp"):  # a write interrupted by a kill; the previous checkpoint is intact
             stale.unlink(missing_ok=True)
-    state = None
+    state = init_state = None
     if args.resume:
         if not ckpt_path.exists():
             raise UserError(f"--resume: no checkpoint at {ckpt_path}")
-        state = load_checkpoint(ckpt_path)
-        if state.get("config") != config.to_dict():
-            raise UserError(f"--resume: {ckpt_path} holds a {state.get('config', {}).get('arch')} model with "
-                            f"{state.get('config', {}).get('num_joints')} joints; this run asks for {config.arch} "
-                            f"with {config.num_joints} (use a new --out)")
+        state = _load_same_model(ckpt_path, config, "--resume", " (use a new --out)")
     elif ckpt_path.exists():
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose a new --out")
-    init_state = None
-    if args.init_from and state is None:
-        init_state = load_checkpoint(Path(args.init_from))
-        if init_state.get("config") != config.to_dict():
-            raise UserError(f"--init-from: {args.init_from} holds a {init_state.get('config', {}).get('arch')} model "
-                            f"with {init_state.get('config', {}).get('num_joints')} joints; this run asks for "
-                            f"{config.arch} with {config.num_joints}")
+    elif args.init_from:  # a resumed run already carries the weights it started from
+        init_state = _load_same_model(Path(args.init_from), config, "--init-from")
 
     torch.manual_seed(args.seed)
     model = build_model(config).to(device)
