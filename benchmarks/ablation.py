@@ -32,10 +32,10 @@ from tqdm import tqdm
 
 from handpose_live.data import open_dataset
 from handpose_live.heatmaps import decode_heatmaps, gaussian_targets, norm_to_voxel, voxel_to_norm
-from handpose_live.modeling.baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
+from baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
 from handpose_live.modeling.v2v import build_model, count_parameters, preset
 from handpose_live.skeletons import get_skeleton
-from handpose_live.train import Collate, IndexedBatches
+from handpose_live.training.trainer import Collate, IndexedBatches
 from handpose_live.voxelize import voxelize_norm
 
 METHODS = ["depth-2d-coords", "voxel-3d-coords", "v2v-lite"]

@@ -21,9 +21,9 @@ import numpy as np
 
 from handpose_live.capture.record import write_db3
 from handpose_live.capture.synthetic import SyntheticCamera
-from handpose_live.eval_model import run_model_eval
-from handpose_live.evaluate import evaluate_xyz, map_at
-from handpose_live.runtime import read_model_info
+from handpose_live.commands.evaluate import eval_model
+from handpose_live.evaluation.metrics import evaluate_xyz, map_at
+from handpose_live.inference.runtime import read_model_info
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     info = read_model_info(args.model)
     report = {"model": args.model.name, "test_set": str(args.test_set)}
-    report["test_set_metrics"] = run_model_eval(args.model, "synthetic", args.test_set, as_json=False)
+    report["test_set_metrics"] = eval_model(args.model, "synthetic", args.test_set, as_json=False)
 
     cam = SyntheticCamera(target=info.target, seed=args.seed, frames=args.frames)
     frames = list(cam.frames())

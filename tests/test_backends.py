@@ -7,7 +7,7 @@ import torch
 
 from handpose_live.errors import UserError
 from handpose_live.resources import models_dir
-from handpose_live.runtime import open_session
+from handpose_live.inference.runtime import open_session
 
 HAND = models_dir() / "v2v-lite-hand.onnx"
 
@@ -51,7 +51,7 @@ def test_backend_errors_are_one_line(tmp_path):
 
 def test_bench_compares_backends_in_one_run(capsys):
     pytest.importorskip("openvino")
-    from handpose_live.bench import bench_cli
+    from handpose_live.commands.bench import bench_cli
 
     bench_cli([HAND], "synthetic", None, 6, [1], "cpu", True, "hand", backends=["onnxruntime", "openvino"])
     out = json.loads(capsys.readouterr().out)

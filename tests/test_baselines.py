@@ -1,7 +1,11 @@
 """The regression baselines of the representation ablation (benchmarks/ablation.py)."""
+import sys
+from pathlib import Path
+
 import torch
 
-from handpose_live.modeling.baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
 
 
 def test_depth_image_keeps_the_nearest_point_per_pixel_and_drops_outside_points():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from handpose_live.calib import load_intrinsics
-from handpose_live.centre import CentreConfig, CentreEstimate, CentreEstimator
-from handpose_live.smoothing import OneEuroFilter
+from handpose_live.inference.centre import CentreConfig, CentreEstimate, CentreEstimator
+from handpose_live.inference.smoothing import OneEuroFilter
 from handpose_live.types import DepthFrame
 
 INTR = load_intrinsics("d435-640x480")

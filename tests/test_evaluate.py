@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from handpose_live.cli import app
+from handpose_live.commands.cli import app
 from handpose_live.errors import UserError
-from handpose_live.evaluate import eval_cli, eval_uvd_to_xyz, evaluate_files, evaluate_xyz, map_at
+from handpose_live.commands.evaluate import eval_cli
+from handpose_live.evaluation.metrics import eval_uvd_to_xyz, evaluate_xyz, map_at
+from handpose_live.evaluation.predictions import evaluate_files
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GT = SHARED / "real-hand-poses" / "nyu_test_groundtruth_label.txt"
@@ -33,10 +35,10 @@ def test_reproduces_published_nyu_figures(name, mean_mm, at20, at40):
 
 
 @needs_shared
-def test_cli_json_plot_and_default_ground_truth(tmp_path):
+def test_cli_json_and_plot(tmp_path):
     plot = tmp_path / "curves" / "curve.png"
     res = CliRunner().invoke(app, ["eval", "--dataset", "nyu", "--predictions", str(REFS / "nyu_Point-to-Point_ECCV18.txt"),
-                                   "--json", "--plot", str(plot)])
+                                   "--ground-truth", str(GT), "--json", "--plot", str(plot)])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert set(out) == {"mean_error_mm", "per_joint_mm", "success_rate"}
@@ -49,7 +51,8 @@ def test_cli_json_plot_and_default_ground_truth(tmp_path):
 @needs_shared
 def test_cli_table_compares_several_methods():
     res = CliRunner().invoke(app, ["eval", "--dataset", "nyu", "--predictions", str(REFS / "nyu_DeepPrior++_ICCVW17.txt"),
-                                   "--predictions", str(REFS / "nyu_Point-to-Point_ECCV18.txt"), "--label", "DPP"])
+                                   "--predictions", str(REFS / "nyu_Point-to-Point_ECCV18.txt"), "--label", "DPP",
+                                   "--ground-truth", str(GT)])
     assert res.exit_code == 0, res.output
     assert "12.238" in res.stdout and "9.045" in res.stdout and "DPP" in res.stdout and "palm" in res.stdout
 
@@ -116,7 +119,7 @@ def test_cli_refuses_bad_model_runs_and_unknown_datasets(tmp_path, icvl_files):
         eval_cli("nyu", [], model=tmp_path / "m.onnx", data_root=tmp_path)
     with pytest.raises(UserError, match="no standard evaluation for dataset 'itop'"):
         eval_cli("itop", [gt_path], ground_truth=gt_path)
-    with pytest.raises(UserError, match="pass --ground-truth"):
+    with pytest.raises(UserError, match="needs --ground-truth"):
         eval_cli("icvl", [gt_path])
     res = CliRunner().invoke(app, ["eval", "--dataset", "msra", "--predictions", str(gt_path), "--ground-truth", str(gt_path)])
     assert isinstance(res.exception, UserError) and "expected 63 fields" in str(res.exception)

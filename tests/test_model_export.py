@@ -6,11 +6,11 @@ import onnx
 import pytest
 import torch
 
-from handpose_live.checkpoint import save_checkpoint
+from handpose_live.training.checkpoint import save_checkpoint
 from handpose_live.errors import UserError
-from handpose_live.export import export_checkpoint, port_to_ours
+from handpose_live.training.export import export_checkpoint, port_to_ours
 from handpose_live.modeling.v2v import V2VConfig, V2VNet, build_model, count_parameters, preset
-from handpose_live.runtime import PoseSession, read_model_info
+from handpose_live.inference.runtime import OnnxRuntimeSession, read_model_info
 
 
 def _our_checkpoint(path, arch="v2v-lite", joints=21, config=None):
@@ -44,7 +44,7 @@ def test_export_fresh_checkpoint_matches_pytorch(tmp_path, arch):
     onnx.checker.check_model(onnx.load(str(out)))
     info = read_model_info(out)
     assert info.arch == arch and info.num_joints == 21 and info.cube_mm == 250.0
-    sess = PoseSession(out, device="cpu", threads=2)
+    sess = OnnxRuntimeSession(out, device="cpu", threads=2)
     assert "CPU" in sess.describe()
     s = info.input_grid
     vox = (torch.rand(2, 1, s, s, s, generator=torch.Generator().manual_seed(3)) < 0.04).float()
@@ -123,12 +123,12 @@ def test_onnx_without_metadata_is_refused(tmp_path):
                               [helper.make_tensor_value_info("joints_vox", TensorProto.FLOAT, [1])])
     onnx.save(helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "x.onnx")
     with pytest.raises(UserError, match="not a handpose-live model"):
-        PoseSession(tmp_path / "x.onnx", device="cpu")
+        OnnxRuntimeSession(tmp_path / "x.onnx", device="cpu")
     with pytest.raises(UserError, match="not a handpose-live model"):
         read_model_info(tmp_path / "x.onnx")
     (tmp_path / "broken.onnx").write_bytes(b"not an onnx file at all")
     with pytest.raises(UserError):
-        PoseSession(tmp_path / "broken.onnx", device="cpu")
+        OnnxRuntimeSession(tmp_path / "broken.onnx", device="cpu")
 
 
 def test_cli_reports_one_line_errors(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handpose_live.app import default_model
+from handpose_live.commands.run import default_model
 from handpose_live.capture.record import write_bag, write_db3
 from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.types import DepthFrame
@@ -122,8 +122,8 @@ def test_bad_input_is_one_line(tmp_path, recording, args, message):
 
 
 def test_shipped_model_is_self_describing():
-    from handpose_live.runtime import read_model_info
+    from handpose_live.inference.runtime import read_model_info
 
     info = read_model_info(default_model("hand"))
     assert info.arch == "v2v-lite" and info.skeleton == "hand21" and info.target == "hand"
-    assert "synthetic" in info.raw["training_data"]
+    assert "synthetic" in info.training_data

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from handpose_live.calib import load_intrinsics
-from handpose_live.eval_model import run_model_eval
+from handpose_live.evaluation.model_eval import evaluate_model
 from handpose_live.resources import models_dir
 from handpose_live.synth.generate import generate_dataset
 
@@ -20,14 +20,10 @@ FLOORS = {"v2v-lite-hand.onnx": ("hand", 40, {"mean_error_mm": 14.0}),
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_shipped_model_meets_its_floor(tmp_path, name):
-    from handpose_live.synth.hand import nyu_prior
-
     target, frames, floor = FLOORS[name]
-    if target == "hand" and nyu_prior() is None:
-        pytest.skip("the fixed hand set is drawn with the NYU pose prior from ../shared/data, which is absent")
     root = tmp_path / target
     generate_dataset(root, target, frames, load_intrinsics("d435-640x480"), seed=424242, progress=False)
-    report = run_model_eval(Path(models_dir() / name), "synthetic", root, as_json=True)
+    report = evaluate_model(Path(models_dir() / name), "synthetic", root).report
     if "mean_error_mm" in floor:
         assert report["mean_error_mm"] < floor["mean_error_mm"]
     if "map_10cm" in floor:
@@ -44,8 +40,8 @@ def test_hand_model_does_not_invent_hands():
     """Objects that are not hands (a wall, a box, a ball) stay `hand_found: false`."""
     import numpy as np
 
-    from handpose_live.pipeline import PosePipeline
-    from handpose_live.predictor import Predictor
+    from handpose_live.inference.pipeline import PosePipeline
+    from handpose_live.inference.predictor import Predictor
     from handpose_live.types import DepthFrame
 
     intr = load_intrinsics("d435-640x480")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ from handpose_live.data.synthetic import SyntheticShardDataset
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
 from handpose_live.synth import shards as sh
+from handpose_live.synth import generate
 from handpose_live.synth.generate import generate_dataset, render_dataset_frame, synth_cli
-from handpose_live.synth.hand import palm_centre_mm
+from handpose_live.synth.hand import PRIOR_FRACTION, nyu_prior, palm_centre_mm
 from handpose_live.synth.render import Background, Plane, render_depth_mm
 from handpose_live.synth.sensor import SensorModel
 from handpose_live.synth.shapes import Surface
@@ -130,12 +132,12 @@ def test_resume_ignores_partial_shards_and_extends(tmp_path):
     index = sh.read_index(out)
     index["shards"], index["count"] = index["shards"][:1], 3
     sh.write_index(out, index)
-    (out / "shard-00001.npz.tmp").write_bytes(b"half a shard")
+    (out / ".shard-00001.0123abcd.tmp.npz").write_bytes(b"half a shard")
     (out / "shard-00002.npz").write_bytes(b"not a zip")
     with pytest.raises(UserError):
         generate_dataset(out, "hand", 7, INTR, seed=2, progress=False)          # not empty, no append
     generate_dataset(out, "hand", 7, INTR, seed=2, append=True, progress=False)
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob(".*.tmp*"))
     ds = SyntheticShardDataset(out)
     assert len(ds) == 7
     for i in range(7):
@@ -148,6 +150,42 @@ def test_resume_ignores_partial_shards_and_extends(tmp_path):
         generate_dataset(out, "hand", 9, INTR, seed=3, append=True, progress=False)
 
 
+def test_index_records_the_settings_and_append_refuses_others(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    generate_dataset(out, "hand", 2, INTR, seed=4, progress=False, shard_size=2)
+    index = json.loads((out / "index.json").read_text())
+    assert index["generator_version"] == generate.GENERATOR_VERSION == "synth-2"
+    assert index["target"] == "hand" and index["seed"] == 4 and index["cube_mm"] == 250.0
+    assert index["camera"] == INTR.to_dict()
+    prior = nyu_prior()
+    assert index["hand_prior"] == {"sha256": prior.sha256, "fraction": PRIOR_FRACTION, "frames": len(prior),
+                                   "source": "nyu_test_groundtruth_label.txt",
+                                   "source_sha256": prior.provenance["source_sha256"]}
+    assert index["sensor"] == {"name": "SensorModel", **vars(generate.SENSOR)}
+    assert set(generate.SETTINGS) == set(generate.dataset_settings("hand", INTR, 4))
+    assert generate.dataset_settings("body", INTR, 4)["hand_prior"] is None
+
+    def refused(match: str, intr=INTR) -> None:
+        with pytest.raises(UserError, match=match) as err:
+            generate_dataset(out, "hand", 3, intr, seed=4, append=True, progress=False)
+        assert "\n" not in str(err.value) and str(err.value).startswith(f"cannot append to {out}: its ")
+
+    refused(r"its camera\.fx is 383\.0, this run's is 600\.0", replace(INTR, fx=600.0))
+    with monkeypatch.context() as m:
+        m.setattr(generate, "SENSOR", generate.SensorModel(subpixel_px=0.1))
+        refused(r"its sensor\.subpixel_px is 0\.08, this run's is 0\.1")
+    with monkeypatch.context() as m:
+        m.setattr(generate, "PRIOR_FRACTION", 0.5)
+        refused(r"its hand_prior\.fraction is 0\.7, this run's is 0\.5")
+    for key, value, match in (("hand_prior", dict(index["hand_prior"], sha256="0" * 64), r"hand_prior\.sha256"),
+                              ("generator_version", "synth-1", "generator_version is 'synth-1'"),
+                              ("sensor", None, "sensor is None")):
+        sh.write_index(out, dict(index, **{key: value}))     # a dataset made another way
+        refused(match)
+    sh.write_index(out, index)
+    assert generate_dataset(out, "hand", 3, INTR, seed=4, append=True, progress=False)["count"] == 3
+
+
 def test_disk_full_keeps_the_dataset_valid(tmp_path, monkeypatch):
     out = tmp_path / "ds"
     generate_dataset(out, "hand", 2, INTR, seed=0, progress=False, shard_size=2)
@@ -155,7 +193,7 @@ def test_disk_full_keeps_the_dataset_valid(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(np, "savez_compressed", full)
-    with pytest.raises(UserError, match="No space left"):
+    with pytest.raises(UserError, match="(?i)no space left"):
         generate_dataset(out, "hand", 4, INTR, seed=0, append=True, progress=False)
     assert sorted(p.name for p in out.iterdir()) == ["index.json", "shard-00000.npz"]
     assert len(SyntheticShardDataset(out)) == 2

@@ -3,12 +3,12 @@ import csv
 import pytest
 import torch
 
-from handpose_live.checkpoint import load_checkpoint
+from handpose_live.training.checkpoint import load_checkpoint
 from handpose_live.errors import UserError
 from handpose_live.heatmaps import decode_heatmaps, voxel_to_norm
 from handpose_live.modeling.v2v import V2VConfig, build_model
-from handpose_live.runtime import read_model_info
-from handpose_live.train import Collate, TrainArgs, train
+from handpose_live.inference.runtime import read_model_info
+from handpose_live.training.trainer import Collate, TrainArgs, train
 from handpose_live.voxelize import Augmentation
 
 from tinyhands import TinyHands
@@ -84,7 +84,7 @@ def test_train_resume_and_export(tmp_path):
     assert [float(r["epoch_progress"]) for r in rows if r["val_mean_mm"]] == [1.0, 2.0]
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
     info = read_model_info(tmp_path / "run" / "model.onnx")
-    assert info.arch == "v2v-lite" and info.skeleton == "hand21" and "tiny" in info.raw["training_data"]
+    assert info.arch == "v2v-lite" and info.skeleton == "hand21" and "tiny" in info.training_data
     args.arch = "v2v-full"
     with pytest.raises(UserError, match="holds a v2v-lite model"):
         train(args, dataset=ds, log=lambda *_: None)
@@ -93,7 +93,7 @@ def test_train_resume_and_export(tmp_path):
 def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     import errno
 
-    from handpose_live import checkpoint
+    from handpose_live.training import checkpoint
 
     path = tmp_path / "last.pt"
     checkpoint.save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
@@ -103,7 +103,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, m
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint.torch, "save", full_disk)
-    with pytest.raises(UserError, match="No space left on device; the previous one is kept"):
+    with pytest.raises(UserError, match="(?i)no space left on device; nothing was replaced"):
         checkpoint.save_checkpoint(path, {"epoch": 2, "weights": torch.zeros(3)})
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1

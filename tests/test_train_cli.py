@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handpose_live.calib import load_intrinsics
-from handpose_live.checkpoint import load_checkpoint
+from handpose_live.training.checkpoint import load_checkpoint
 from handpose_live.synth.generate import generate_dataset
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1")

@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import atomic_path
 from ..types import DepthFrame, Intrinsics
 from .realsense import RECORDING_SUFFIXES, rs_module
 
@@ -26,19 +27,6 @@ DEPTH_UNITS_M = 0.001
 STATIC_BAG_TIME_NS = 1  # librealsense only applies options (Depth_Units) stored at the start; time 0 is invalid
 
 STREAM_INFO_MSG = "uint32 fps\nstring encoding\nbool is_recommended\n"
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a not-yet-existing temp path in the target's folder; rename it over `path` on success."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def depth_to_u16_mm(frame: DepthFrame, intrinsics: Intrinsics) -> np.ndarray:

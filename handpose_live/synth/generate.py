@@ -4,11 +4,17 @@ Frame i is drawn from the random stream (seed, i) alone, so any shard can be re-
 identically, an interrupted run continues with --append, and datasets with different seeds
 (train / test) share no frame. `--count` is the dataset's total size: rerunning the same
 command with --append renders only what is missing.
+
+index.json records every setting that decides the frames (`dataset_settings`): generator
+version, target, cube, camera, seed, the hand-pose prior's identity and share, and the sensor
+model. --append onto a dataset whose recorded settings differ is refused, so a dataset never
+mixes frames made two ways.
 """
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -19,11 +25,19 @@ from ..errors import UserError
 from ..geometry import camera_to_pixel
 from ..skeletons import get_skeleton
 from ..types import Intrinsics
+from ..fileio import atomic_write, remove_temporaries
 from . import shards as sh
+from .hand import PRIOR_FRACTION, nyu_prior
+from .sensor import SensorModel
 from .world import CUBE_MM, SKELETON, check_target, render_frame, sample_scene
 
-GENERATOR_VERSION = "synth-1"
+# synth-2: the hand-pose prior comes from the packaged hand_prior.npz (float32), never from
+# a data folder beside the checkout; index.json records the prior, its share and the sensor model.
+GENERATOR_VERSION = "synth-2"
 SHARD_SIZE = 500
+SENSOR = SensorModel()
+# The index keys that must agree for --append (all of `dataset_settings`).
+SETTINGS = ("target", "seed", "camera", "generator_version", "cube_mm", "hand_prior", "sensor")
 
 
 def frame_rng(seed: int, frame_index: int) -> np.random.Generator:
@@ -34,7 +48,30 @@ def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: 
     """The frame `frame_index` of the dataset (target, camera, seed): a `world.SynthFrame`."""
     rng = frame_rng(seed, frame_index)
     subject, background = sample_scene(target, rng, intr)
-    return render_frame(subject, background, intr, rng, CUBE_MM[target])
+    return render_frame(subject, background, intr, rng, CUBE_MM[target], sensor=SENSOR)
+
+
+def dataset_settings(target: str, intr: Intrinsics, seed: int) -> dict:
+    """Everything besides the frame number that decides a dataset's frames (JSON-ready)."""
+    hand_prior = None
+    if target == "hand":
+        prior = nyu_prior()
+        hand_prior = {"sha256": prior.sha256, "fraction": PRIOR_FRACTION, "frames": len(prior),
+                      "source": prior.provenance.get("source"), "source_sha256": prior.provenance.get("source_sha256")}
+    return {"generator_version": GENERATOR_VERSION, "target": target, "cube_mm": CUBE_MM[target],
+            "camera": intr.to_dict(), "seed": int(seed), "hand_prior": hand_prior,
+            "sensor": {"name": type(SENSOR).__name__, **asdict(SENSOR)}}
+
+
+def _difference(key: str, recorded, ours) -> tuple[str, object, object] | None:
+    """The first (dotted key, recorded, ours) that differs, descending into dicts."""
+    if isinstance(recorded, dict) and isinstance(ours, dict):
+        for k in list(ours) + [k for k in recorded if k not in ours]:
+            diff = _difference(f"{key}.{k}", recorded.get(k), ours.get(k))
+            if diff:
+                return diff
+        return None
+    return None if recorded == ours else (key, recorded, ours)
 
 
 def _prepare_output(out: Path, append: bool) -> None:
@@ -51,15 +88,16 @@ def _prepare_output(out: Path, append: bool) -> None:
 
 
 def _start_index(out: Path, target: str, intr: Intrinsics, seed: int, append: bool, shard_size: int) -> dict:
-    fresh = {"format": sh.FORMAT, "version": sh.VERSION, "generator_version": GENERATOR_VERSION, "target": target,
-             "skeleton": SKELETON[target], "cube_mm": CUBE_MM[target], "camera": intr.to_dict(), "seed": int(seed),
-             "shard_size": int(shard_size), "count": 0, "shards": []}
+    fresh = {"format": sh.FORMAT, "version": sh.VERSION, **dataset_settings(target, intr, seed),
+             "skeleton": SKELETON[target], "shard_size": int(shard_size), "count": 0, "shards": []}
     if not (append and (out / sh.INDEX).is_file()):
         return fresh
     index = sh.read_index(out)
-    for key in ("target", "seed", "camera"):
-        if index.get(key) != fresh[key]:
-            raise UserError(f"cannot append to {out}: its {key} is {index.get(key)!r}, this run's is {fresh[key]!r}")
+    for key in SETTINGS:
+        diff = _difference(key, index.get(key), fresh[key])
+        if diff:
+            name, recorded, ours = diff
+            raise UserError(f"cannot append to {out}: its {name} is {recorded!r}, this run's is {ours!r}")
     return index
 
 
@@ -72,7 +110,7 @@ def generate_dataset(out: str | Path, target: str, count: int, intr: Intrinsics,
         raise UserError(f"--count must be positive, got {count}")
     out = Path(out)
     _prepare_output(out, append)
-    sh.remove_temporaries(out)
+    remove_temporaries(out)
     index = _start_index(out, target, intr, seed, append, shard_size)
     size = int(index["shard_size"])
     full = [s for s in index["shards"] if s["count"] == size]
@@ -157,7 +195,7 @@ def write_preview(root: str | Path, path: str | Path) -> None:
     ok, buf = cv2.imencode(path.suffix or ".png", sheet)
     if not ok:
         raise UserError(f"cannot encode preview as {path.suffix}")
-    sh.atomic_write(path, lambda f: f.write(buf.tobytes()))
+    atomic_write(path, lambda f: f.write(buf.tobytes()))
 
 
 def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, preview: Path | None, append: bool) -> None:

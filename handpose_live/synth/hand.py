@@ -10,22 +10,31 @@ sticks. The palm centre used as the crop centre is the mean of the wrist and the
 MCPs: it does not move when the fingers flex, so the cube stays put while the hand articulates.
 
 Poses follow real hands: global orientation and per-finger curl are drawn from the NYU test
-annotations (`NyuPrior`) most of the time, the rest from synergy sampling (fingers flex
-together, with gesture-like exceptions), and in-plane rotations are made uniform.
+annotations (`HandPrior`, `nyu_prior()`) most of the time (`PRIOR_FRACTION`), the rest from
+synergy sampling (fingers flex together, with gesture-like exceptions), and in-plane rotations
+are made uniform. The prior ships with the package as `hand_prior.npz` (package data), derived
+once from the label file by `benchmarks/derive_hand_prior.py`; a missing or damaged file is an
+error, never a silent switch to synergy-only sampling.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+import hashlib
+import io
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
 from ..geometry import pixel_to_camera_mm
 from ..types import Intrinsics
 from .shapes import Surface, rotation_about
 
-NYU_LABELS = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-hand-poses" / "nyu_test_groundtruth_label.txt"
+PRIOR_FILE = "hand_prior.npz"            # package data of handpose_live.synth
+PRIOR_FORMAT = "handpose-live-hand-prior/1"
+PRIOR_FRACTION = 0.7                     # share of hand poses drawn from the prior
 
 _FINGERS4 = ("index", "middle", "ring", "pinky")
 _MCP_LOCAL_MM = np.array([[24.0, 86, 0], [5, 90, 0], [-13, 85, 0], [-29, 76, 0]])
@@ -191,40 +200,82 @@ def palm_centre_mm(joints_mm: np.ndarray) -> np.ndarray:
     return np.asarray(joints_mm)[[0, 5, 9, 13, 17]].mean(axis=0)
 
 
-class NyuPrior:
-    """Global orientations and finger curls measured on the real NYU test annotations."""
+@dataclass(frozen=True, eq=False)
+class HandPrior:
+    """Global orientations and finger curls measured on real hands (the NYU test annotations)."""
 
-    def __init__(self, path: Path = NYU_LABELS):
-        uvd = np.loadtxt(path, dtype=np.float64).reshape(-1, 14, 3)
-        d = uvd[..., 2]
-        p = np.stack([(uvd[..., 0] - 320) * d / 588.03, (uvd[..., 1] - 240) * d / 587.07, d], -1)
-        wrist = 0.5 * (p[:, 11] + p[:, 12])
-        y = p[:, 13] - wrist
-        y /= np.linalg.norm(y, axis=1, keepdims=True)
-        x = p[:, 12] - p[:, 11]                      # joint 12 is on the thumb side
-        x -= (x * y).sum(1, keepdims=True) * y
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        z = np.cross(x, y)
-        self.rotations = np.stack([x, y, z], axis=2)  # columns: local axes in camera space
-        curls = []
-        for tip, mid in ((6, 7), (4, 5), (2, 3), (0, 1)):
-            curls.append(_angle(p[:, mid] - p[:, 13], p[:, tip] - p[:, mid]) / np.deg2rad(125))
-        thumb = _angle(p[:, 9] - p[:, 10], p[:, 8] - p[:, 9]) / np.deg2rad(80)
-        self.curls = np.clip(np.stack([thumb] + curls, 1), 0, 1)   # thumb, index, middle, ring, pinky
+    rotations: np.ndarray          # [N, 3, 3] float64, hand-local -> camera (columns: local axes)
+    curls: np.ndarray              # [N, 5] float64 in [0, 1]: thumb, index, middle, ring, pinky
+    sha256: str                    # content hash of the stored arrays: the prior's identity
+    provenance: dict[str, str] = field(default_factory=dict)   # source, source_sha256, derivation, ...
 
     def __len__(self) -> int:
         return len(self.rotations)
 
 
-def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-9)
-    return np.arccos(np.clip(cos, -1, 1))
+def prior_content_sha256(quaternions: np.ndarray, curls: np.ndarray) -> str:
+    """Hash of the stored arrays (dtype, shape and bytes), independent of the npz container."""
+    h = hashlib.sha256()
+    for name, a in (("quaternions", quaternions), ("curls", curls)):
+        a = np.ascontiguousarray(a)
+        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
-@functools.lru_cache(maxsize=2)
-def nyu_prior(path: str = str(NYU_LABELS)) -> NyuPrior | None:
-    """The prior, or None where the shared data is not present (synergy sampling only)."""
-    return NyuPrior(Path(path)) if Path(path).is_file() else None
+def quaternions_to_matrices(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices [N, 3, 3] (float64) of quaternions (w, x, y, z) [N, 4], normalised first."""
+    q = np.asarray(q, np.float64)
+    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], axis=1)
+
+
+def packaged_prior_file():
+    """The prior shipped with the package (an importlib.resources Traversable)."""
+    return resources.files(__package__).joinpath(PRIOR_FILE)
+
+
+def load_hand_prior(path: str | Path | None = None) -> HandPrior:
+    """The prior in `path`, by default the packaged one. UserError when missing or damaged."""
+    source = packaged_prior_file() if path is None else Path(path)
+    rebuild = "reinstall handpose-live (in a source checkout: run benchmarks/derive_hand_prior.py)"
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"the hand-pose prior {source} is missing; {rebuild}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read the hand-pose prior {source}: {exc.strerror or exc}") from None
+
+    def corrupt(why: str) -> UserError:
+        return UserError(f"the hand-pose prior {source} is corrupt ({' '.join(why.split())}); {rebuild}")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            q, c, prov = z["quaternions"], z["curls"], [str(s) for s in z["provenance"]]
+    except Exception as exc:       # not an npz, truncated, bad CRC or deflate stream, missing array ...
+        raise corrupt(f"{type(exc).__name__}: {exc}") from None
+    if q.dtype != np.float32 or q.ndim != 2 or q.shape[1] != 4 or len(q) == 0 or c.dtype != np.float32 \
+            or c.shape != (len(q), 5):
+        raise corrupt(f"arrays quaternions {q.dtype}{list(q.shape)}, curls {c.dtype}{list(c.shape)}; "
+                      f"expected float32 [N, 4] and [N, 5]")
+    provenance = dict(s.split("=", 1) for s in prov if "=" in s)
+    if provenance.get("format") != PRIOR_FORMAT:
+        raise corrupt(f"format {provenance.get('format')!r}, expected {PRIOR_FORMAT!r}")
+    sha = prior_content_sha256(q, c)
+    if provenance.get("content_sha256") != sha:
+        raise corrupt("its arrays do not match their recorded content_sha256")
+    if not (np.isfinite(q).all() and np.isfinite(c).all()) or np.abs(np.linalg.norm(q, axis=1) - 1).max() > 1e-4 \
+            or c.min() < 0 or c.max() > 1:
+        raise corrupt("quaternions not of unit length or curls outside [0, 1]")
+    return HandPrior(quaternions_to_matrices(q), c.astype(np.float64), sha, provenance)
+
+
+@functools.lru_cache(maxsize=1)
+def nyu_prior() -> HandPrior:
+    """The packaged prior (read once). UserError when the package lacks it or it is damaged."""
+    return load_hand_prior()
 
 
 def random_rotation(rng: np.random.Generator, sigma_rad: float) -> np.ndarray:
@@ -232,7 +283,7 @@ def random_rotation(rng: np.random.Generator, sigma_rad: float) -> np.ndarray:
     return rotation_about(axis, rng.normal(0, sigma_rad))
 
 
-def _sample_curls(rng: np.random.Generator, prior: NyuPrior | None, row: int | None) -> np.ndarray:
+def _sample_curls(rng: np.random.Generator, prior: HandPrior | None, row: int | None) -> np.ndarray:
     if row is not None:
         return np.clip(prior.curls[row] + rng.normal(0, 0.08, 5), 0, 1)
     if rng.random() < 0.3:                          # gestures: pointing, V sign, thumbs up ...
@@ -257,7 +308,7 @@ def sample_articulation(rng: np.random.Generator, curls: np.ndarray) -> tuple[np
     return fingers, thumb, wrist
 
 
-def sample_orientation(rng: np.random.Generator, prior: NyuPrior | None, row: int | None) -> np.ndarray:
+def sample_orientation(rng: np.random.Generator, prior: HandPrior | None, row: int | None) -> np.ndarray:
     """Hand-local -> camera rotation: NYU's orientations, or palm/back towards the camera;
     then a rotation about the optical axis, uniform half the time so all in-plane angles occur."""
     if row is not None:
@@ -281,8 +332,8 @@ def sample_placement(rng: np.random.Generator, intr: Intrinsics, z_range_mm=(300
     return pixel_to_camera_mm(np.array([u, v, z]), intr)
 
 
-def sample_hand_pose(rng: np.random.Generator, intr: Intrinsics, prior: NyuPrior | None = None,
-                     prior_fraction: float = 0.7, left_fraction: float = 0.5) -> HandPose:
+def sample_hand_pose(rng: np.random.Generator, intr: Intrinsics, prior: HandPrior | None = None,
+                     prior_fraction: float = PRIOR_FRACTION, left_fraction: float = 0.5) -> HandPose:
     row = int(rng.integers(len(prior))) if prior is not None and rng.random() < prior_fraction else None
     fingers, thumb, wrist = sample_articulation(rng, _sample_curls(rng, prior, row))
     rotation = sample_orientation(rng, prior, row)

@@ -15,8 +15,10 @@ A dataset folder holds `index.json` and shards `shard-00000.npz`, `shard-00001.n
     intrinsics    float64 [6]                  fx, fy, cx, cy, width, height
 
 The crop is the projection of the cube (250 mm hands, 2000 mm bodies) around the centre,
-clipped to the image. `index.json` holds: format, version, generator_version, target,
-skeleton, cube_mm, camera (Intrinsics.to_dict()), seed, shard_size, count and
+clipped to the image. `index.json` holds: format, version, the settings that decide the frames
+(generate.dataset_settings: generator_version, target, cube_mm, camera (Intrinsics.to_dict()),
+seed, hand_prior = {sha256 (content hash of the packaged prior), fraction, frames, source,
+source_sha256} or null for bodies, sensor = {name, parameters}), skeleton, shard_size, count and
 shards = [{"file", "count", "first_frame"}]. Only shards listed in the index belong to the
 dataset; each file and the index are written to a temporary file, fsynced and renamed into
 place, so a killed run leaves either the old or the new version, never half a shard.
@@ -30,48 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import atomic_write
 
 INDEX = "index.json"
 FORMAT = "handpose-live-synth"
 VERSION = 1
-TMP_SUFFIX = ".tmp"
 
 
 def shard_name(k: int) -> str:
     return f"shard-{k:05d}.npz"
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(file) on `path`.tmp, fsync, rename over `path`; on OSError (disk full,
-    permissions) remove the temporary file and raise UserError, leaving `path` untouched."""
-    path = Path(path)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise UserError(f"could not write {path}: {exc.strerror or exc}") from None
-    _fsync_dir(path.parent)
 
 
 def pack_frames(frames: list, intrinsics) -> dict[str, np.ndarray]:
@@ -119,12 +88,3 @@ def read_shard(path: Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"cannot read shard {path}: {exc}") from None
-
-
-def remove_temporaries(root: Path) -> int:
-    """Delete leftovers of an interrupted write; returns how many there were."""
-    n = 0
-    for tmp in Path(root).glob("*" + TMP_SUFFIX):
-        tmp.unlink(missing_ok=True)
-        n += 1
-    return n

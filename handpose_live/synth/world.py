@@ -13,7 +13,7 @@ import numpy as np
 from ..geometry import camera_to_pixel, cube_roi_px
 from ..types import Intrinsics
 from .body import body_joints, body_surface, sample_body_pose, sample_body_view, yaw_rotation, BodyPose
-from .hand import HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
+from .hand import PRIOR_FRACTION, HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
 from .render import Background, Plane, clip_roi, render_depth_mm
 from .sensor import SensorModel
 from .shapes import Surface, rotation_about
@@ -80,7 +80,7 @@ def sample_hand_background(rng: np.random.Generator, subject: Subject, intr: Int
 
 def sample_hand_scene(rng: np.random.Generator, intr: Intrinsics, shape: HandShape | None = None) -> tuple[Subject, Background]:
     model = HandModel(shape or HandShape.sample(rng))
-    subject = hand_subject(model, sample_hand_pose(rng, intr, nyu_prior()))
+    subject = hand_subject(model, sample_hand_pose(rng, intr, nyu_prior(), prior_fraction=PRIOR_FRACTION))
     return subject, sample_hand_background(rng, subject, intr)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .runtime import check_backend
+from ..errors import UserError
+from ..inference.runtime import check_backend
 
 
 @dataclass
@@ -46,7 +46,7 @@ def _rss_mb() -> float:
 
 def load_frames(camera: str, input_path: Path | None, frames: int, target: str, seed: int = 0):
     """Decode the source once; returns (frames, ms per decoded frame)."""
-    from .capture.sources import open_source
+    from ..capture.sources import open_source
 
     source = open_source(camera, input_path, target, realtime=False, seed=seed, frames=frames)
     out = []
@@ -67,8 +67,8 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
                 warmup: int = 10, backend: str = "onnxruntime") -> BenchResult:
     import psutil
 
-    from .pipeline import PipelineOptions, PosePipeline
-    from .predictor import Predictor
+    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.predictor import Predictor
 
     predictor = Predictor(model, device=device, threads=threads, backend=backend)
     pipeline = PosePipeline(predictor, PipelineOptions())
@@ -105,8 +105,8 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
 def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print,
          backend: str = "onnxruntime") -> dict:
     """Replay `frames` cyclically for `total` frames and sample RSS: memory must stay flat."""
-    from .pipeline import PipelineOptions, PosePipeline
-    from .predictor import Predictor
+    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.predictor import Predictor
 
     pipeline = PosePipeline(Predictor(model, device=device, threads=threads, backend=backend), PipelineOptions())
     samples = []
@@ -159,7 +159,7 @@ def print_results(results: list[BenchResult]) -> None:
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
               device: str, as_json: bool, target: str, soak_frames: int = 0,
               backends: list[str] | None = None) -> list[BenchResult]:
-    from .app import default_model
+    from .run import default_model
 
     if frames <= 0:
         raise UserError("--frames must be positive")

@@ -12,9 +12,9 @@ import numpy as np
 
 from .centre import CentreConfig, CentreEstimator
 from .predictor import Predictor
-from .skeletons import reference_point_mm
+from ..skeletons import reference_point_mm
 from .smoothing import OneEuroFilter
-from .types import DepthFrame, PoseResult
+from ..types import DepthFrame, PoseResult
 
 
 @dataclass
@@ -32,7 +32,7 @@ class PosePipeline:
         self.options = options or PipelineOptions()
         info = predictor.info
         self.centre = CentreEstimator(CentreConfig.for_target(info.target, info.cube_mm))
-        default_gate = float(info.raw.get("min_confidence", 0.05))
+        default_gate = info.min_confidence if info.min_confidence is not None else 0.05
         self.min_confidence = self.options.min_confidence if self.options.min_confidence is not None else default_gate
         self.smoother = OneEuroFilter() if self.options.smoothing else None
         self.recentre_mm = self.options.recentre_mm if self.options.recentre_mm is not None else 0.15 * info.cube_mm

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import cube_roi_px
-from .types import DepthFrame, Intrinsics
+from ..geometry import cube_roi_px
+from ..types import DepthFrame, Intrinsics
 
 _NEAR_MARGIN_MM = 30.0      # blob pixels may be this much nearer than the robust nearest surface
 _EXIT_BAND_MM = 20.0        # blob pixels this close to the back of the depth band are arm exits

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .resources import models_dir
+from ..errors import UserError
+from ..resources import models_dir
 
 SHIPPED = {"hand": "v2v-lite-hand.onnx", "body": "v2v-lite-body.onnx"}
 
@@ -86,22 +86,22 @@ def _open_sinks(opts: RunOptions, skeleton, num_joints: int) -> tuple[list, obje
     """Create every requested sink up front, so a bad path fails before any frame is processed."""
     sinks, viewer = [], None
     if opts.output is not None:
-        from .sinks.files import open_output
+        from ..sinks.files import open_output
         sinks.append(open_output(opts.output, num_joints))
     if opts.udp:
-        from .sinks.udp import UdpSender
+        from ..sinks.udp import UdpSender
         sinks.append(UdpSender(opts.udp))
     if opts.save_video is not None:
-        from .sinks.opencv_viewer import VideoWriterSink
+        from ..sinks.opencv_viewer import VideoWriterSink
         sinks.append(VideoWriterSink(opts.save_video, opts.fps, skeleton))
     kind = _choose_viewer(opts.viewer)
     if kind == "none" and opts.screenshot is not None:
         kind = "opencv-headless"
     if kind == "open3d":
-        from .sinks.open3d_viewer import Open3DViewer
+        from ..sinks.open3d_viewer import Open3DViewer
         viewer = Open3DViewer(skeleton, screenshot_path=opts.screenshot)
     elif kind in ("opencv", "opencv-headless"):
-        from .sinks.opencv_viewer import OpenCvViewer
+        from ..sinks.opencv_viewer import OpenCvViewer
         viewer = OpenCvViewer(skeleton, window=kind == "opencv", screenshot_path=opts.screenshot)
     if viewer is not None:
         sinks.append(viewer)
@@ -110,10 +110,10 @@ def _open_sinks(opts: RunOptions, skeleton, num_joints: int) -> tuple[list, obje
 
 def run_pipeline(opts: RunOptions, log=print) -> RunStats:
     """Run until the source ends, `frames` are done, the viewer is closed or Ctrl-C."""
-    from .capture.sources import open_source
-    from .capture.thread import CaptureThread
-    from .pipeline import PipelineOptions, PosePipeline
-    from .predictor import Predictor
+    from ..capture.sources import open_source
+    from ..capture.thread import CaptureThread
+    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.predictor import Predictor
 
     model_path = Path(opts.model_path) if opts.model_path else default_model(opts.target)
     predictor = Predictor(model_path, device=opts.device, threads=opts.threads, backend=opts.backend)

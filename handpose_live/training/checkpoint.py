@@ -1,14 +1,13 @@
 """Training checkpoints: written atomically, read without executing code."""
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 
-from .errors import UserError
+from ..errors import UserError
+from ..fileio import atomic_write
 
 CHECKPOINT_FORMAT = "handpose-live-checkpoint"
 
@@ -19,20 +18,7 @@ def save_checkpoint(path: Path, state: dict) -> None:
     The file is written beside its target, fsynced and renamed over it: a kill -9 or a full
     disk at any moment leaves the previous checkpoint intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(state, format=CHECKPOINT_FORMAT), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"could not write checkpoint {path}: {exc.strerror or exc}; the previous one is kept") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda f: torch.save(dict(state, format=CHECKPOINT_FORMAT), f))
 
 
 def load_checkpoint(path: Path) -> dict:

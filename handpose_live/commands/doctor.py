@@ -68,7 +68,7 @@ def _openvino():
 
 def _open3d():
     import open3d as o3d
-    from .sinks.open3d_viewer import open3d_window_available
+    from ..sinks.open3d_viewer import open3d_window_available
     ok, how = open3d_window_available()
     return True, f"{o3d.__version__}; window: {how if ok else 'unavailable (' + how + ')'}"
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .errors import UserError
+from ..errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   help="Real-time 3D hand and body pose from depth cameras (V2V-PoseNet).")
@@ -44,7 +44,7 @@ def export_onnx(
         None, "--min-confidence", help="store the model's 'no hand' gate (mean heatmap peak), measured on held-out data"),
 ) -> None:
     """Turn a checkpoint into the self-describing ONNX model that `run` uses, and verify it."""
-    from .export import export_checkpoint
+    from ..training.export import export_checkpoint
     export_checkpoint(checkpoint, out, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
                       source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset, min_confidence=min_confidence)
 
@@ -75,7 +75,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", help="no status line or summary"),
 ) -> None:
     """Estimate pose live from a camera, a recording or the synthetic camera."""
-    from .app import RunOptions, run_app
+    from .run import RunOptions, run_app
     run_app(RunOptions(camera=camera, input_path=input, model_path=model, target=target, frames=frames, output=output,
                        viewer=viewer, screenshot=screenshot, save_video=save_video, udp=udp, realtime=realtime,
                        loop=loop, serial=serial, width=width, height=height, fps=fps, seed=seed, device=device,
@@ -93,7 +93,7 @@ def record(
     seed: int = typer.Option(0, help="random seed of the synthetic camera"),
 ) -> None:
     """Write a RealSense recording (.db3 or .bag) that pyrealsense2 plays back."""
-    from .capture.record import record_cli
+    from ..capture.record import record_cli
     record_cli(camera=camera, frames=frames, out=out, width=width, height=height, fps=fps, seed=seed)
 
 
@@ -108,7 +108,7 @@ def synth(
     append: bool = typer.Option(False, help="add to / resume an existing dataset"),
 ) -> None:
     """Render a synthetic depth dataset with exact ground truth."""
-    from .synth.generate import synth_cli
+    from ..synth.generate import synth_cli
     synth_cli(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append)
 
 
@@ -138,7 +138,7 @@ def train(
                                              help="start from this checkpoint's weights (fine-tune; new optimizer and schedule)"),
 ) -> None:
     """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
-    from .train import TrainArgs, train as run_training
+    from ..training.trainer import TrainArgs, train as run_training
     run_training(TrainArgs(dataset=dataset, data_root=str(data_root), out=str(out), arch=arch, epochs=epochs,
                            batch_size=batch_size, lr=lr, optimizer=optimizer, device=device, workers=workers,
                            resume=resume, seed=seed, val_fraction=val_fraction,
@@ -154,7 +154,7 @@ def evaluate(
     predictions: Optional[list[Path]] = typer.Option(
         None, "--predictions", help="prediction file, one line per frame of J x (u v d); repeat to compare methods"),
     ground_truth: Optional[Path] = typer.Option(
-        None, "--ground-truth", help="ground truth in the same format (default for nyu: ../shared/data)"),
+        None, "--ground-truth", help="ground truth of the test set in the same u v d format (needed with --predictions)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write the success-rate curve to this PNG"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON, one line per predictions file"),
     label: Optional[list[str]] = typer.Option(

@@ -21,16 +21,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
+from .. import __version__
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint
-from .errors import UserError
-from .heatmaps import decode_heatmaps
-from .modeling.v2v import V2VConfig, build_model, preset
-from .skeletons import generic_skeleton, get_skeleton
+from ..errors import UserError
+from ..fileio import atomic_path
+from ..heatmaps import decode_heatmaps
+from ..inference.modelfile import INPUT, METADATA_KEY, MODEL_FORMAT, OUTPUTS, read_model_info
+from ..modeling.v2v import V2VConfig, build_model, preset
+from ..skeletons import generic_skeleton, get_skeleton
 
-MODEL_FORMAT = "handpose-live-model"
-METADATA_KEY = "handpose_live"
-OUTPUTS = ("joints_vox", "confidence", "heatmaps")
 
 
 class DecodedModel(nn.Module):
@@ -122,23 +121,6 @@ def model_from_checkpoint(ckpt: dict, *, arch: str | None = None, skeleton: str 
     return model.eval(), meta
 
 
-def _atomic_save_onnx(proto, out: Path) -> None:
-    import onnx
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save(proto, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp files are private; a model file is meant to be shared
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def export_model(model: nn.Module, meta: dict, out: Path, *, with_heatmaps: bool = False, opset: int = 17,
                  verify: bool = True, log=print) -> dict:
     """Export, check and (optionally) verify parity with PyTorch. Returns the parity report."""
@@ -162,8 +144,8 @@ def export_model(model: nn.Module, meta: dict, out: Path, *, with_heatmaps: bool
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(wrapped, (example,), str(tmp_path), input_names=["voxels"], output_names=list(OUTPUTS),
-                              dynamic_axes={n: {0: "batch"} for n in ("voxels",) + OUTPUTS},
+            torch.onnx.export(wrapped, (example,), str(tmp_path), input_names=[INPUT], output_names=list(OUTPUTS),
+                              dynamic_axes={n: {0: "batch"} for n in (INPUT,) + OUTPUTS},
                               opset_version=opset, dynamo=False)
         proto = onnx.load(str(tmp_path))
     report = verify_parity(wrapped, proto, s) if verify else {}
@@ -180,7 +162,8 @@ def export_model(model: nn.Module, meta: dict, out: Path, *, with_heatmaps: bool
         e.key, e.value = key, str(meta[key])
     proto.producer_name, proto.producer_version = "handpose-live", __version__
     onnx.checker.check_model(proto)
-    _atomic_save_onnx(proto, out)
+    with atomic_path(out) as tmp:
+        onnx.save(proto, str(tmp))
     size_mb = out.stat().st_size / 1e6
     log(f"wrote {out} ({size_mb:.1f} MB, {meta['arch']}, {len(meta['joint_names'])} joints, "
         f"grid {meta['input_grid']}->{meta['output_grid']}, cube {meta['cube_mm']:.0f} mm)")
@@ -201,7 +184,7 @@ def verify_parity(wrapped: nn.Module, proto, grid: int, count: int = 3, seed: in
     voxels = (torch.rand(count, 1, grid, grid, grid, generator=g) < 0.03).float()
     with torch.no_grad():
         tj, tc, th = (t.numpy() for t in wrapped(voxels))
-    oj, oc, oh = sess.run(list(OUTPUTS), {"voxels": voxels.numpy()})
+    oj, oc, oh = sess.run(list(OUTPUTS), {INPUT: voxels.numpy()})
     scale = max(float(np.abs(th).max()), 1e-12)
     heat_diff = float(np.abs(oh - th).max())
     if heat_diff > 1e-3 * scale + 1e-6:

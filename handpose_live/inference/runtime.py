@@ -3,64 +3,36 @@
 - `onnxruntime` (default): CUDA with IO binding when it really loads, else CPU.
 - `openvino` (optional, `pip install openvino`): OpenVINO's CPU plugin on the same ONNX file.
 
-The model file carries its own configuration (export.py writes it into metadata_props);
-a file without it is refused, since we could not know its grid, cube or skeleton.
+The model file carries its own configuration (`modelfile.py`); a file without it is refused,
+since we could not know its grid, cube or skeleton, and so is one whose metadata disagrees
+with its graph. Every session implements `Session`.
 """
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from .errors import UserError
-from .export import METADATA_KEY, MODEL_FORMAT
+from ..errors import UserError
+from .modelfile import INPUT, ModelInfo, check_graph, parse_metadata, read_model_info
+
+__all__ = ["BACKENDS", "ModelInfo", "Session", "check_backend", "open_session", "read_model_info"]
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    arch: str
-    input_grid: int
-    output_grid: int
-    cube_mm: float
-    skeleton: str
-    joint_names: tuple[str, ...]
-    target: str
-    raw: dict
+class Session(Protocol):
+    """What every backend offers the predictor: the model's own description and one batched call."""
 
-    @property
-    def num_joints(self) -> int:
-        return len(self.joint_names)
+    info: ModelInfo
+    provider: str          # the engine/provider that really runs the graph
+    on_gpu: bool           # voxels may stay on the GPU (CUDA IO binding)
 
+    def describe(self) -> str: ...
 
-def _parse_metadata(custom: dict, path: Path) -> ModelInfo:
-    if METADATA_KEY not in custom:
-        raise UserError(f"{path} is not a handpose-live model (no '{METADATA_KEY}' metadata); "
-                        "convert a checkpoint with `handpose-live export-onnx`")
-    try:
-        meta = json.loads(custom[METADATA_KEY])
-        if meta.get("format") != MODEL_FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}")
-        return ModelInfo(meta["arch"], int(meta["input_grid"]), int(meta["output_grid"]), float(meta["cube_mm"]),
-                         meta["skeleton"], tuple(meta["joint_names"]), meta["target"], meta)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path} has unreadable handpose-live metadata: {exc}") from None
-
-
-def read_model_info(path: Path) -> ModelInfo:
-    """Metadata only, without creating a session (cheap)."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model not found: {path}")
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError/ValueError/OSError depending on the damage
-        raise UserError(f"{path} is not a readable ONNX file: {str(exc).splitlines()[0][:150]}") from None
-    return _parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
+    def run(self, voxels) -> tuple[np.ndarray, np.ndarray]:
+        """voxels [N,1,S,S,S] (torch tensor or NumPy) -> (joints_vox [N,J,3], confidence [N,J]) NumPy."""
+        ...
 
 
 BACKENDS = ("onnxruntime", "openvino")
@@ -81,14 +53,17 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def open_session(path: Path, backend: str = "onnxruntime", device: str = "auto", threads: int | None = None):
-    """The session for `backend`; all share `info`, `on_gpu`, `describe()` and `run(voxels)`."""
+def open_session(path: Path, backend: str = "onnxruntime", device: str = "auto",
+                 threads: int | None = None) -> Session:
+    """The session for `backend`, its model file checked against its own graph before any frame."""
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
     if check_backend(backend) == "openvino":
         return OpenVINOSession(path, device=device, threads=threads)
-    return PoseSession(path, device=device, threads=threads)
+    return OnnxRuntimeSession(path, device=device, threads=threads)
 
 
-class PoseSession:
+class OnnxRuntimeSession:
     """ONNX Runtime: runs `voxels -> joints_vox, confidence` and says which provider it really uses."""
 
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
@@ -113,7 +88,11 @@ class PoseSession:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
             raise UserError(f"{path} could not be loaded by ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
-        self.info = _parse_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        self.info = parse_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        inputs = {i.name: i.shape for i in self.session.get_inputs()}
+        if INPUT not in inputs:
+            raise UserError(f"{path} is inconsistent: no '{INPUT}' input")
+        check_graph(self.info, path, inputs[INPUT], {o.name: o.shape for o in self.session.get_outputs()})
         self.provider = self.session.get_providers()[0]
         self.on_gpu = self.provider == "CUDAExecutionProvider"
         if device == "cuda" and not self.on_gpu:

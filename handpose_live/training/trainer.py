@@ -27,13 +27,13 @@ import torch.distributed as dist
 from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import open_dataset
-from .data.base import PoseDataset, Sample
-from .errors import UserError
-from .heatmaps import decode_heatmaps, gaussian_targets, norm_to_voxel
-from .modeling.v2v import V2VConfig, build_model, preset
-from .skeletons import get_skeleton
-from .voxelize import Augmentation, augment_points_norm, normalise_points, voxelize_norm
+from ..data import open_dataset
+from ..data.base import PoseDataset, Sample
+from ..errors import UserError
+from ..heatmaps import decode_heatmaps, gaussian_targets, norm_to_voxel
+from ..modeling.v2v import V2VConfig, build_model, preset
+from ..skeletons import get_skeleton
+from ..voxelize import Augmentation, augment_points_norm, normalise_points, voxelize_norm
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Pool3DBlock, Res2DBlock, Res3DBlock
+from handpose_live.modeling.blocks import Pool3DBlock, Res2DBlock, Res3DBlock
 
 
 def _regression_head(features: int, num_joints: int) -> nn.Sequential:
