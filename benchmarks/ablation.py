@@ -31,7 +31,8 @@ from torch import nn
 from tqdm import tqdm
 
 from handpose_live.data import open_dataset
-from handpose_live.heatmaps import decode_heatmaps, gaussian_targets, norm_to_voxel, voxel_to_norm
+from handpose_live.geometry import norm_to_voxel, voxel_to_norm
+from handpose_live.heatmaps import decode_heatmaps, gaussian_targets
 from baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
 from handpose_live.modeling.v2v import build_model, count_parameters, preset
 from handpose_live.skeletons import get_skeleton

@@ -10,6 +10,11 @@ Voxel grids: a cube of edge `cube_mm` centred on a reference point. A grid of S 
 axis is stored as [D, H, W] = [z, y, x] (so depth bins are the leading spatial axis), and
 voxel index i along an axis covers normalised [(i/S) - 0.5, (i+1)/S - 0.5) of the cube edge.
 Continuous voxel coordinates put the CENTRE of voxel i at i; coordinate vectors are (x, y, z).
+
+Every formula here is written once. The element-wise ones (`back_project`, `mm_to_norm`,
+`norm_to_voxel`, ...) use only arithmetic, so they serve NumPy arrays and torch tensors
+alike: the live voxelizer (torch, maybe on the GPU), training (torch) and the centre
+estimator and synthetic world (NumPy) share them.
 """
 from __future__ import annotations
 
@@ -28,13 +33,16 @@ def flip_y(points: np.ndarray) -> np.ndarray:
     return out
 
 
+def back_project(u, v, z, intr: Intrinsics):
+    """Pixel (u, v) with depth z (mm) -> camera-space (x, y, z): THE back-projection.
+    Works element-wise on NumPy arrays or torch tensors (pass float32 for float32 results)."""
+    return (u - intr.cx) * z / intr.fx, (v - intr.cy) * z / intr.fy, z
+
+
 def pixel_to_camera_mm(uvd: np.ndarray, intr: Intrinsics) -> np.ndarray:
     """[..., 3] (u_px, v_px, depth_mm) -> [..., 3] camera-space mm."""
     uvd = np.asarray(uvd, dtype=np.float64)
-    z = uvd[..., 2]
-    x = (uvd[..., 0] - intr.cx) * z / intr.fx
-    y = (uvd[..., 1] - intr.cy) * z / intr.fy
-    return np.stack([x, y, z], axis=-1)
+    return np.stack(back_project(uvd[..., 0], uvd[..., 1], uvd[..., 2], intr), axis=-1)
 
 
 def camera_to_pixel(xyz_mm: np.ndarray, intr: Intrinsics) -> np.ndarray:
@@ -54,9 +62,7 @@ def depth_to_points_mm(depth_mm: np.ndarray, intr: Intrinsics, roi_px: tuple[int
     Zero, negative and non-finite depths never become points. `roi_px` = (u0, v0, u1, v1)
     restricts to a pixel window (end exclusive); `z_range_mm` keeps z0 <= z <= z1.
     """
-    u0, v0, u1, v1 = roi_px if roi_px is not None else (0, 0, depth_mm.shape[1], depth_mm.shape[0])
-    u0, v0 = max(int(u0), 0), max(int(v0), 0)
-    u1, v1 = min(int(u1), depth_mm.shape[1]), min(int(v1), depth_mm.shape[0])
+    u0, v0, u1, v1 = clamp_roi(roi_px, depth_mm.shape[1], depth_mm.shape[0])
     if u1 <= u0 or v1 <= v0:
         return np.zeros((0, 3), np.float32)
     z = np.asarray(depth_mm[v0:v1, u0:u1], dtype=np.float32)
@@ -64,10 +70,22 @@ def depth_to_points_mm(depth_mm: np.ndarray, intr: Intrinsics, roi_px: tuple[int
     if z_range_mm is not None:
         valid &= (z >= z_range_mm[0]) & (z <= z_range_mm[1])
     vs, us = np.nonzero(valid)
-    zs = z[vs, us]
-    xs = (us.astype(np.float32) + np.float32(u0) - np.float32(intr.cx)) * zs / np.float32(intr.fx)
-    ys = (vs.astype(np.float32) + np.float32(v0) - np.float32(intr.cy)) * zs / np.float32(intr.fy)
-    return np.stack([xs, ys, zs], axis=1).astype(np.float32)
+    return pixels_to_points_mm(us + u0, vs + v0, z[vs, us], intr)
+
+
+def pixels_to_points_mm(us: np.ndarray, vs: np.ndarray, zs: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """Integer pixel coordinates and their depths -> [P, 3] float32 camera mm."""
+    x, y, z = back_project(np.asarray(us, np.float32), np.asarray(vs, np.float32), np.asarray(zs, np.float32), intr)
+    return np.stack([x, y, z], axis=1).astype(np.float32, copy=False)
+
+
+def clamp_roi(roi_px: tuple[int, int, int, int] | None, width: int, height: int) -> tuple[int, int, int, int]:
+    """A pixel window (u0, v0, u1, v1), end exclusive, clipped to a width x height image
+    (None = the whole image). It may come out empty (u1 <= u0 or v1 <= v0)."""
+    if roi_px is None:
+        return 0, 0, int(width), int(height)
+    u0, v0, u1, v1 = roi_px
+    return max(int(u0), 0), max(int(v0), 0), min(int(u1), int(width)), min(int(v1), int(height))
 
 
 def cube_roi_px(centre_mm: np.ndarray, cube_mm: float, intr: Intrinsics) -> tuple[int, int, int, int]:
@@ -80,11 +98,31 @@ def cube_roi_px(centre_mm: np.ndarray, cube_mm: float, intr: Intrinsics) -> tupl
     return (int(np.floor(min(us))), int(np.floor(min(vs))), int(np.ceil(max(us))) + 1, int(np.ceil(max(vs))) + 1)
 
 
+# The three spaces of a cube: camera mm, normalised (the cube spans [-0.5, 0.5)), continuous voxels.
+# Element-wise (NumPy or torch); `centre_mm` and `cube_mm` must broadcast against the points.
+def mm_to_norm(points_mm, centre_mm, cube_mm):
+    """Camera mm -> cube-normalised coordinates."""
+    return (points_mm - centre_mm) / cube_mm
+
+
+def norm_to_mm(points_norm, centre_mm, cube_mm):
+    return points_norm * cube_mm + centre_mm
+
+
+def norm_to_voxel(points_norm, grid: int):
+    """Cube-normalised -> continuous voxel coordinates, voxel centres at integers."""
+    return (points_norm + 0.5) * grid - 0.5
+
+
+def voxel_to_norm(points_vox, grid: int):
+    return (points_vox + 0.5) / grid - 0.5
+
+
 def mm_to_voxel(points_mm: np.ndarray, centre_mm: np.ndarray, cube_mm: float, grid: int) -> np.ndarray:
-    """Camera mm -> continuous voxel coordinates (x, y, z), voxel centres at integers."""
-    return ((np.asarray(points_mm, np.float64) - np.asarray(centre_mm, np.float64)) / cube_mm + 0.5) * grid - 0.5
+    """Camera mm -> continuous voxel coordinates (x, y, z) (float64 NumPy)."""
+    return norm_to_voxel(mm_to_norm(np.asarray(points_mm, np.float64), np.asarray(centre_mm, np.float64), cube_mm), grid)
 
 
 def voxel_to_mm(voxels: np.ndarray, centre_mm: np.ndarray, cube_mm: float, grid: int) -> np.ndarray:
     """Inverse of `mm_to_voxel`."""
-    return ((np.asarray(voxels, np.float64) + 0.5) / grid - 0.5) * cube_mm + np.asarray(centre_mm, np.float64)
+    return norm_to_mm(voxel_to_norm(np.asarray(voxels, np.float64), grid), np.asarray(centre_mm, np.float64), cube_mm)

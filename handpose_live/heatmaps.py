@@ -10,15 +10,6 @@ import torch
 SIGMA_VOX = 1.7  # the paper's Gaussian width, in output voxels
 
 
-def norm_to_voxel(points_norm: torch.Tensor, grid: int) -> torch.Tensor:
-    """Cube-normalised coordinates ([-0.5, 0.5)) -> continuous voxel coordinates."""
-    return (points_norm + 0.5) * grid - 0.5
-
-
-def voxel_to_norm(points_vox: torch.Tensor, grid: int) -> torch.Tensor:
-    return (points_vox + 0.5) / grid - 0.5
-
-
 def gaussian_targets(joints_vox: torch.Tensor, grid: int, sigma: float = SIGMA_VOX) -> torch.Tensor:
     """One 3D Gaussian (peak 1) per joint: [N, J, 3] -> [N, J, H, H, H]."""
     r = torch.arange(grid, dtype=joints_vox.dtype, device=joints_vox.device)

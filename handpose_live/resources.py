@@ -1,4 +1,5 @@
-"""Where the files shipped beside the code live: `calib/` and `models/` at the repo top level.
+"""Where the files shipped beside the code live: `calib/` and `models/` at the repo top level,
+and which shipped model serves each target.
 
 In a source checkout (editable install) they are read in place; a wheel installs them as the
 packages `handpose_live.calib` and `handpose_live.shipped_models` (see pyproject.toml).
@@ -7,6 +8,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+
+from .errors import UserError
+from .targets import get_target
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,3 +28,12 @@ def calib_dir() -> Path:
 
 def models_dir() -> Path:
     return _folder("models", "handpose_live.shipped_models")
+
+
+def default_model(target: str) -> Path:
+    """The shipped model for `target` (hand, body)."""
+    path = models_dir() / get_target(target).shipped_model
+    if not path.is_file():
+        raise UserError(f"no shipped {target} model at {path}; pass --model FILE.onnx "
+                        "(train one with `handpose-live train` and `handpose-live export-onnx`)")
+    return path

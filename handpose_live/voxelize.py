@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .geometry import cube_roi_px
+from .geometry import back_project, clamp_roi, cube_roi_px, mm_to_norm
 from .types import Intrinsics
 
 
@@ -42,7 +42,20 @@ class Augmentation:
 def normalise_points(points_mm: torch.Tensor, centre_mm: torch.Tensor, cube_mm: float | torch.Tensor) -> torch.Tensor:
     """Camera mm [N, P, 3] -> cube-normalised coordinates, the cube spanning [-0.5, 0.5)."""
     cube = torch.as_tensor(cube_mm, dtype=points_mm.dtype, device=points_mm.device).reshape(-1, 1, 1)
-    return (points_mm - centre_mm[:, None, :]) / cube
+    return mm_to_norm(points_mm, centre_mm[:, None, :], cube)
+
+
+def pad_points(clouds: list, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Point clouds of different sizes ([P_i, 3] arrays) -> one batch: points [N, P, 3] float32
+    (zero padding) and the validity mask [N, P] that `voxelize_norm` takes."""
+    n = len(clouds)
+    p = max(1, max((len(c) for c in clouds), default=0))
+    points = torch.zeros(n, p, 3, device=device)
+    valid = torch.zeros(n, p, dtype=torch.bool, device=device)
+    for i, c in enumerate(clouds):
+        points[i, : len(c)] = torch.as_tensor(c, dtype=torch.float32)
+        valid[i, : len(c)] = True
+    return points, valid
 
 
 def augment_points_norm(points_norm: torch.Tensor, aug: Augmentation, grid: int) -> torch.Tensor:
@@ -85,17 +98,13 @@ def roi_points_mm(depth_mm: torch.Tensor, intr: Intrinsics, centre_mm, cube_mm: 
     frame size (a 640x480 frame costs the same as its ~200x200 hand window).
     """
     cz = float(centre_mm[2])
-    u0, v0, u1, v1 = cube_roi_px(centre_mm, cube_mm, intr)
-    u0, v0 = max(u0, 0), max(v0, 0)
-    u1, v1 = min(u1, depth_mm.shape[1]), min(v1, depth_mm.shape[0])
+    u0, v0, u1, v1 = clamp_roi(cube_roi_px(centre_mm, cube_mm, intr), depth_mm.shape[1], depth_mm.shape[0])
     if u1 <= u0 or v1 <= v0:
         return torch.zeros(0, 3, device=depth_mm.device)
     z = depth_mm[v0:v1, u0:u1]
     keep = (z > 0) & (z >= cz - cube_mm / 2) & (z <= cz + cube_mm / 2) & torch.isfinite(z)
     vs, us = torch.nonzero(keep, as_tuple=True)
-    zs = z[vs, us].to(torch.float32)
-    xs = (us.to(torch.float32) + (u0 - intr.cx)) * zs / intr.fx
-    ys = (vs.to(torch.float32) + (v0 - intr.cy)) * zs / intr.fy
+    xs, ys, zs = back_project((us + u0).to(torch.float32), (vs + v0).to(torch.float32), z[vs, us].to(torch.float32), intr)
     return torch.stack([xs, ys, zs], dim=1)
 
 

@@ -6,6 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 
+from handpose_live.errors import UserError
+
 from handpose_live.calib import load_intrinsics
 from handpose_live.inference.centre import CentreConfig, CentreEstimate, CentreEstimator
 from handpose_live.inference.smoothing import OneEuroFilter
@@ -169,7 +171,7 @@ def test_for_target_defaults():
     assert hand.cube_mm == 250.0 and hand.depth_range_mm == (150.0, 1000.0)
     assert body.cube_mm == 2000.0 and body.depth_range_mm == (500.0, 5000.0) and body.min_points > hand.min_points
     assert CentreConfig.for_target("hand", 300.0).band_mm == pytest.approx(180.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="unknown target 'foot'"):
         CentreConfig.for_target("foot")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handpose_live.commands.run import default_model
+from handpose_live.resources import default_model
 from handpose_live.capture.record import write_bag, write_db3
 from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.types import DepthFrame

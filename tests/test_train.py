@@ -5,7 +5,8 @@ import torch
 
 from handpose_live.training.checkpoint import load_checkpoint
 from handpose_live.errors import UserError
-from handpose_live.heatmaps import decode_heatmaps, voxel_to_norm
+from handpose_live.geometry import voxel_to_norm
+from handpose_live.heatmaps import decode_heatmaps
 from handpose_live.modeling.v2v import V2VConfig, build_model
 from handpose_live.inference.runtime import read_model_info
 from handpose_live.training.trainer import Collate, TrainArgs, train

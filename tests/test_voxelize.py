@@ -3,7 +3,8 @@ import torch
 
 from handpose_live.calib import load_intrinsics
 from handpose_live.geometry import depth_to_points_mm, cube_roi_px
-from handpose_live.heatmaps import decode_heatmaps, gaussian_targets, norm_to_voxel
+from handpose_live.geometry import norm_to_voxel
+from handpose_live.heatmaps import decode_heatmaps, gaussian_targets
 from handpose_live.voxelize import Augmentation, augment_points_norm, normalise_points, voxelize_depth, voxelize_points
 
 

@@ -159,7 +159,7 @@ def print_results(results: list[BenchResult]) -> None:
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
               device: str, as_json: bool, target: str, soak_frames: int = 0,
               backends: list[str] | None = None) -> list[BenchResult]:
-    from .run import default_model
+    from ..resources import default_model
 
     if frames <= 0:
         raise UserError("--frames must be positive")

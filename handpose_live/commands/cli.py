@@ -4,22 +4,60 @@ Imports of heavy modules happen inside the commands so `--help` stays fast.
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..errors import UserError
+from ..training.args import TrainArgs
+from .run import RunOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   help="Real-time 3D hand and body pose from depth cameras (V2V-PoseNet).")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+def register(name: str, options_cls, handler) -> None:
+    """Add command `name` whose options are the fields of `options_cls` (each declared once, with
+    its default, help and flags, by `options.option`); the command calls `handler(options)`."""
+    hints = typing.get_type_hints(options_cls)
+    params = []
+    for f in dataclasses.fields(options_cls):
+        flags = f.metadata.get("flags") or ("--" + f.name.replace("_", "-"),)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = ...
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
+                                        default=typer.Option(default, *flags, help=f.metadata.get("help", ""))))
+
+    def command(**values) -> None:
+        handler(options_cls(**values))
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = handler.__doc__
+    command.__name__ = name.replace("-", "_")
+    app.command(name)(command)
+
+
+def _run(options) -> None:
+    """Estimate pose live from a camera, a recording or the synthetic camera."""
+    from .run import run_app
+    run_app(options)
+
+
+def _train(options) -> None:
+    """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
+    from ..training.trainer import train
+    train(options)
 
 
 @app.command()
@@ -49,37 +87,8 @@ def export_onnx(
                       source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset, min_confidence=min_confidence)
 
 
-@app.command()
-def run(
-    camera: str = typer.Option("auto", help="auto (a RealSense if connected, else synthetic) | realsense | synthetic | kinect"),
-    input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.bag, .db3, .mkv)"),
-    model: Optional[Path] = typer.Option(None, help="ONNX model (default: the shipped model for --target)"),
-    target: str = typer.Option("hand", help="hand | body"),
-    frames: int = typer.Option(0, help="stop after N frames (0 = until the source ends or Ctrl-C)"),
-    output: Optional[Path] = typer.Option(None, help="write one record per frame (.jsonl or .csv)"),
-    viewer: str = typer.Option("auto", help="auto | open3d | opencv | none (auto: open3d with a display, else none)"),
-    screenshot: Optional[Path] = typer.Option(None, help="save the last viewer image to this PNG (works headless)"),
-    save_video: Optional[Path] = typer.Option(None, "--save-video", help="write the 2D overlay to an .mp4"),
-    udp: Optional[str] = typer.Option(None, help="stream each frame's JSON record to host:port"),
-    realtime: Optional[bool] = typer.Option(None, "--realtime/--no-realtime",
-                                            help="files: play at recorded speed (default: every frame, fast)"),
-    loop: bool = typer.Option(False, "--loop", help="replay the file endlessly"),
-    serial: Optional[str] = typer.Option(None, help="RealSense serial number"),
-    width: int = typer.Option(640), height: int = typer.Option(480), fps: int = typer.Option(30),
-    seed: int = typer.Option(0, help="synthetic camera seed"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda"),
-    threads: Optional[int] = typer.Option(None, help="CPU inference threads"),
-    backend: str = typer.Option("onnxruntime", help="onnxruntime | openvino (CPU; pip install openvino)"),
-    smoothing: bool = typer.Option(False, "--smoothing/--no-smoothing", help="One-Euro filter on the joints"),
-    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="mean peak below which no hand is reported"),
-    quiet: bool = typer.Option(False, "--quiet", help="no status line or summary"),
-) -> None:
-    """Estimate pose live from a camera, a recording or the synthetic camera."""
-    from .run import RunOptions, run_app
-    run_app(RunOptions(camera=camera, input_path=input, model_path=model, target=target, frames=frames, output=output,
-                       viewer=viewer, screenshot=screenshot, save_video=save_video, udp=udp, realtime=realtime,
-                       loop=loop, serial=serial, width=width, height=height, fps=fps, seed=seed, device=device,
-                       threads=threads, backend=backend, smoothing=smoothing, min_confidence=min_confidence, quiet=quiet))
+register("run", RunOptions, _run)
+register("train", TrainArgs, _train)
 
 
 @app.command()
@@ -110,42 +119,6 @@ def synth(
     """Render a synthetic depth dataset with exact ground truth."""
     from ..synth.generate import synth_cli
     synth_cli(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append)
-
-
-@app.command()
-def train(
-    dataset: str = typer.Option(..., help="nyu | icvl | msra | hands2017 | itop | synthetic"),
-    data_root: Path = typer.Option(..., "--data-root", help="dataset folder"),
-    out: Path = typer.Option(..., "--out", help="run folder (checkpoints, metrics.csv, curves.png, model.onnx)"),
-    arch: str = typer.Option("v2v-lite", help="v2v-full | v2v-lite"),
-    epochs: int = typer.Option(10, min=1),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    lr: float = typer.Option(2.5e-4, help="learning rate (paper: RMSProp 2.5e-4)"),
-    optimizer: str = typer.Option("rmsprop", help="rmsprop | adam"),
-    device: str = typer.Option("cpu", help="cpu | cuda"),
-    workers: int = typer.Option(1, min=0, help="data loader worker processes"),
-    resume: bool = typer.Option(False, "--resume", help="continue the run in --out"),
-    seed: int = typer.Option(0),
-    val_fraction: float = typer.Option(0.05, "--val-fraction", help="share of training frames held out for validation"),
-    val_root: Optional[Path] = typer.Option(None, "--val-root", help="separate validation set (same dataset type)"),
-    centers: Optional[Path] = typer.Option(None, "--centers", help="per-frame reference points file (x y z or invalid)"),
-    checkpoint_minutes: float = typer.Option(10.0, "--checkpoint-minutes", help="also checkpoint mid-epoch this often"),
-    max_steps_per_epoch: int = typer.Option(0, "--max-steps-per-epoch", help="cap steps per epoch (0 = all)"),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="paper augmentation: scale, rotation, shift"),
-    export: bool = typer.Option(True, "--export/--no-export", help="export model.onnx from the best checkpoint at the end"),
-    schedule: str = typer.Option("none", help="learning-rate schedule: none (paper) | cosine"),
-    init_from: Optional[Path] = typer.Option(None, "--init-from",
-                                             help="start from this checkpoint's weights (fine-tune; new optimizer and schedule)"),
-) -> None:
-    """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
-    from ..training.trainer import TrainArgs, train as run_training
-    run_training(TrainArgs(dataset=dataset, data_root=str(data_root), out=str(out), arch=arch, epochs=epochs,
-                           batch_size=batch_size, lr=lr, optimizer=optimizer, device=device, workers=workers,
-                           resume=resume, seed=seed, val_fraction=val_fraction,
-                           val_root=str(val_root) if val_root else None, centers=str(centers) if centers else None,
-                           checkpoint_minutes=checkpoint_minutes, max_steps_per_epoch=max_steps_per_epoch,
-                           augment=augment, export=export, schedule=schedule,
-                           init_from=str(init_from) if init_from else None))
 
 
 @app.command("eval")

@@ -5,6 +5,7 @@ pipeline always works on the newest frame and lag never builds up.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -14,46 +15,56 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..resources import models_dir
-
-SHIPPED = {"hand": "v2v-lite-hand.onnx", "body": "v2v-lite-body.onnx"}
-
-
-def default_model(target: str) -> Path:
-    if target not in SHIPPED:
-        raise UserError(f"unknown target '{target}' (hand, body)")
-    path = models_dir() / SHIPPED[target]
-    if not path.is_file():
-        raise UserError(f"no shipped {target} model at {path}; pass --model FILE.onnx "
-                        "(train one with `handpose-live train` and `handpose-live export-onnx`)")
-    return path
-
+from ..options import option
+from ..resources import default_model
+from ..targets import get_target
 
 @dataclass
 class RunOptions:
-    camera: str = "auto"
-    input_path: Path | None = None
-    model_path: Path | None = None
-    target: str = "hand"
-    frames: int = 0
-    output: Path | None = None
-    viewer: str = "auto"
-    screenshot: Path | None = None
-    save_video: Path | None = None
-    udp: str | None = None
-    realtime: bool | None = None
-    loop: bool = False
-    serial: str | None = None
-    width: int = 640
-    height: int = 480
-    fps: int = 30
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
-    backend: str = "onnxruntime"
-    smoothing: bool = False
-    min_confidence: float | None = None
-    quiet: bool = False
+    """`handpose-live run` options (the command line is built from these fields)."""
+
+    camera: str = option("auto", "auto (a RealSense if connected, else synthetic) | realsense | synthetic | kinect")
+    input: Path | None = option(None, "recording to replay (.bag, .db3, .mkv)")
+    model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
+    target: str = option("hand", "hand | body")
+    frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
+    output: Path | None = option(None, "write one record per frame (.jsonl or .csv)")
+    viewer: str = option("auto", "auto | open3d | opencv | none (auto: open3d with a display, else none)")
+    screenshot: Path | None = option(None, "save the last viewer image to this PNG (works headless)")
+    save_video: Path | None = option(None, "write the 2D overlay to an .mp4")
+    udp: str | None = option(None, "stream each frame's JSON record to host:port")
+    realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
+                                   "--realtime/--no-realtime")
+    loop: bool = option(False, "replay the file endlessly", "--loop")
+    serial: str | None = option(None, "RealSense serial number")
+    width: int = option(640, "camera depth width in pixels")
+    height: int = option(480, "camera depth height in pixels")
+    fps: int = option(30, "camera frame rate")
+    seed: int = option(0, "synthetic camera seed")
+    device: str = option("auto", "auto | cpu | cuda")
+    threads: int | None = option(None, "CPU inference threads")
+    backend: str = option("onnxruntime", "onnxruntime | openvino (CPU; pip install openvino)")
+    smoothing: bool = option(False, "One-Euro filter on the joints", "--smoothing/--no-smoothing")
+    min_confidence: float | None = option(None, "mean peak below which no subject is reported")
+    quiet: bool = option(False, "no status line or summary", "--quiet")
+
+    def __post_init__(self) -> None:
+        """Numeric and address options are checked before anything opens."""
+        get_target(self.target)
+        if self.frames < 0:
+            raise UserError(f"--frames must be >= 0, got {self.frames}")
+        for name, value, low in (("--width", self.width, 16), ("--height", self.height, 16), ("--fps", self.fps, 1)):
+            if value < low:
+                raise UserError(f"{name} must be at least {low}, got {value}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {self.threads}")
+        if self.min_confidence is not None and not (math.isfinite(self.min_confidence)
+                                                    and 0.0 <= self.min_confidence < 1.0):
+            raise UserError(f"--min-confidence must lie in [0, 1), got {self.min_confidence}")
+        if self.udp is not None:
+            host, sep, port = self.udp.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise UserError(f"--udp must be host:port, got {self.udp!r}")
 
 
 @dataclass
@@ -115,12 +126,12 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
     from ..inference.pipeline import PipelineOptions, PosePipeline
     from ..inference.predictor import Predictor
 
-    model_path = Path(opts.model_path) if opts.model_path else default_model(opts.target)
+    model_path = Path(opts.model) if opts.model else default_model(opts.target)
     predictor = Predictor(model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
     if predictor.info.target != opts.target:
         raise UserError(f"{model_path.name} is a {predictor.info.target} model but --target is {opts.target}")
-    realtime = opts.realtime if opts.realtime is not None else opts.input_path is None  # files: every frame, fast
-    source = open_source(opts.camera, opts.input_path, opts.target, realtime=realtime, loop=opts.loop,
+    realtime = opts.realtime if opts.realtime is not None else opts.input is None  # files: every frame, fast
+    source = open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
                          serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps, seed=opts.seed,
                          frames=opts.frames or None)
     pipeline = PosePipeline(predictor, PipelineOptions(min_confidence=opts.min_confidence, smoothing=opts.smoothing))

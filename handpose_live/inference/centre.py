@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..geometry import cube_roi_px
+from ..geometry import cube_roi_px, pixels_to_points_mm
+from ..targets import get_target
 from ..types import DepthFrame, Intrinsics
 
 _NEAR_MARGIN_MM = 30.0      # blob pixels may be this much nearer than the robust nearest surface
@@ -68,17 +69,14 @@ class CentreConfig:
 
     @classmethod
     def for_target(cls, target: str = "hand", cube_mm: float | None = None) -> "CentreConfig":
-        if target == "hand":
-            cube = 250.0 if cube_mm is None else float(cube_mm)
-            return cls(target="hand", cube_mm=cube, depth_range_mm=(150.0, 1000.0), min_points=150,
-                       band_mm=0.6 * cube, hand_length_mm=0.8 * cube, track_radius_mm=0.3 * cube,
-                       surface_offset_mm=0.04 * cube)
-        if target == "body":
-            cube = 2000.0 if cube_mm is None else float(cube_mm)
-            return cls(target="body", cube_mm=cube, depth_range_mm=(500.0, 5000.0), min_points=1500,
-                       band_mm=cube, hand_length_mm=cube, track_radius_mm=0.3 * cube,
-                       shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0)
-        raise ValueError(f"unknown target '{target}' (expected 'hand' or 'body')")
+        """Defaults from the target registry (`targets.py`), scaled to the model's cube."""
+        t = get_target(target)
+        cube = t.cube_mm if cube_mm is None else float(cube_mm)
+        common = dict(target=t.name, cube_mm=cube, depth_range_mm=t.depth_range_mm, min_points=t.min_points,
+                      track_radius_mm=0.3 * cube)
+        if t.name == "hand":
+            return cls(**common, band_mm=0.6 * cube, hand_length_mm=0.8 * cube, surface_offset_mm=0.04 * cube)
+        return cls(**common, band_mm=cube, hand_length_mm=cube, shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0)
 
 
 @dataclass
@@ -89,10 +87,7 @@ class CentreEstimate:
 
 
 def _back_project(depth_mm: np.ndarray, intr: Intrinsics, vs: np.ndarray, us: np.ndarray) -> np.ndarray:
-    zs = depth_mm[vs, us].astype(np.float32)
-    xs = (us.astype(np.float32) - np.float32(intr.cx)) * zs / np.float32(intr.fx)
-    ys = (vs.astype(np.float32) - np.float32(intr.cy)) * zs / np.float32(intr.fy)
-    return np.stack([xs, ys, zs], axis=1)
+    return pixels_to_points_mm(us, vs, depth_mm[vs, us], intr)
 
 
 def _mean_shift(points_mm: np.ndarray, start_mm: np.ndarray, radii_mm) -> np.ndarray:

@@ -16,7 +16,7 @@ from .runtime import open_session
 from ..skeletons import get_skeleton, generic_skeleton
 from ..errors import UserError
 from ..types import Intrinsics
-from ..voxelize import voxelize_depth, voxelize_points
+from ..voxelize import pad_points, voxelize_depth, voxelize_points
 
 
 class Predictor:
@@ -52,13 +52,7 @@ class Predictor:
 
     def predict_points(self, points_mm: list[np.ndarray], centres_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A batch of point clouds (dataset evaluation) -> (joints_mm [N,J,3], confidence [N,J])."""
-        n = len(points_mm)
-        p = max(1, max(len(x) for x in points_mm))
-        pts = torch.zeros(n, p, 3)
-        valid = torch.zeros(n, p, dtype=torch.bool)
-        for i, x in enumerate(points_mm):
-            pts[i, : len(x)] = torch.from_numpy(np.asarray(x, np.float32))
-            valid[i, : len(x)] = True
+        pts, valid = pad_points(points_mm)
         centres = torch.as_tensor(np.asarray(centres_mm, np.float32))
         voxels = voxelize_points(pts.to(self.device), centres.to(self.device), self.info.cube_mm,
                                  self.info.input_grid, valid=valid.to(self.device))

@@ -29,7 +29,8 @@ from ..fileio import atomic_write, remove_temporaries
 from . import shards as sh
 from .hand import PRIOR_FRACTION, nyu_prior
 from .sensor import SensorModel
-from .world import CUBE_MM, SKELETON, check_target, render_frame, sample_scene
+from ..targets import get_target
+from .world import check_target, render_frame, sample_scene
 
 # synth-2: the hand-pose prior comes from the packaged hand_prior.npz (float32), never from
 # a data folder beside the checkout; index.json records the prior, its share and the sensor model.
@@ -48,7 +49,7 @@ def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: 
     """The frame `frame_index` of the dataset (target, camera, seed): a `world.SynthFrame`."""
     rng = frame_rng(seed, frame_index)
     subject, background = sample_scene(target, rng, intr)
-    return render_frame(subject, background, intr, rng, CUBE_MM[target], sensor=SENSOR)
+    return render_frame(subject, background, intr, rng, get_target(target).cube_mm, sensor=SENSOR)
 
 
 def dataset_settings(target: str, intr: Intrinsics, seed: int) -> dict:
@@ -58,7 +59,7 @@ def dataset_settings(target: str, intr: Intrinsics, seed: int) -> dict:
         prior = nyu_prior()
         hand_prior = {"sha256": prior.sha256, "fraction": PRIOR_FRACTION, "frames": len(prior),
                       "source": prior.provenance.get("source"), "source_sha256": prior.provenance.get("source_sha256")}
-    return {"generator_version": GENERATOR_VERSION, "target": target, "cube_mm": CUBE_MM[target],
+    return {"generator_version": GENERATOR_VERSION, "target": target, "cube_mm": get_target(target).cube_mm,
             "camera": intr.to_dict(), "seed": int(seed), "hand_prior": hand_prior,
             "sensor": {"name": type(SENSOR).__name__, **asdict(SENSOR)}}
 
@@ -89,7 +90,7 @@ def _prepare_output(out: Path, append: bool) -> None:
 
 def _start_index(out: Path, target: str, intr: Intrinsics, seed: int, append: bool, shard_size: int) -> dict:
     fresh = {"format": sh.FORMAT, "version": sh.VERSION, **dataset_settings(target, intr, seed),
-             "skeleton": SKELETON[target], "shard_size": int(shard_size), "count": 0, "shards": []}
+             "skeleton": get_target(target).skeleton, "shard_size": int(shard_size), "count": 0, "shards": []}
     if not (append and (out / sh.INDEX).is_file()):
         return fresh
     index = sh.read_index(out)

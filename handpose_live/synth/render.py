@@ -16,6 +16,7 @@ import numpy as np
 import open3d as o3d
 import open3d.core as o3c
 
+from ..geometry import back_project, clamp_roi
 from ..types import Intrinsics
 from .shapes import Surface, surface_mesh
 
@@ -37,8 +38,8 @@ class Background:
 @functools.lru_cache(maxsize=8)
 def _ray_grid(intr: Intrinsics) -> np.ndarray:
     """[H, W, 6] float32 rays (origin 0) for every pixel centre."""
-    u = (np.arange(intr.width, dtype=np.float32) - np.float32(intr.cx)) / np.float32(intr.fx)
-    v = (np.arange(intr.height, dtype=np.float32) - np.float32(intr.cy)) / np.float32(intr.fy)
+    u, v, _ = back_project(np.arange(intr.width, dtype=np.float32), np.arange(intr.height, dtype=np.float32),
+                           np.float32(1.0), intr)   # directions: the back-projection at unit depth
     rays = np.zeros((intr.height, intr.width, 6), np.float32)
     rays[..., 3] = u[None, :]
     rays[..., 4] = v[:, None]
@@ -47,10 +48,7 @@ def _ray_grid(intr: Intrinsics) -> np.ndarray:
 
 
 def clip_roi(roi_px, intr: Intrinsics) -> tuple[int, int, int, int]:
-    if roi_px is None:
-        return 0, 0, intr.width, intr.height
-    u0, v0, u1, v1 = roi_px
-    return max(int(u0), 0), max(int(v0), 0), min(int(u1), intr.width), min(int(v1), intr.height)
+    return clamp_roi(roi_px, intr.width, intr.height)
 
 
 def _count(surface: Surface) -> int:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..geometry import back_project
 from ..types import Intrinsics
 
 
@@ -92,8 +93,9 @@ class SensorModel:
         (-a, -b, a rx + b ry + z) with a = fx dz/du, b = fy dz/dv, and its dot with r is z.
         """
         h, w = z.shape
-        rx = ((np.arange(w, dtype=np.float32) + np.float32(u0 - intr.cx)) / np.float32(intr.fx))[None, :]
-        ry = ((np.arange(h, dtype=np.float32) + np.float32(v0 - intr.cy)) / np.float32(intr.fy))[:, None]
+        rx, ry, _ = back_project(np.arange(u0, u0 + w, dtype=np.float32), np.arange(v0, v0 + h, dtype=np.float32),
+                                 np.float32(1.0), intr)   # ray directions (unit depth)
+        rx, ry = rx[None, :], ry[:, None]
         a = cv2.filter2D(z, -1, _DIFF_U, borderType=cv2.BORDER_REPLICATE) * np.float32(intr.fx)
         b = cv2.filter2D(z, -1, _DIFF_V, borderType=cv2.BORDER_REPLICATE) * np.float32(intr.fy)
         c = a * rx + b * ry + z

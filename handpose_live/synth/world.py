@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import camera_to_pixel, cube_roi_px
+from ..targets import get_target
+from ..geometry import back_project, camera_to_pixel, cube_roi_px
 from ..types import Intrinsics
 from .body import body_joints, body_surface, sample_body_pose, sample_body_view, yaw_rotation, BodyPose
 from .hand import PRIOR_FRACTION, HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
@@ -18,8 +19,6 @@ from .render import Background, Plane, clip_roi, render_depth_mm
 from .sensor import SensorModel
 from .shapes import Surface, rotation_about
 
-CUBE_MM = {"hand": 250.0, "body": 2000.0}
-SKELETON = {"hand": "hand21", "body": "itop15"}
 VISIBILITY_TOL_MM = 10.0
 
 
@@ -41,10 +40,7 @@ class SynthFrame:
 
 
 def check_target(target: str) -> str:
-    from ..errors import UserError
-    if target not in CUBE_MM:
-        raise UserError(f"unknown target '{target}' (use hand or body)")
-    return target
+    return get_target(target).name
 
 
 def hand_subject(model: HandModel, pose: HandPose) -> Subject:
@@ -68,7 +64,7 @@ def sample_hand_background(rng: np.random.Generator, subject: Subject, intr: Int
         for _ in range(int(rng.integers(1, 4))):
             z = cz + rng.uniform(150, 900)
             u, v = rng.uniform(0, intr.width), rng.uniform(0, intr.height)
-            c = np.array([(u - intr.cx) * z / intr.fx, (v - intr.cy) * z / intr.fy, z])
+            c = np.array(back_project(u, v, z, intr))
             if rng.random() < 0.5:
                 bg.distractors.ellipsoid(c, np.diag(rng.uniform(20, 120, 3)))
             else:

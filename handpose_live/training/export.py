@@ -28,6 +28,7 @@ from ..fileio import atomic_path
 from ..heatmaps import decode_heatmaps
 from ..inference.modelfile import INPUT, METADATA_KEY, MODEL_FORMAT, OUTPUTS, read_model_info
 from ..modeling.v2v import V2VConfig, build_model, preset
+from ..targets import get_target
 from ..skeletons import generic_skeleton, get_skeleton
 
 
@@ -76,7 +77,7 @@ def model_from_checkpoint(ckpt: dict, *, arch: str | None = None, skeleton: str 
         if arch and arch != config.arch:
             raise UserError(f"checkpoint {path} is a {config.arch} model, not {arch}")
         skel = get_skeleton(ckpt.get("skeleton", "hand21"))
-        meta = {"cube_mm": float(ckpt.get("cube_mm", 250.0)), "target": ckpt.get("target", skel.target),
+        meta = {"cube_mm": float(ckpt.get("cube_mm", get_target(skel.target).cube_mm)), "target": ckpt.get("target", skel.target),
                 "training_data": ckpt.get("training_data", "unknown"),
                 "trained_epochs": int(ckpt.get("epoch", 0)),
                 "validation": ckpt.get("validation", {})}
@@ -93,7 +94,7 @@ def model_from_checkpoint(ckpt: dict, *, arch: str | None = None, skeleton: str 
         skel = get_skeleton(skeleton) if skeleton else generic_skeleton(num_joints)
         if skel.num_joints != num_joints:
             raise UserError(f"skeleton {skel.name} has {skel.num_joints} joints, the checkpoint {num_joints}")
-        meta = {"cube_mm": float(cube_mm or (2000.0 if skel.target == "body" else 250.0)), "target": skel.target,
+        meta = {"cube_mm": float(cube_mm or get_target(skel.target).cube_mm), "target": skel.target,
                 "training_data": "imported V2V-PoseNet PyTorch port checkpoint", "trained_epochs": int(ckpt.get("epoch", 0)),
                 "validation": {}}
     if skeleton and ckpt.get("format") == CHECKPOINT_FORMAT:

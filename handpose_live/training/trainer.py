@@ -4,10 +4,18 @@ Data flow per batch: dataset `Sample`s (points, joints, centre in camera mm) -> 
 (runs in the loader workers: augmentation, the shared voxelizer, Gaussian targets) ->
 model -> MSE on heatmaps. Validation decodes heatmaps exactly like the exported model.
 
-Resumability: `last.pt` is written atomically every `--checkpoint-minutes` and at the end of
-every epoch with (epoch, step in epoch). The data order of an epoch is a permutation seeded by
-(seed, epoch) and the augmentation of a batch is seeded by (seed, epoch, step), so `--resume`
-continues with the same optimizer state and exactly the batches that were not yet seen.
+The trainer reads in three parts: `Trainer.__init__` (set-up, and resume or init-from),
+`train_epoch` (the steps of one epoch) and `end_epoch` (validation, history, checkpoint,
+best model, curves).
+
+Exact resume: `last.pt` is written atomically every `--checkpoint-minutes` and at the end of
+every epoch, with (epoch, step in epoch), the optimizer state, the epoch's losses so far and
+the elapsed time. The data order of an epoch is a permutation seeded by (seed, epoch), and the
+augmentation of a batch is seeded by (seed, epoch, step) where step counts from the start of
+the EPOCH (not of the resumed slice), so `--resume` after a kill at any step runs exactly the
+batches that were not yet done, with exactly their augmentation: the weights end up
+bit-identical to an uninterrupted run, and `metrics.csv` (rows past the checkpoint are
+dropped on resume, then written again) ends up with the same rows.
 Scale-out: `torchrun --nproc-per-node K -m handpose_live train ...` (DDP; gloo on CPU).
 """
 from __future__ import annotations
@@ -16,9 +24,8 @@ import csv
 import json
 import math
 import os
-import tempfile
 import time
-from dataclasses import dataclass, asdict
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,39 +33,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint
 from ..data import open_dataset
 from ..data.base import PoseDataset, Sample
 from ..errors import UserError
-from ..heatmaps import decode_heatmaps, gaussian_targets, norm_to_voxel
+from ..fileio import atomic_path, atomic_write, atomic_write_text, remove_temporaries, save_figure
+from ..geometry import norm_to_voxel
+from ..heatmaps import decode_heatmaps, gaussian_targets
 from ..modeling.v2v import V2VConfig, build_model, preset
 from ..skeletons import get_skeleton
-from ..voxelize import Augmentation, augment_points_norm, normalise_points, voxelize_norm
-
-
-@dataclass
-class TrainArgs:
-    dataset: str
-    data_root: str
-    out: str
-    arch: str = "v2v-lite"
-    epochs: int = 10
-    batch_size: int = 8
-    lr: float = 2.5e-4
-    optimizer: str = "rmsprop"
-    device: str = "cpu"
-    workers: int = 1
-    resume: bool = False
-    seed: int = 0
-    val_fraction: float = 0.05
-    val_root: str | None = None
-    centers: str | None = None
-    checkpoint_minutes: float = 10.0
-    max_steps_per_epoch: int = 0      # 0 = whole epoch; >0 caps it (quick runs, CI)
-    augment: bool = True
-    export: bool = True
-    schedule: str = "none"           # "none" (paper: constant lr) or "cosine" (decay to 0 over all epochs)
-    init_from: str | None = None     # start from this checkpoint's weights (fine-tuning); fresh optimizer and schedule
+from ..voxelize import Augmentation, augment_points_norm, normalise_points, pad_points, voxelize_norm
+from .args import TrainArgs
+from .checkpoint import load_checkpoint, save_checkpoint
 
 
 class Collate:
@@ -77,38 +62,34 @@ class Collate:
 
     def normalised_points(self, batch: list[tuple[int, Sample]]):
         """Points and joints in cube-normalised units (the cube spans [-0.5, 0.5)), augmented when training."""
-        steps = [b[0] for b in batch]
+        step = batch[0][0]
         samples = [b[1] for b in batch]
-        n = len(samples)
-        p = max(1, max(len(s.points_mm) for s in samples))
-        points = torch.zeros(n, p, 3)
-        valid = torch.zeros(n, p, dtype=torch.bool)
-        for i, s in enumerate(samples):
-            points[i, : len(s.points_mm)] = torch.from_numpy(np.asarray(s.points_mm, np.float32))
-            valid[i, : len(s.points_mm)] = True
+        points, valid = pad_points([s.points_mm for s in samples])
         joints = torch.from_numpy(np.stack([np.asarray(s.joints_mm, np.float32) for s in samples]))
         centres = torch.from_numpy(np.stack([np.asarray(s.centre_mm, np.float32) for s in samples]))
         pts_norm = normalise_points(points, centres, self.cube_mm)
         joints_norm = normalise_points(joints, centres, self.cube_mm)
         if self.augment:
-            g = torch.Generator().manual_seed(hash((self.seed, self.epoch, steps[0])) & 0x7FFFFFFF)
-            aug = Augmentation.sample(n, g)
+            g = torch.Generator().manual_seed(hash((self.seed, self.epoch, step)) & 0x7FFFFFFF)
+            aug = Augmentation.sample(len(samples), g)
             pts_norm = augment_points_norm(pts_norm, aug, self.config.input_grid)
             joints_norm = augment_points_norm(joints_norm, aug, self.config.input_grid)
         return pts_norm, valid, joints_norm, centres
 
 
 class IndexedBatches(torch.utils.data.Dataset):
-    """Wraps a PoseDataset so each item carries its position in the epoch (for augmentation seeds)."""
+    """The samples of one epoch from position `first` on, each carrying the step (counted from the
+    start of the epoch) that it belongs to: the seed of that batch's augmentation."""
 
-    def __init__(self, dataset: PoseDataset, order: list[int], batch_size: int):
-        self.dataset, self.order, self.batch_size = dataset, order, batch_size
+    def __init__(self, dataset: PoseDataset, order: list[int], batch_size: int, first: int = 0):
+        self.dataset, self.order, self.batch_size, self.first = dataset, order, batch_size, first
 
     def __len__(self):
-        return len(self.order)
+        return len(self.order) - self.first
 
     def __getitem__(self, i):
-        return i // self.batch_size, self.dataset[self.order[i]]
+        position = self.first + i
+        return position // self.batch_size, self.dataset[self.order[position]]
 
 
 class _Subset(PoseDataset):
@@ -139,11 +120,6 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def _setup_distributed(device: str) -> None:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
-
-
 def _epoch_order(dataset: PoseDataset, seed: int, epoch: int, rank: int, world: int) -> list[int]:
     """This rank's sample order for an epoch: a permutation seeded by (seed, epoch).
 
@@ -167,7 +143,7 @@ def _one_thread(_worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def _learning_rate(args: TrainArgs, epoch_progress: float) -> float:
+def learning_rate(args: TrainArgs, epoch_progress: float) -> float:
     """Computed from progress alone, so a resumed run continues on the same curve."""
     if args.schedule == "none":
         return args.lr
@@ -182,6 +158,23 @@ def _make_optimizer(name: str, params, lr: float):
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     raise UserError(f"unknown optimizer '{name}' (rmsprop, adam)")
+
+
+def check_args(args: TrainArgs) -> None:
+    """Numeric options are validated before anything is loaded."""
+    for name, value, low in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
+                             ("--workers", args.workers, 0), ("--max-steps-per-epoch", args.max_steps_per_epoch, 0)):
+        if value < low:
+            raise UserError(f"{name} must be at least {low}, got {value}")
+    for name, value in (("--lr", args.lr), ("--checkpoint-minutes", args.checkpoint_minutes)):
+        if not math.isfinite(value) or value < 0:
+            raise UserError(f"{name} must be a non-negative number, got {value}")
+    if not (math.isfinite(args.val_fraction) and 0 <= args.val_fraction < 1):
+        raise UserError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
+    if args.device not in ("cpu", "cuda"):
+        raise UserError(f"unknown device '{args.device}' (cpu, cuda)")
+    learning_rate(args, 0.0)
+    _make_optimizer(args.optimizer, [torch.zeros(1, requires_grad=True)], 1.0)
 
 
 @torch.no_grad()
@@ -203,7 +196,7 @@ def validate(model: nn.Module, loader, config: V2VConfig, cube_mm: float, device
             "val_per_joint_mm": [round(float(e), 2) for e in err.mean(dim=0)]}
 
 
-def _write_curves(csv_path: Path, png_path: Path) -> None:
+def write_curves(csv_path: Path, png_path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -230,32 +223,44 @@ def _write_curves(csv_path: Path, png_path: Path) -> None:
     b.set_ylabel("validation mean joint error (mm)")
     b.grid(alpha=0.3)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=png_path.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        save_figure(fig, png_path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
-class _Log:
+class MetricsLog:
+    """`metrics.csv` (one row every 25 steps and one per epoch), mirrored to TensorBoard when installed."""
+
     FIELDS = ["epoch_progress", "global_step", "train_loss", "val_loss", "val_mean_mm", "lr", "elapsed_s"]
 
-    def __init__(self, out: Path, enabled: bool):
+    def __init__(self, out: Path, enabled: bool, resume_at_step: int | None = None):
         self.enabled = enabled
         self.csv = out / "metrics.csv"
         self.png = out / "curves.png"
         self.tb = None
-        if enabled:
-            if not self.csv.exists():
-                with self.csv.open("w", newline="") as f:
-                    csv.DictWriter(f, self.FIELDS).writeheader()
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-                self.tb = SummaryWriter(str(out / "tb"))
-            except Exception:  # tensorboard is optional
-                self.tb = None
+        if not enabled:
+            return
+        if resume_at_step is not None and self.csv.exists():
+            # Rows written after the checkpoint belong to steps that run again: drop them.
+            rows = [r for r in csv.DictReader(self.csv.open()) if int(r["global_step"]) <= resume_at_step]
+            self._rewrite(rows)
+        elif not self.csv.exists():
+            self._rewrite([])
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tb = SummaryWriter(str(out / "tb"))
+        except Exception:  # tensorboard is optional
+            self.tb = None
 
-    def row(self, **kw):
+    def _rewrite(self, rows: list[dict]) -> None:
+        def write(f):
+            w = csv.DictWriter(f, self.FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+        atomic_write(self.csv, write, mode="w")
+
+    def row(self, **kw) -> None:
         if not self.enabled:
             return
         with self.csv.open("a", newline="") as f:
@@ -276,173 +281,226 @@ def _load_same_model(path: Path, config: V2VConfig, option: str, hint: str = "")
     return state
 
 
-def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dict:
-    """Run training; returns the final validation metrics. `dataset` overrides --dataset (tests)."""
-    torch.set_flush_denormal(True)  # the paper's N(0, 0.001) init yields denormals that stall CPU math 100x
-    device = torch.device(args.device if args.device != "cuda" or torch.cuda.is_available() else "cpu")
-    if args.device == "cuda" and device.type != "cuda":
-        raise UserError("--device cuda was requested but PyTorch sees no CUDA device")
-    _setup_distributed(device.type)
-    rank, world = _world()
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
-    out = Path(args.out)
-    if rank == 0:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create output folder {out}: {exc.strerror}") from None
-    if world > 1:
-        dist.barrier()
+class Trainer:
+    """One training run. `run()` returns the final validation metrics."""
 
-    if dataset is None:
-        kw = {"centres_file": Path(args.centers)} if args.centers else {}
-        dataset = open_dataset(args.dataset, args.data_root, "train", **kw)
-    if len(dataset) == 0:
-        raise UserError(f"dataset {args.dataset} at {args.data_root} has no training frames")
-    if args.val_root:
-        train_set, val_set = dataset, open_dataset(args.dataset, args.val_root, "train")
-    else:
-        train_set, val_set = split_train_val(dataset, args.val_fraction, args.seed)
-    skeleton = get_skeleton(dataset.skeleton_name)
-    cube_mm = float(dataset.cube_mm)
-    config = preset(args.arch, skeleton.num_joints)
+    def __init__(self, args: TrainArgs, dataset: PoseDataset | None = None, log=print):
+        check_args(args)
+        self.args, self.log = args, log
+        torch.set_flush_denormal(True)  # the paper's N(0, 0.001) init yields denormals that stall CPU math 100x
+        self.device = self._setup_device()
+        self.rank, self.world = _world()
+        self.out = Path(args.out)
+        if self.rank == 0:
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create output folder {self.out}: {exc.strerror}") from None
+        self._barrier()
 
-    ckpt_path = out / "last.pt"
-    if rank == 0:
-        for stale in out.glob(".*.tmp"):  # a write interrupted by a kill; the previous checkpoint is intact
-            stale.unlink(missing_ok=True)
-    state = init_state = None
-    if args.resume:
-        if not ckpt_path.exists():
-            raise UserError(f"--resume: no checkpoint at {ckpt_path}")
-        state = _load_same_model(ckpt_path, config, "--resume", " (use a new --out)")
-    elif ckpt_path.exists():
-        raise UserError(f"{out} already holds a run; pass --resume to continue it or choose a new --out")
-    elif args.init_from:  # a resumed run already carries the weights it started from
-        init_state = _load_same_model(Path(args.init_from), config, "--init-from")
+        # data and network
+        if dataset is None:
+            kw = {"centres_file": Path(args.centres)} if args.centres else {}
+            dataset = open_dataset(args.dataset, args.data_root, "train", **kw)
+        if len(dataset) == 0:
+            raise UserError(f"dataset {args.dataset} at {args.data_root} has no training frames")
+        if args.val_root:
+            self.train_set, val_set = dataset, open_dataset(args.dataset, args.val_root, "train")
+        else:
+            self.train_set, val_set = split_train_val(dataset, args.val_fraction, args.seed)
+        self.skeleton = get_skeleton(dataset.skeleton_name)
+        self.cube_mm = float(dataset.cube_mm)
+        self.config = preset(args.arch, self.skeleton.num_joints)
+        self.ckpt_path = self.out / "last.pt"
+        state = self._resume_state()
 
-    torch.manual_seed(args.seed)
-    model = build_model(config).to(device)
-    optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    start_epoch, start_step, global_step, history = 0, 0, 0, []
-    elapsed_before = 0.0
-    if init_state is not None:
-        model.load_state_dict(init_state["model_state_dict"])
-        if rank == 0:
-            log(f"initialised from {args.init_from} (weights only; new optimizer and schedule)")
-    if state is not None:
-        model.load_state_dict(state["model_state_dict"])
-        optimizer.load_state_dict(state["optimizer_state_dict"])
-        if "scaler_state_dict" in state and use_amp:
-            scaler.load_state_dict(state["scaler_state_dict"])
-        start_epoch, start_step = int(state["epoch"]), int(state["step_in_epoch"])
-        global_step, history = int(state["global_step"]), list(state.get("history", []))
-        elapsed_before = float(state.get("elapsed_s", 0.0))
-        if rank == 0:
-            log(f"resuming {ckpt_path}: epoch {start_epoch + 1}, step {start_step}")
-    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        torch.manual_seed(args.seed)
+        self.model = build_model(self.config).to(self.device)
+        self.optimizer = _make_optimizer(args.optimizer, self.model.parameters(), args.lr)
+        self.use_amp = self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.start_epoch = self.start_step = self.global_step = 0
+        self.history: list[dict] = []
+        self.epoch_losses: list[float] = []     # this epoch's step losses (kept across a resume)
+        self.elapsed_before = 0.0
+        self.metrics: dict = {}
+        if state is not None:
+            self._restore(state)
+        self.net = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
 
-    collate = Collate(config, cube_mm, args.augment, args.seed)
-    val_loader = None
-    if val_set is not None and rank == 0:
-        val_loader = torch.utils.data.DataLoader(
-            IndexedBatches(val_set, list(range(len(val_set))), args.batch_size), batch_size=args.batch_size,
-            collate_fn=Collate(config, cube_mm, False, args.seed), num_workers=0)
-    logger = _Log(out, rank == 0)
-    training_data = f"{args.dataset} ({args.data_root}), {len(train_set)} training frames"
-    t_start = time.time()
-    last_save = time.time()
-    metrics: dict = {}
+        self.collate = Collate(self.config, self.cube_mm, args.augment, args.seed)
+        self.val_loader = None
+        if val_set is not None and self.rank == 0:
+            self.val_loader = torch.utils.data.DataLoader(
+                IndexedBatches(val_set, list(range(len(val_set))), args.batch_size), batch_size=args.batch_size,
+                collate_fn=Collate(self.config, self.cube_mm, False, args.seed), num_workers=0)
+        self.logger = MetricsLog(self.out, self.rank == 0, self.global_step if state is not None else None)
+        self.training_data = f"{args.dataset} ({args.data_root}), {len(self.train_set)} training frames"
+        self.t_start = time.time()
 
-    def checkpoint(epoch: int, step_in_epoch: int) -> None:
-        if rank != 0:
+    # --- set-up -------------------------------------------------------------------------------
+    def _setup_device(self) -> torch.device:
+        args = self.args
+        device = torch.device(args.device if args.device != "cuda" or torch.cuda.is_available() else "cpu")
+        if args.device == "cuda" and device.type != "cuda":
+            raise UserError("--device cuda was requested but PyTorch sees no CUDA device")
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        return device
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def _resume_state(self) -> dict | None:
+        """The checkpoint to continue (--resume), after checking it fits; --init-from is loaded in _restore."""
+        args = self.args
+        if self.rank == 0:
+            remove_temporaries(self.out)  # a write interrupted by a kill; the previous checkpoint is intact
+        if args.resume:
+            if not self.ckpt_path.exists():
+                raise UserError(f"--resume: no checkpoint at {self.ckpt_path}")
+            return _load_same_model(self.ckpt_path, self.config, "--resume", " (use a new --out)")
+        if self.ckpt_path.exists():
+            raise UserError(f"{self.out} already holds a run; pass --resume to continue it or choose a new --out")
+        if args.init_from:  # a resumed run already carries the weights it started from
+            return {"init_from": _load_same_model(Path(args.init_from), self.config, "--init-from")}
+        return None
+
+    def _restore(self, state: dict) -> None:
+        if "init_from" in state:
+            self.model.load_state_dict(state["init_from"]["model_state_dict"])
+            if self.rank == 0:
+                self.log(f"initialised from {self.args.init_from} (weights only; new optimizer and schedule)")
             return
-        save_checkpoint(ckpt_path, {
-            "config": config.to_dict(), "model_state_dict": model.state_dict(),
-            "optimizer_state_dict": optimizer.state_dict(), "scaler_state_dict": scaler.state_dict(),
-            "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
-            "skeleton": skeleton.name, "cube_mm": cube_mm, "target": skeleton.target,
-            "training_data": training_data, "args": asdict(args), "history": history,
-            "validation": metrics, "elapsed_s": elapsed_before + time.time() - t_start,
+        self.model.load_state_dict(state["model_state_dict"])
+        self.optimizer.load_state_dict(state["optimizer_state_dict"])
+        if "scaler_state_dict" in state and self.use_amp:
+            self.scaler.load_state_dict(state["scaler_state_dict"])
+        self.start_epoch, self.start_step = int(state["epoch"]), int(state["step_in_epoch"])
+        self.global_step, self.history = int(state["global_step"]), list(state.get("history", []))
+        self.epoch_losses = [float(x) for x in state.get("epoch_losses", [])] if self.start_step else []
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self.metrics = dict(state.get("validation", {}))
+        if self.rank == 0:
+            self.log(f"resuming {self.ckpt_path}: epoch {self.start_epoch + 1}, step {self.start_step}")
+
+    def elapsed_s(self) -> float:
+        return self.elapsed_before + time.time() - self.t_start
+
+    def checkpoint(self, epoch: int, step_in_epoch: int) -> None:
+        if self.rank != 0:
+            return
+        save_checkpoint(self.ckpt_path, {
+            "config": self.config.to_dict(), "model_state_dict": self.model.state_dict(),
+            "optimizer_state_dict": self.optimizer.state_dict(), "scaler_state_dict": self.scaler.state_dict(),
+            "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
+            "epoch_losses": list(self.epoch_losses) if step_in_epoch else [],
+            "skeleton": self.skeleton.name, "cube_mm": self.cube_mm, "target": self.skeleton.target,
+            "training_data": self.training_data, "args": asdict(self.args), "history": self.history,
+            "validation": self.metrics, "elapsed_s": self.elapsed_s(),
         })
 
-    from tqdm import tqdm
+    # --- one epoch ----------------------------------------------------------------------------
+    def steps_in_epoch(self, order: list[int]) -> int:
+        steps = math.ceil(len(order) / self.args.batch_size)
+        return min(steps, self.args.max_steps_per_epoch) if self.args.max_steps_per_epoch else steps
 
-    for epoch in range(start_epoch, args.epochs):
-        order = _epoch_order(train_set, args.seed, epoch, rank, world)
-        steps_total = math.ceil(len(order) / args.batch_size)
-        if args.max_steps_per_epoch:
-            steps_total = min(steps_total, args.max_steps_per_epoch)
-        first = start_step if epoch == start_epoch else 0
-        collate.epoch = epoch
-        subset = order[first * args.batch_size: steps_total * args.batch_size]
+    def train_epoch(self, epoch: int) -> None:
+        from tqdm import tqdm
+
+        args = self.args
+        order = _epoch_order(self.train_set, args.seed, epoch, self.rank, self.world)
+        steps_total = self.steps_in_epoch(order)
+        first = self.start_step if epoch == self.start_epoch else 0
+        if first == 0:
+            self.epoch_losses = []
+        self.collate.epoch = epoch
         loader = torch.utils.data.DataLoader(
-            IndexedBatches(train_set, subset, args.batch_size), batch_size=args.batch_size, shuffle=False,
-            collate_fn=collate, num_workers=args.workers, persistent_workers=False, worker_init_fn=_one_thread,
-            prefetch_factor=2 if args.workers > 0 else None)
-        net.train()
-        bar = tqdm(total=steps_total, initial=first, desc=f"epoch {epoch + 1}/{args.epochs}", disable=rank != 0,
-                   dynamic_ncols=True)
-        running = []
-        for step_offset, (voxels, targets, _, _) in enumerate(loader):
-            step = first + step_offset
-            lr = _learning_rate(args, epoch + step / steps_total)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            voxels, targets = voxels.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=use_amp):
-                heat = net(voxels)
-            loss = nn.functional.mse_loss(heat.float(), targets)
-            if not torch.isfinite(loss):
-                raise UserError(f"training diverged at epoch {epoch + 1}, step {step} (loss {float(loss)}); "
-                                "lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            global_step += 1
-            running.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(running[-50:]):.2e}")
+            IndexedBatches(self.train_set, order[: steps_total * args.batch_size], args.batch_size,
+                           first * args.batch_size),
+            batch_size=args.batch_size, shuffle=False, collate_fn=self.collate, num_workers=args.workers,
+            persistent_workers=False, worker_init_fn=_one_thread, prefetch_factor=2 if args.workers > 0 else None)
+        self.net.train()
+        bar = tqdm(total=steps_total, initial=first, desc=f"epoch {epoch + 1}/{args.epochs}",
+                   disable=self.rank != 0, dynamic_ncols=True)
+        last_save = time.time()
+        for step, (voxels, targets, _, _) in enumerate(loader, start=first):
+            lr = learning_rate(args, epoch + step / steps_total)
+            loss = self.train_step(voxels, targets, lr, epoch, step)
+            self.epoch_losses.append(loss)
+            bar.set_postfix(loss=f"{np.mean(self.epoch_losses[-50:]):.2e}")
             bar.update(1)
             if step % 25 == 24:
-                logger.row(epoch_progress=epoch + (step + 1) / steps_total, global_step=global_step,
-                           train_loss=np.mean(running[-25:]), lr=lr, elapsed_s=round(time.time() - t_start, 1))
-            if time.time() - last_save > args.checkpoint_minutes * 60 and step + 1 < steps_total:
-                checkpoint(epoch, step + 1)
+                self.logger.row(epoch_progress=epoch + (step + 1) / steps_total, global_step=self.global_step,
+                                train_loss=np.mean(self.epoch_losses[-25:]), lr=lr, elapsed_s=round(self.elapsed_s(), 1))
+            if time.time() - last_save >= args.checkpoint_minutes * 60 and step + 1 < steps_total:
+                self.checkpoint(epoch, step + 1)
                 last_save = time.time()
         bar.close()
-        if world > 1:
+
+    def train_step(self, voxels, targets, lr: float, epoch: int, step: int) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        voxels, targets = voxels.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            heat = self.net(voxels)
+        loss = nn.functional.mse_loss(heat.float(), targets)
+        if not torch.isfinite(loss):
+            raise UserError(f"training diverged at epoch {epoch + 1}, step {step} (loss {float(loss)}); lower --lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.global_step += 1
+        return float(loss.detach())
+
+    # --- end of an epoch ----------------------------------------------------------------------
+    def end_epoch(self, epoch: int) -> None:
+        self._barrier()
+        if self.rank != 0:
+            return
+        self.metrics = validate(self.model, self.val_loader, self.config, self.cube_mm, self.device) \
+            if self.val_loader is not None else {}
+        train_loss = float(np.mean(self.epoch_losses)) if self.epoch_losses else None
+        self.history.append({"epoch": epoch + 1, "train_loss": train_loss,
+                             **{k: v for k, v in self.metrics.items() if k != "val_per_joint_mm"}})
+        self.logger.row(epoch_progress=epoch + 1, global_step=self.global_step,
+                        train_loss="" if train_loss is None else train_loss, val_loss=self.metrics.get("val_loss", ""),
+                        val_mean_mm=self.metrics.get("val_mean_mm", ""), lr=learning_rate(self.args, epoch + 1),
+                        elapsed_s=round(self.elapsed_s(), 1))
+        self.checkpoint(epoch + 1, 0)
+        best = min((h.get("val_mean_mm", math.inf) or math.inf) for h in self.history)
+        if self.metrics.get("val_mean_mm", math.inf) <= best:
+            with atomic_path(self.out / "best.pt") as tmp:
+                tmp.write_bytes(self.ckpt_path.read_bytes())
+        write_curves(self.logger.csv, self.logger.png)
+        self.log(f"epoch {epoch + 1}: train loss " + ("-" if train_loss is None else f"{train_loss:.3e}")
+                 + (f", validation {self.metrics['val_mean_mm']:.2f} mm" if self.metrics else ""))
+
+    def finish(self) -> None:
+        if self.rank == 0:
+            atomic_write_text(self.out / "summary.json", json.dumps(
+                {"history": self.history, "validation": self.metrics, "config": self.config.to_dict()}, indent=2))
+            if self.args.export:
+                from .export import export_checkpoint
+                best = self.out / "best.pt" if (self.out / "best.pt").exists() else self.ckpt_path
+                export_checkpoint(best, self.out / "model.onnx", log=self.log)
+        if self.world > 1:
             dist.barrier()
-        if rank == 0:
-            metrics = validate(model, val_loader, config, cube_mm, device) if val_loader is not None else {}
-            history.append({"epoch": epoch + 1, "train_loss": float(np.mean(running)) if running else None,
-                            **{k: v for k, v in metrics.items() if k != "val_per_joint_mm"}})
-            logger.row(epoch_progress=epoch + 1, global_step=global_step,
-                       train_loss=np.mean(running) if running else "", val_loss=metrics.get("val_loss", ""),
-                       val_mean_mm=metrics.get("val_mean_mm", ""), lr=_learning_rate(args, epoch + 1),
-                       elapsed_s=round(time.time() - t_start, 1))
-            checkpoint(epoch + 1, 0)
-            last_save = time.time()
-            best = min((h.get("val_mean_mm", math.inf) or math.inf) for h in history)
-            if metrics.get("val_mean_mm", math.inf) <= best:
-                import shutil
-                shutil.copyfile(ckpt_path, out / ".best.pt.tmp")
-                os.replace(out / ".best.pt.tmp", out / "best.pt")
-            _write_curves(logger.csv, logger.png)
-            log(f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.3e}"
-                + (f", validation {metrics['val_mean_mm']:.2f} mm" if metrics else ""))
-    if rank == 0:
-        (out / "summary.json").write_text(json.dumps({"history": history, "validation": metrics,
-                                                      "config": config.to_dict()}, indent=2))
-        if args.export:
-            from .export import export_checkpoint
-            best = out / "best.pt" if (out / "best.pt").exists() else ckpt_path
-            export_checkpoint(best, out / "model.onnx", log=log)
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return metrics
+            dist.destroy_process_group()
+
+    def run(self) -> dict:
+        for epoch in range(self.start_epoch, self.args.epochs):
+            self.train_epoch(epoch)
+            self.end_epoch(epoch)
+        self.finish()
+        return self.metrics
+
+
+def train(args: TrainArgs, dataset: PoseDataset | None = None, log=print) -> dict:
+    """Run training; returns the final validation metrics. `dataset` overrides --dataset (tests)."""
+    return Trainer(args, dataset, log).run()

@@ -1,0 +1,33 @@
+"""The options of a training run (light: the command line imports it without torch)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import option
+
+
+@dataclass
+class TrainArgs:
+    """`handpose-live train` options (the command line is built from these fields)."""
+
+    dataset: str = option(help="nyu | icvl | msra | hands2017 | itop | synthetic")
+    data_root: str = option(help="dataset folder")
+    out: str = option(help="run folder (checkpoints, metrics.csv, curves.png, model.onnx)")
+    arch: str = option("v2v-lite", "v2v-full (the paper) | v2v-lite")
+    epochs: int = option(10, "number of epochs")
+    batch_size: int = option(8, "samples per step")
+    lr: float = option(2.5e-4, "learning rate (paper: RMSProp 2.5e-4)")
+    optimizer: str = option("rmsprop", "rmsprop | adam")
+    device: str = option("cpu", "cpu | cuda")
+    workers: int = option(1, "data loader worker processes")
+    resume: bool = option(False, "continue the run in --out exactly where it stopped", "--resume")
+    seed: int = option(0, "seed of the initial weights, the data order and the augmentation")
+    val_fraction: float = option(0.05, "share of training frames held out for validation")
+    val_root: str | None = option(None, "separate validation set (same dataset type)")
+    centres: str | None = option(None, "per-frame reference points file (x y z or invalid)", "--centres", "--centers")
+    checkpoint_minutes: float = option(10.0, "also checkpoint mid-epoch this often (0 = every step)")
+    max_steps_per_epoch: int = option(0, "cap steps per epoch (0 = all)")
+    augment: bool = option(True, "paper augmentation: scale, rotation, shift", "--augment/--no-augment")
+    export: bool = option(True, "export model.onnx from the best checkpoint at the end", "--export/--no-export")
+    schedule: str = option("none", "learning-rate schedule: none (paper) | cosine")
+    init_from: str | None = option(None, "start from this checkpoint's weights (fine-tune; new optimizer and schedule)")
