@@ -41,7 +41,3 @@ def load_intrinsics(name_or_path: str | Path) -> Intrinsics:
         )
     except (TypeError, ValueError) as exc:
         raise UserError(f"intrinsics file {path} has a malformed value: {exc}") from None
-
-
-def save_intrinsics(intrinsics: Intrinsics, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(intrinsics.to_dict(), indent=2) + "\n")

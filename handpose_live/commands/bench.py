@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..inference.runtime import check_backend
+from .stats import FrameStats
 
 
 @dataclass
@@ -77,29 +78,24 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
     pipeline = PosePipeline(predictor, PipelineOptions())
     proc = psutil.Process()
     cpu0 = proc.cpu_times()
-    stages: dict[str, list[float]] = {}
-    totals, errors, found = [], [], 0
+    stats = FrameStats()
+    totals = []
     t_start = time.perf_counter()
     for f in frames:
         t0 = time.perf_counter()
         result = pipeline.process(f)
         totals.append((time.perf_counter() - t0) * 1e3)
-        for k, v in result.latency_ms.items():
-            stages.setdefault(k, []).append(v)
-        if result.hand_found:
-            found += 1
-            if f.ground_truth_mm is not None and f.ground_truth_mm.shape == result.joints_mm.shape:
-                errors.append(float(np.linalg.norm(result.joints_mm - f.ground_truth_mm, axis=1).mean()))
+        stats.add(f, result)
     wall = time.perf_counter() - t_start
     cpu1 = proc.cpu_times()
     cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall * 100
     stage_stats = {"capture_decode": {"p50": round(decode_ms, 3), "p95": round(decode_ms, 3)}}
-    for k, v in stages.items():
-        stage_stats[k] = {"p50": round(float(np.percentile(v, 50)), 3), "p95": round(float(np.percentile(v, 95)), 3)}
+    for k, (p50, p95) in stats.percentiles().items():
+        stage_stats[k] = {"p50": round(p50, 3), "p95": round(p95, 3)}
     return BenchResult(label, len(frames), len(frames) / wall, float(np.percentile(totals, 50)),
                        float(np.percentile(totals, 95)), stage_stats, cpu,
-                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, found,
-                       float(np.mean(errors)) if errors else None, predictor.session.describe())
+                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, stats.found,
+                       stats.mean_error_mm, predictor.session.describe())
 
 
 def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print,

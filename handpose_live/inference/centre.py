@@ -36,7 +36,7 @@ front surface, the joints (and ground-truth centres) lie inside the hand.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -72,11 +72,11 @@ class CentreConfig:
         """Defaults from the target registry (`targets.py`), scaled to the model's cube."""
         t = get_target(target)
         cube = t.cube_mm if cube_mm is None else float(cube_mm)
-        common = dict(target=t.name, cube_mm=cube, depth_range_mm=t.depth_range_mm, min_points=t.min_points,
-                      track_radius_mm=0.3 * cube)
+        common = cls(target=t.name, cube_mm=cube, depth_range_mm=t.depth_range_mm, min_points=t.min_points,
+                     track_radius_mm=0.3 * cube)
         if t.name == "hand":
-            return cls(**common, band_mm=0.6 * cube, hand_length_mm=0.8 * cube, surface_offset_mm=0.04 * cube)
-        return cls(**common, band_mm=cube, hand_length_mm=cube, shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0)
+            return replace(common, band_mm=0.6 * cube, hand_length_mm=0.8 * cube, surface_offset_mm=0.04 * cube)
+        return replace(common, band_mm=cube, hand_length_mm=cube, shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0)
 
 
 @dataclass
@@ -198,7 +198,8 @@ class CentreEstimator:
         band = ((small >= z_lo) & (small <= z_hi)).astype(np.uint8)
         _, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
         label = int(labels.flat[seed_index])
-        bbox = tuple(int(v) for v in stats[label, :4])
+        x0, y0, bw, bh = (int(v) for v in stats[label, :4])
+        bbox = (x0, y0, bw, bh)
         points, pixels = self._blob_points(depth, intr, labels, label, bbox, z_lo, z_hi)
         num_points = len(points) * cfg.point_step_px ** 2
         if num_points < cfg.min_points:
@@ -259,7 +260,8 @@ class CentreEstimator:
         if not plausible.any():
             return None
         label = int(np.argmax(np.where(plausible, area_mm2, -1.0)))
-        bbox = tuple(int(v) for v in stats[label, :4])
+        x0, y0, bw, bh = (int(v) for v in stats[label, :4])
+        bbox = (x0, y0, bw, bh)
         half = cfg.cube_mm / 2.0
         z_lo, z_hi = max(lo, mean_z[label] - half), min(hi, mean_z[label] + half)
         points, _ = self._blob_points(depth, intr, labels, label, bbox, z_lo, z_hi)

@@ -35,7 +35,8 @@ class OneEuroFilter:
 
     def __call__(self, x: np.ndarray, timestamp_ms: float) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        if self._x is None or self._x.shape != x.shape or timestamp_ms < self._t_ms:
+        if self._x is None or self._dx is None or self._t_ms is None or self._x.shape != x.shape \
+                or timestamp_ms < self._t_ms:
             self._x, self._dx, self._t_ms = x.copy(), np.zeros_like(x), float(timestamp_ms)
             return x.copy()
         dt_s = (timestamp_ms - self._t_ms) / 1000.0
