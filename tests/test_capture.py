@@ -163,3 +163,17 @@ def test_open_source_errors_and_auto(monkeypatch, tmp_path):
     monkeypatch.setattr(sources, "_synthetic", lambda *a: picked.append(a) or "synthetic")
     assert open_source("auto", frames=5, seed=3) == "synthetic"
     assert picked[0][3:5] == (3, 5)
+
+
+def test_closing_a_camera_ends_its_wait_for_reconnection(monkeypatch):
+    from handpose_live.capture import realsense
+    monkeypatch.setattr(realsense, "list_devices", lambda: [{"name": "D435", "serial": "123", "firmware": "",
+                                                             "usb": ""}])
+    monkeypatch.setattr(realsense.RealSenseCamera, "_start", lambda self: None)
+    camera = realsense.RealSenseCamera(reconnect_poll_s=0.01)
+    monkeypatch.setattr(realsense, "list_devices", lambda: [])          # unplugged, never comes back
+    waiter = threading.Thread(target=camera._wait_for_camera, args=(RuntimeError("Frame didn't arrive"),))
+    waiter.start()
+    camera.close()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()

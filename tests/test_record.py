@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from handpose_live.capture import sources
 from handpose_live.capture.base import FrameSource
 from handpose_live.capture.realsense import RealSensePlayback
-from handpose_live.capture.record import atomic_path, record_cli, realsense_typestore, write_bag, write_db3
+from handpose_live.capture.record import atomic_path, realsense_typestore, record_cli, write_bag, write_db3
 from handpose_live.errors import UserError
 from handpose_live.types import DepthFrame, Intrinsics
 
@@ -63,6 +64,25 @@ def test_loop_restarts(recording):
     np.testing.assert_array_equal(got[N].depth_mm, pattern(0))
     np.testing.assert_array_equal(got[N + 2].depth_mm, pattern(2))
     assert got[-1].index == N + 2
+    stamps = [f.timestamp_ms for f in got]
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))          # the clock runs on across passes
+    assert stamps[N] - stamps[N - 1] == pytest.approx(1000 / 30, abs=0.01)
+
+
+def test_stopping_early_returns_at_once(tmp_path):
+    """A slow consumer stops a replay halfway: librealsense's reader is blocked handing over
+    the next frame; closing must not wait for it (playback.pause() did, 10 s)."""
+    from handpose_live.capture.thread import CaptureThread
+
+    path = tmp_path / "long.db3"
+    write_db3(path, frames(60), INTR, paced=False)
+    capture = CaptureThread(RealSensePlayback(path)).start()
+    for _ in range(3):
+        capture.get(timeout=10)
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    capture.stop()
+    assert time.perf_counter() - t0 < 1.0
 
 
 def test_open_source_picks_playback(recording):
@@ -156,7 +176,8 @@ def test_bag_without_depth_topic(tmp_path):
     with Writer(path) as w:
         for topic, msgtype, msg in [
             ("/file_version", "std_msgs/msg/UInt32", store.types["std_msgs/msg/UInt32"](data=3)),
-            ("/device_0/info", "diagnostic_msgs/msg/KeyValue", store.types["diagnostic_msgs/msg/KeyValue"](key="Name", value="x")),
+            ("/device_0/info", "diagnostic_msgs/msg/KeyValue",
+             store.types["diagnostic_msgs/msg/KeyValue"](key="Name", value="x")),
         ]:
             w.write(w.add_connection(topic, msgtype, typestore=store), 1, store.serialize_ros1(msg, msgtype))
     one_line_error(path, "no depth stream")

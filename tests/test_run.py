@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handpose_live.resources import default_model
 from handpose_live.capture.record import write_bag, write_db3
 from handpose_live.capture.synthetic import SyntheticCamera
+from handpose_live.resources import default_model
 from handpose_live.types import DepthFrame
 
 FRAMES = 24
@@ -114,8 +114,9 @@ def test_bad_input_is_one_line(tmp_path, recording, args, message):
                           [helper.make_tensor_value_info("voxels", TensorProto.FLOAT, [1])],
                           [helper.make_tensor_value_info("joints_vox", TensorProto.FLOAT, [1])])
     save(helper.make_model(g, ir_version=8, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "foreign.onnx")
-    args = [str(default_model("hand")) if a == "HAND" else str(recording) if a == "REC" else (str(tmp_path / a) if a in ("missing.db3", "junk.db3", "foreign.onnx")
-                                                else a) for a in args]
+    named = {"HAND": str(default_model("hand")), "REC": str(recording),
+             **{f: str(tmp_path / f) for f in ("missing.db3", "junk.db3", "foreign.onnx")}}
+    args = [named.get(a, a) for a in args]
     proc = cli("run", *args, "--quiet", check_rc=2)
     err = proc.stderr.strip()
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1 and "Traceback" not in err

@@ -1,7 +1,8 @@
-"""Sinks: record files (content, atomic publish, errors), UDP, the 2D overlay, Open3D headless."""
+"""Sinks: record files (content, streamed under their name, errors), UDP, the 2D overlay, Open3D headless."""
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import socket
@@ -13,10 +14,10 @@ import pytest
 
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
-from handpose_live.skeletons import HAND21
 from handpose_live.sinks import CsvWriter, JsonlWriter, UdpSender, open_output, record_json
 from handpose_live.sinks.opencv_viewer import OpenCvViewer, VideoWriterSink, save_image
 from handpose_live.sinks.overlay import render_overlay, skeleton_bgr
+from handpose_live.skeletons import HAND21
 from handpose_live.types import DepthFrame, Intrinsics, PoseResult
 
 INTR = Intrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480, name="test-d435")
@@ -78,15 +79,13 @@ def _temp_files(folder: Path) -> list[str]:
 
 # ---- record files -------------------------------------------------------------------------
 
-def test_jsonl_is_published_only_on_close_and_holds_every_record(tmp_path):
+def test_jsonl_streams_every_record_under_its_name(tmp_path):
     target = tmp_path / "poses.jsonl"
     results = [make_result(0), make_result(1, found=False), make_result(2)]
     writer = JsonlWriter(target)
     for r in results:
         writer.write(small_frame(r.frame_index), r)
-    assert not target.exists()
-    (temp,) = _temp_files(tmp_path)
-    assert len((tmp_path / temp).read_text().splitlines()) == 3  # flushed while running
+        assert len(target.read_text().splitlines()) == r.frame_index + 1   # in the file as soon as written
     writer.close()
     writer.close()
     assert _temp_files(tmp_path) == []
@@ -97,7 +96,7 @@ def test_jsonl_is_published_only_on_close_and_holds_every_record(tmp_path):
     assert records[1]["hand_found"] is False and records[1]["joints_mm"] is None
 
 
-def test_jsonl_is_published_after_ctrl_c(tmp_path):
+def test_jsonl_keeps_records_after_ctrl_c(tmp_path):
     target = tmp_path / "poses.jsonl"
     with pytest.raises(KeyboardInterrupt):
         with open_output(target, 21) as writer:
@@ -105,6 +104,32 @@ def test_jsonl_is_published_after_ctrl_c(tmp_path):
             raise KeyboardInterrupt
     assert json.loads(target.read_text())["frame"] == 0
     assert _temp_files(tmp_path) == []
+
+
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
+    real = tmp_path / "data" / "poses.jsonl"
+    real.parent.mkdir()
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(real)
+    with open_output(link, 21) as writer:
+        writer.write(small_frame(0), make_result(0))
+    assert link.is_symlink() and json.loads(real.read_text())["frame"] == 0
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_records_before(tmp_path, monkeypatch):
+    target = tmp_path / "poses.csv"
+    writer = CsvWriter(target, 21)
+    writer.write(small_frame(0), make_result(0))
+
+    def full(data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(writer._file, "write", full)
+    with pytest.raises(UserError, match="no space left on device") as info:
+        writer.write(small_frame(1), make_result(1))
+    assert "\n" not in str(info.value) and "1 records" in str(info.value)
+    writer.close()
+    with open(target, newline="") as f:
+        assert [row["frame"] for row in csv.DictReader(f)] == ["0"]
 
 
 def test_record_json_is_strict_json():
@@ -119,7 +144,6 @@ def test_csv_has_flattened_columns_and_empty_cells_without_a_hand(tmp_path):
     with CsvWriter(target, 21) as writer:
         writer.write(small_frame(5), make_result(5))
         writer.write(small_frame(6), make_result(6, found=False))
-        assert not target.exists()
     with open(target, newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
@@ -219,7 +243,7 @@ def test_video_writer_writes_a_readable_mp4(tmp_path, depth_mm):
     with VideoWriterSink(target, 30.0, HAND21) as video:
         for i in range(3):
             video.write(make_frame(depth_mm, i), make_result(i))
-        assert not target.exists()
+        assert target.exists()                                   # written under its name as it goes
     capture = cv2.VideoCapture(str(target))
     frames = 0
     while capture.read()[0]:
@@ -231,8 +255,7 @@ def test_video_writer_writes_a_readable_mp4(tmp_path, depth_mm):
 # ---- Open3D headless ----------------------------------------------------------------------
 
 def test_open3d_screenshot_shows_skeleton_from_the_sensor(tmp_path, depth_mm):
-    from handpose_live.sinks.open3d_viewer import (SCALES, VIEW_FILL, Open3DViewer, open3d_window_available,
-                                                   sensor_view_extrinsic)
+    from handpose_live.sinks.open3d_viewer import SCALES, VIEW_FILL, Open3DViewer, open3d_window_available, sensor_view_extrinsic
     available, how = open3d_window_available()
     if not available:
         pytest.skip(f"Open3D cannot create any window here: {how}")

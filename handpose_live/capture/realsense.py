@@ -6,6 +6,7 @@ with the intrinsics and depth scale the device or the recording itself reports.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import describe_os_error
 from ..types import DepthFrame, Intrinsics
 from .base import FrameSource
 
@@ -71,7 +73,8 @@ class RealSenseCamera(FrameSource):
     Reconnection: when no frame arrives within `frame_timeout_ms` (an unplugged camera makes
     wait_for_frames fail), the pipeline is stopped and the device list is polled every
     `reconnect_poll_s` until the same serial shows up again, then streaming restarts with the
-    same settings. The wait is unbounded (Ctrl-C ends it); `reconnect=False` raises instead.
+    same settings. The wait is unbounded (Ctrl-C or `close()` ends it); `reconnect=False` raises
+    instead.
     """
 
     live = True
@@ -81,6 +84,7 @@ class RealSenseCamera(FrameSource):
         self.width, self.height, self.fps = int(width), int(height), int(fps)
         self.reconnect, self.frame_timeout_ms, self.reconnect_poll_s = reconnect, int(frame_timeout_ms), reconnect_poll_s
         self._pipe = None
+        self._closing = False
         devices = list_devices()
         if not devices:
             raise UserError("no RealSense camera found (connected: none); check the USB3 cable and port")
@@ -117,8 +121,10 @@ class RealSenseCamera(FrameSource):
         log.warning("RealSense %s stopped delivering frames (%s); waiting for it to come back", self.serial,
                     _reason(exc))
         self._stop()
-        while True:
+        while not self._closing:
             time.sleep(self.reconnect_poll_s)
+            if self._closing:
+                return
             if self.serial not in {d["serial"] for d in list_devices()}:
                 continue
             try:
@@ -135,7 +141,7 @@ class RealSenseCamera(FrameSource):
 
     def frames(self) -> Iterator[DepthFrame]:
         index = 0
-        while True:
+        while not self._closing:
             if self._pipe is None:
                 return
             try:
@@ -146,21 +152,33 @@ class RealSenseCamera(FrameSource):
                 self._wait_for_camera(exc)
                 continue
             depth = frameset.get_depth_frame()
-            if depth:
-                yield _to_frame(depth, self._intrinsics, index)
+            frame = _to_frame(depth, self._intrinsics, index) if depth else None
+            del frameset, depth   # no librealsense frame is kept across a yield (see RealSensePlayback)
+            if frame is not None:
+                yield frame
                 index += 1
 
     def close(self) -> None:
+        self._closing = True
         self._stop()
 
 
 def check_recording_path(path: Path, suffixes: tuple[str, ...] = RECORDING_SUFFIXES) -> Path:
+    """A recording that exists, is readable and is not empty, or a one-line UserError.
+
+    Opened here once because librealsense reports an unreadable file or folder as a corrupt one.
+    """
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise UserError(f"{path}: unsupported recording type '{path.suffix}' (expected {', '.join(suffixes)})")
-    if not path.is_file():
-        raise UserError(f"recording not found: {path}")
-    if path.stat().st_size == 0:
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"recording not found: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read recording {path}: {describe_os_error(exc)}") from None
+    if size == 0:
         raise UserError(f"recording {path} is empty (0 bytes)")
     return path
 
@@ -171,6 +189,8 @@ class RealSensePlayback(FrameSource):
     With `realtime=False` (the default) librealsense hands over every frame as fast as we take
     them; realtime playback drops frames whenever the consumer is slower than the recording.
     The end of the file is the playback status turning `stopped` while no frame arrives.
+    With `loop`, each pass continues the clock of the previous one, one frame period after its
+    last frame, so `timestamp_ms` never goes back.
     """
 
     live = False
@@ -226,11 +246,12 @@ class RealSensePlayback(FrameSource):
             stream = profile.get_stream(rs.stream.depth).as_video_stream_profile()
             intrinsics = Intrinsics.from_realsense(stream.get_intrinsics(), _clean_scale(scale),
                                                    name=self.path.name)
+            period_ms = 1000.0 / stream.fps() if stream.fps() > 0 else 0.0
         except RuntimeError as exc:
             if started:
                 self._stop_pipe(pipe)
             raise UserError(f"cannot play {self.path}: {_reason(exc)}") from None
-        self._intrinsics = intrinsics
+        self._intrinsics, self._period_ms = intrinsics, period_ms
         self._stopped = rs.playback_status.stopped
         self._playback, self._pipe = playback, pipe
 
@@ -244,18 +265,21 @@ class RealSensePlayback(FrameSource):
     def _stop(self) -> None:
         """Stop streaming, then drop our librealsense handles in a fixed order, on this thread.
 
-        Playback is paused, then the pipeline is stopped while we still hold the playback device;
-        then our device handle goes, then the pipeline (which destroys the device and its reader
-        thread). Nothing is left for the garbage collector to destroy later, at an arbitrary point
-        or on another thread.
+        The pipeline is stopped while we still hold the playback device; then our device handle
+        goes, then the pipeline (which destroys the device and its reader thread). Nothing is left
+        for the garbage collector to destroy later, at an arbitrary point or on another thread.
+        Callers make sure no other thread is inside `frames()` (CaptureThread joins it first).
+
+        No `playback.pause()` before the stop: without real time, librealsense's reader thread
+        blocks handing over a frame until we take it, and pause() waits for that same thread, so
+        after an early stop it gave up only after 10 s ("timeout waiting for pause, possible
+        deadlock detected", librealsense issue #12518), leaving its task to run on the reader
+        thread later, while the sensors were being torn down. `pipeline.stop()` stops the syncer
+        first, which releases a blocked hand-over (librealsense PRs #4758, #8625): it returns at once.
+        (500 early stops at random points, looping or not, with a slow consumer: no abort.)
         """
         pipe, self._pipe = self._pipe, None
         playback, self._playback = getattr(self, "_playback", None), None
-        if playback is not None:
-            try:
-                playback.pause()  # the reader thread idles before the pipeline tears it down
-            except RuntimeError:
-                pass  # already at the end of the file
         if pipe is not None:
             self._stop_pipe(pipe)
         del playback
@@ -288,9 +312,14 @@ class RealSensePlayback(FrameSource):
 
     def frames(self) -> Iterator[DepthFrame]:
         index = 0
+        offset_ms, last_ms = 0.0, None   # added to this pass's clock; the last timestamp handed out
         while True:
             start = index
             for frame in self._one_pass(index):
+                if index == start and last_ms is not None:
+                    offset_ms = last_ms + self._period_ms - frame.timestamp_ms
+                frame.timestamp_ms += offset_ms
+                last_ms = frame.timestamp_ms
                 yield frame
                 index += 1
             if self._pipe is None:  # closed while we were reading

@@ -33,7 +33,7 @@ class CaptureThread:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"capture-{source.name}", daemon=True)
 
-    def start(self) -> "CaptureThread":
+    def start(self) -> CaptureThread:
         self._thread.start()
         return self
 
@@ -88,7 +88,7 @@ class CaptureThread:
             self._thread.join(timeout)
         self.source.close()
 
-    def __enter__(self) -> "CaptureThread":
+    def __enter__(self) -> CaptureThread:
         return self.start()
 
     def __exit__(self, *exc) -> None:

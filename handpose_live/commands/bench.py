@@ -174,7 +174,7 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
         if soak_frames:
             payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None,
                                       backend=backends[0])
-        print(json.dumps(payload[0] if len(payload) == 1 else payload))
+        print(json.dumps(payload))   # always a list, one object per configuration
     else:
         print_results(results)
         if soak_frames:

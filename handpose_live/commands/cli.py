@@ -165,8 +165,16 @@ def bench(
 
 
 def main() -> None:
+    import signal
+
+    def stop_like_ctrl_c(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    # `kill`, `docker stop`, systemd: end the command as Ctrl-C does (finally blocks run, files are
+    # closed, `run` prints its summary), exit 130, instead of dying mid-write.
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
     try:
-        app()
+        app()   # typer turns a KeyboardInterrupt in a command into exit 130
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

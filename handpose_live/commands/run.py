@@ -94,57 +94,77 @@ def _choose_viewer(name: str) -> str:
 
 
 def _open_sinks(opts: RunOptions, skeleton, num_joints: int) -> tuple[list, object | None]:
-    """Create every requested sink up front, so a bad path fails before any frame is processed."""
+    """Create every requested sink up front, so a bad path fails before any frame is processed.
+
+    The record file comes last because opening it truncates an existing file: a run refused
+    for another sink leaves it alone. It is written first in each frame. On a failure the sinks
+    already opened are closed.
+    """
+    from ..sinks.base import close_all
+
     sinks, viewer = [], None
-    if opts.output is not None:
-        from ..sinks.files import open_output
-        sinks.append(open_output(opts.output, num_joints))
-    if opts.udp:
-        from ..sinks.udp import UdpSender
-        sinks.append(UdpSender(opts.udp))
-    if opts.save_video is not None:
-        from ..sinks.opencv_viewer import VideoWriterSink
-        sinks.append(VideoWriterSink(opts.save_video, opts.fps, skeleton))
-    kind = _choose_viewer(opts.viewer)
-    if kind == "none" and opts.screenshot is not None:
-        kind = "opencv-headless"
-    if kind == "open3d":
-        from ..sinks.open3d_viewer import Open3DViewer
-        viewer = Open3DViewer(skeleton, screenshot_path=opts.screenshot)
-    elif kind in ("opencv", "opencv-headless"):
-        from ..sinks.opencv_viewer import OpenCvViewer
-        viewer = OpenCvViewer(skeleton, window=kind == "opencv", screenshot_path=opts.screenshot)
-    if viewer is not None:
-        sinks.append(viewer)
+    try:
+        if opts.udp:
+            from ..sinks.udp import UdpSender
+            sinks.append(UdpSender(opts.udp))
+        if opts.save_video is not None:
+            from ..sinks.opencv_viewer import VideoWriterSink
+            sinks.append(VideoWriterSink(opts.save_video, opts.fps, skeleton))
+        kind = _choose_viewer(opts.viewer)
+        if kind == "none" and opts.screenshot is not None:
+            kind = "opencv-headless"
+        if kind == "open3d":
+            from ..sinks.open3d_viewer import Open3DViewer
+            viewer = Open3DViewer(skeleton, screenshot_path=opts.screenshot)
+        elif kind in ("opencv", "opencv-headless"):
+            from ..sinks.opencv_viewer import OpenCvViewer
+            viewer = OpenCvViewer(skeleton, window=kind == "opencv", screenshot_path=opts.screenshot)
+        if viewer is not None:
+            sinks.append(viewer)
+        if opts.output is not None:
+            from ..sinks.files import open_output
+            sinks.insert(0, open_output(opts.output, num_joints))
+    except BaseException:
+        close_all(sinks)
+        raise
     return sinks, viewer
 
 
 def run_pipeline(opts: RunOptions, log=print) -> RunStats:
-    """Run until the source ends, `frames` are done, the viewer is closed or Ctrl-C."""
+    """Run until the source ends, `frames` are done, the viewer is closed, or Ctrl-C / SIGTERM.
+
+    Once frames flow, the run ends the same way whatever stops it (the end, Ctrl-C, SIGTERM, an
+    error such as a full disk): the source is stopped, every sink is closed (record files are
+    fsynced), and the summary, with the real counts, is printed unless `quiet`. Then an interrupt
+    or an error goes on to the CLI (exit 130, or `error: ...` and exit 2). The fps counts the
+    loop only, not the time the source takes to stop.
+    """
     from ..capture.sources import open_source
     from ..capture.thread import CaptureThread
     from ..inference.pipeline import PipelineOptions, PosePipeline
     from ..inference.predictor import Predictor
+    from ..sinks.base import close_all
 
     model_path = Path(opts.model) if opts.model else default_model(opts.target)
     predictor = Predictor(model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
     if predictor.info.target != opts.target:
         raise UserError(f"{model_path.name} is a {predictor.info.target} model but --target is {opts.target}")
+    pipeline = PosePipeline(predictor, PipelineOptions(min_confidence=opts.min_confidence, smoothing=opts.smoothing))
     realtime = opts.realtime if opts.realtime is not None else opts.input is None  # files: every frame, fast
     source = open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
                          serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps, seed=opts.seed,
                          frames=opts.frames or None)
-    pipeline = PosePipeline(predictor, PipelineOptions(min_confidence=opts.min_confidence, smoothing=opts.smoothing))
     sinks, viewer = [], None
     stats = RunStats()
+    start = None            # set once frames flow: from then on the summary is always printed
+    interactive = sys.stderr.isatty() and not opts.quiet
     try:
         sinks, viewer = _open_sinks(opts, predictor.skeleton, predictor.info.num_joints)
         if not opts.quiet:
             log(f"source: {source.name}; model: {model_path.name}; {predictor.session.describe()}")
-        start = time.perf_counter()
-        last_status = start
-        interactive = sys.stderr.isatty() and not opts.quiet
-        with CaptureThread(source) as capture:
+        capture = CaptureThread(source).start()
+        start = last_status = time.perf_counter()
+        try:
             while True:
                 try:
                     frame = capture.get(timeout=10.0)
@@ -177,17 +197,22 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
                     break
                 if opts.frames and stats.frames_processed >= opts.frames:
                     break
+        except KeyboardInterrupt as exc:
+            log(f"stopped ({exc.args[0] if exc.args else 'Ctrl-C'})")
+            raise
+        finally:
+            stats.wall_s = time.perf_counter() - start
+            capture.stop()                      # joins the producer, then closes the source
             stats.frames_in, stats.dropped = capture.frames_in, capture.dropped
-        stats.wall_s = time.perf_counter() - start
-        if interactive:
-            sys.stderr.write("\n")
-    except KeyboardInterrupt:
-        stats.wall_s = time.perf_counter() - start if stats.frames_processed else 0.0
-        log("stopped (Ctrl-C)")
+            if interactive:
+                sys.stderr.write("\n")
     finally:
-        for sink in sinks:
-            sink.close()
         source.close()
+        try:
+            close_all(sinks)
+        finally:
+            if start is not None and not opts.quiet:
+                print_summary(stats)
     return stats
 
 
@@ -196,21 +221,22 @@ def print_summary(stats: RunStats) -> None:
     from rich.table import Table
 
     fps = stats.frames_processed / stats.wall_s if stats.wall_s > 0 else 0.0
-    table = Table(title=f"{stats.frames_processed} frames processed ({stats.frames_in} in, {stats.dropped} dropped), "
-                        f"{fps:.1f} fps, hand found in {stats.hands_found}")
+    console = Console(stderr=True)
+    # The headline on one line of its own (a table title would be wrapped to the table's width).
+    console.print(f"{stats.frames_processed} frames processed ({stats.frames_in} in, {stats.dropped} dropped), "
+                  f"{fps:.1f} fps, hand found in {stats.hands_found}", soft_wrap=True, highlight=False)
+    table = Table()
     table.add_column("stage")
     table.add_column("p50 ms", justify="right")
     table.add_column("p95 ms", justify="right")
     for name, (p50, p95) in stats.percentiles().items():
         table.add_row(name, f"{p50:.2f}", f"{p95:.2f}")
-    console = Console(stderr=True)
-    console.print(table)
+    if stats.stages:
+        console.print(table)
     if stats.errors_mm:
         console.print(f"mean joint error against the synthetic ground truth: {np.mean(stats.errors_mm):.1f} mm "
                       f"over {len(stats.errors_mm)} frames")
 
 
 def run_app(opts: RunOptions) -> None:
-    stats = run_pipeline(opts)
-    if not opts.quiet:
-        print_summary(stats)
+    run_pipeline(opts)          # prints the summary itself, also when stopped by Ctrl-C or an error

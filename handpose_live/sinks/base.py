@@ -9,7 +9,7 @@ from ..types import DepthFrame, PoseResult
 
 
 class Sink:
-    """Consumes one (frame, result) pair per frame; `close` publishes or releases."""
+    """Consumes one (frame, result) pair per frame; `close` finishes (fsync, screenshot) and releases."""
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         raise NotImplementedError
@@ -22,3 +22,16 @@ class Sink:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+
+
+def close_all(sinks) -> None:
+    """Close every sink, even after one failed (a full disk must not cost the others their data);
+    then raise the first failure."""
+    first: Exception | None = None
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception as exc:
+            first = first or exc
+    if first is not None:
+        raise first

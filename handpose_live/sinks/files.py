@@ -1,64 +1,54 @@
-"""Per-frame records on disk (.jsonl, .csv), published atomically.
+"""Per-frame records on disk (.jsonl, .csv), streamed under the name the user asked for.
 
-Records go to a hidden temp file beside the target and are flushed every frame, so a crash
-never leaves a half file under the final name; `close` (also reached from `with` on an
-exception or Ctrl-C, and at interpreter exit if nobody closed) renames it into place, so
-nothing recorded is lost.
+A record file is the user's data growing as the run goes, not a whole artefact: a hidden temp
+file renamed on close would lose every record to a SIGKILL, a crash or a power cut. So the file
+is opened under its final name (through a symlink, which stays a link), every record is flushed
+to the OS as soon as it is written, and the file is fsynced on close: any kill leaves every
+completed record readable under that name, at most the last line cut. A write that fails (full
+disk, file-size limit) stops the run with a one-line `UserError`; what was written stays.
+Whole artefacts (screenshots) go through `fileio.atomic_path` instead.
 """
 from __future__ import annotations
 
-import atexit
 import csv
+import errno
+import io
 import json
 import math
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import describe_os_error
 from ..types import DepthFrame, PoseResult
 from .base import Sink
 
 
-def temp_path_beside(path: Path) -> Path:
-    """A hidden, unique name in the target's folder (same filesystem, so os.replace is atomic).
-
-    The suffix is kept so tools that pick a format by extension (cv2) still work.
-    """
-    return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.part{path.suffix}")
-
-
 def check_writable_target(path: Path) -> None:
-    """Raise a one-line UserError unless a file can be created under `path`'s name."""
+    """Raise a one-line UserError unless a file can be written under `path`'s name.
+
+    For outputs that are only written later (a screenshot at the end, a video from the first
+    frame), so that a bad path fails before any frame is processed.
+    """
+    path = Path(path)
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a directory")
     parent = path.parent
     if not parent.is_dir():
         raise UserError(f"cannot write {path}: directory {parent} does not exist")
-    if path.exists() and not os.access(path, os.W_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"cannot write {path}: permission denied")
 
 
-def create_temp_beside(path: Path) -> Path:
-    """Create (empty) and return a temp file beside `path`; fail with a one-line UserError."""
-    path = Path(path)
+def open_stream(path: Path) -> io.FileIO:
+    """Open (create or truncate) `path` under its own name, unbuffered, or a one-line UserError."""
     check_writable_target(path)
-    temp = temp_path_beside(path)
     try:
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        return open(path, "wb", buffering=0)
     except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return temp
-
-
-def publish(temp: Path, path: Path) -> None:
-    """Move a finished temp file under its final name (atomic on one filesystem)."""
-    try:
-        os.replace(temp, path)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
 
 
 def _finite_or_none(value):
@@ -80,34 +70,55 @@ def record_json(result: PoseResult) -> str:
         return json.dumps(_finite_or_none(record), allow_nan=False)
 
 
-class _AtomicTextSink(Sink):
-    """A text file written through a temp file and published on close."""
+class _StreamSink(Sink):
+    """A text file written under its final name, one record per write(2) call.
+
+    Unbuffered, so a record is in the OS as soon as `write` returns and nothing is left in a
+    Python buffer to be retried (or lost) after a failed write.
+    """
 
     def __init__(self, path) -> None:
         self.path = Path(path)
-        self._temp = create_temp_beside(self.path)
-        self._file = open(self._temp, "w", encoding="utf-8", newline="")
+        self.records = 0
+        self._file = open_stream(self.path)
         self._closed = False
-        atexit.register(self.close)
 
-    def _write_text(self, text: str) -> None:
+    def _write_text(self, text: str, record: bool = True) -> None:
         if self._closed:
             raise ValueError(f"{type(self).__name__} for {self.path} is closed")
-        self._file.write(text)
-        self._file.flush()
+        data = memoryview(text.encode("utf-8"))
+        try:
+            while data:
+                data = data[self._file.write(data):]
+        except OSError as exc:
+            self._closed = True
+            self._file.close()
+            raise UserError(f"cannot write {self.path}: {describe_os_error(exc)} "
+                            f"({self.records} records written before are kept)") from None
+        self.records += int(record)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        atexit.unregister(self.close)
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        publish(self._temp, self.path)
+        try:
+            _fsync(self._file)
+        except OSError as exc:
+            raise UserError(f"cannot write {self.path}: {describe_os_error(exc)}") from None
+        finally:
+            self._file.close()
 
 
-class JsonlWriter(_AtomicTextSink):
+def _fsync(file) -> None:
+    """fsync, except where there is nothing to sync: a pipe or a device (an output linked to /dev/null)."""
+    try:
+        os.fsync(file.fileno())
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+
+
+class JsonlWriter(_StreamSink):
     """One JSON object per line, exactly `PoseResult.to_record()`."""
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
@@ -130,24 +141,25 @@ def _cells(values, count: int) -> list:
     return ["" if not math.isfinite(v) else round(v, 3) for v in flat]
 
 
-class CsvWriter(_AtomicTextSink):
+def _csv_line(cells: list) -> str:
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(cells)
+    return line.getvalue()
+
+
+class CsvWriter(_StreamSink):
     """One row per frame, joints flattened to j{k}_{x,y,z}_mm columns, then conf_j{k}."""
 
     def __init__(self, path, num_joints: int) -> None:
         super().__init__(path)
         self.num_joints = int(num_joints)
-        self._csv = csv.writer(self._file, lineterminator="\n")
-        self._csv.writerow(csv_columns(self.num_joints))
-        self._file.flush()
+        self._write_text(_csv_line(csv_columns(self.num_joints)), record=False)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         j = self.num_joints
         row = [int(result.frame_index), round(float(result.timestamp_ms), 3), int(bool(result.hand_found))]
         row += _cells(result.centre_mm, 3) + _cells(result.joints_mm, 3 * j) + _cells(result.confidence, j)
-        if self._closed:
-            raise ValueError(f"CsvWriter for {self.path} is closed")
-        self._csv.writerow(row)
-        self._file.flush()
+        self._write_text(_csv_line(row))
 
 
 def open_output(path, num_joints: int) -> Sink:

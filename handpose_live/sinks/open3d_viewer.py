@@ -14,11 +14,12 @@ import numpy as np
 import open3d as o3d
 
 from ..errors import UserError
+from ..fileio import atomic_path
 from ..geometry import cube_roi_px, pixel_to_camera_mm
 from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
 from .base import Sink
-from .files import check_writable_target, publish, temp_path_beside
+from .files import check_writable_target
 
 NO_WINDOW_MESSAGE = ("cannot open an Open3D window: no display and no EGL; use --viewer opencv or --viewer none, "
                      "or run under xvfb-run")
@@ -253,14 +254,13 @@ class Open3DViewer(Sink):
         control.set_constant_z_far(20000.0)
 
     def screenshot(self, path) -> None:
-        """Render now and save a PNG/JPG (temp file + rename, so never a half image)."""
+        """Render now and save a PNG/JPG, atomically (never a half image)."""
         path = Path(path)
         check_writable_target(path)
-        temp = temp_path_beside(path)
-        self._vis.capture_screen_image(str(temp), do_render=True)
-        if not temp.exists():
-            raise UserError(f"cannot write screenshot {path}")
-        publish(temp, path)
+        with atomic_path(path) as temp:   # keeps the suffix, which picks the image format
+            self._vis.capture_screen_image(str(temp), do_render=True)
+            if not temp.exists():
+                raise UserError(f"cannot write screenshot {path}")
 
     def close(self) -> None:
         if not self._open:

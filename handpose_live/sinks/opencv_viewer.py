@@ -1,7 +1,11 @@
 """2D viewers built on `render_overlay`: an OpenCV window and an mp4 writer.
 
 Both work on a machine without a display: the window is simply not opened there, and
-cv2.VideoWriter needs none. Images and videos are published atomically (temp + rename).
+cv2.VideoWriter needs none. A screenshot is a whole artefact, written atomically
+(`fileio.atomic_path`). A video is a stream like the record files: written under its final name
+as it goes and finished on close. An mp4 gets its index (moov) only when the writer is released,
+so a video cut by SIGKILL keeps its frames but needs a repair tool to play; OpenCV's FFmpeg
+writer offers no fragmented mp4 that would avoid it.
 """
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import atomic_path, describe_os_error
 from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
 from .base import Sink
-from .files import create_temp_beside, publish, temp_path_beside, check_writable_target
+from .files import check_writable_target
 from .overlay import render_overlay
 
 WINDOW_NAME = "handpose-live"
@@ -28,18 +33,16 @@ def display_available() -> bool:
 
 
 def save_image(path, image: np.ndarray) -> None:
-    """cv2.imwrite to a temp file beside `path`, then rename: never a half image."""
+    """cv2.imwrite, atomically: never a half image under `path`."""
     path = Path(path)
     check_writable_target(path)
-    temp = temp_path_beside(path)
-    try:
-        ok = cv2.imwrite(str(temp), image)
-    except cv2.error:
-        ok = False
-    if not ok:
-        temp.unlink(missing_ok=True)
-        raise UserError(f"cannot write image {path} (unwritable or unknown image type '{path.suffix}')")
-    publish(temp, path)
+    with atomic_path(path) as temp:   # keeps the suffix, which picks the image format
+        try:
+            ok = cv2.imwrite(str(temp), image)
+        except cv2.error:
+            ok = False
+        if not ok:
+            raise UserError(f"cannot write image {path} (unwritable or unknown image type '{path.suffix}')")
 
 
 class FpsMeter:
@@ -126,15 +129,16 @@ class VideoWriterSink(Sink):
         self.fps = float(fps)
         self.skeleton = skeleton
         self.frames_written = 0
-        self._temp = create_temp_beside(self.path)
+        check_writable_target(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._closed = False
 
     def _open(self, width: int, height: int) -> None:
-        writer = cv2.VideoWriter(str(self._temp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
         if not writer.isOpened():
-            raise UserError(f"cannot write video {self.path}: OpenCV has no mp4v encoder here")
+            raise UserError(f"cannot write video {self.path}: the file cannot be created, or OpenCV has no mp4v "
+                            "encoder here")
         self._writer, self._size = writer, (width, height)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
@@ -152,8 +156,20 @@ class VideoWriterSink(Sink):
         if self._closed:
             return
         self._closed = True
-        if self._writer is None:
-            self._temp.unlink(missing_ok=True)
-            return
-        self._writer.release()
-        publish(self._temp, self.path)
+        if self._writer is not None:
+            self._writer.release()   # writes the mp4 index
+            _fsync_path(self.path)
+
+
+def _fsync_path(path: Path) -> None:
+    """What the writer released, on disk (it has no fsync of its own)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
+    finally:
+        os.close(fd)

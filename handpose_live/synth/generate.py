@@ -158,8 +158,7 @@ def contact_sheet(root: str | Path, tiles: int = 16, tile_px: int = 240) -> np.n
     """BGR image: the first `tiles` crops, depth colour-mapped over the cube's z-slab
     (near = red, far = blue, invalid = black), joints and bones drawn in the skeleton's colours;
     occluded joints are drawn hollow."""
-    from ..data.synthetic import SyntheticShardDataset
-    ds = SyntheticShardDataset(root)
+    ds = sh.ShardReader(root)
     skel = get_skeleton(ds.skeleton_name)
     colours = [tuple(int(255 * c) for c in rgb[::-1]) for rgb in skel.colours()]
     cols = int(np.ceil(np.sqrt(min(tiles, len(ds)))))

@@ -26,17 +26,23 @@ place, so a killed run leaves either the old or the new version, never half a sh
 from __future__ import annotations
 
 import json
-import os
+import zipfile
+import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, describe_os_error
+from ..types import Intrinsics
 
 INDEX = "index.json"
 FORMAT = "handpose-live-synth"
 VERSION = 1
+
+
+ARRAYS = ("depth_mm", "depth_offset", "roi_px", "joints_mm", "visible", "centre_mm", "frame_index", "intrinsics")
 
 
 def shard_name(k: int) -> str:
@@ -70,15 +76,48 @@ def write_index(root: Path, index: dict) -> None:
 
 def read_index(root: Path) -> dict:
     path = Path(root) / INDEX
-    if not path.is_file():
-        raise UserError(f"{root} is not a synthetic dataset (no {INDEX})")
     try:
-        index = json.loads(path.read_text())
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{root} is not a synthetic dataset (no {INDEX})") from None
+    except OSError as exc:   # e.g. a folder we may not read
+        raise UserError(f"cannot read {path}: {describe_os_error(exc)}") from None
+    try:
+        index = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is corrupt: {exc}") from None
-    if index.get("format") != FORMAT:
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise UserError(f"{path} is not a {FORMAT} index")
     return index
+
+
+# What a damaged .npz raises: a cut-off file has no zip directory (BadZipFile), a damaged member
+# fails its CRC (BadZipFile) or its inflate (zlib.error, EOFError), a bad array header ValueError.
+_DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _damaged(path: Path, exc: BaseException) -> UserError:
+    reason = describe_os_error(exc) if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
+    return UserError(f"cannot read shard {path} (truncated or corrupt?): {reason}")
+
+
+def check_shard(path: Path, count: int) -> None:
+    """Cheaply check that a shard is whole and holds `count` frames, or raise a one-line UserError.
+
+    Opening reads the zip directory, which sits at the end of the file, so a truncated shard
+    fails here; only the small `frame_index` array is decompressed. Run for every shard when a
+    dataset opens, so a damaged one stops training before it starts, not later in a loader worker.
+    """
+    try:
+        with np.load(path) as z:
+            missing = sorted(set(ARRAYS) - set(z.files))
+            frames = None if missing else len(z["frame_index"])
+    except _DAMAGED as exc:
+        raise _damaged(path, exc) from None
+    if missing:
+        raise UserError(f"shard {path} lacks {', '.join(missing)} (not written by handpose-live synth?)")
+    if frames != count:
+        raise UserError(f"shard {path} holds {frames} frames but {INDEX} lists {count}")
 
 
 def read_shard(path: Path) -> dict[str, np.ndarray]:
@@ -86,5 +125,68 @@ def read_shard(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"cannot read shard {path}: {exc}") from None
+    except _DAMAGED as exc:
+        raise _damaged(path, exc) from None
+
+
+class ShardReader:
+    """`len()` and `frame(i)` over all frames listed in `root/index.json`, a few shards cached.
+
+    The format's reader, shared by the training loader (`data/synthetic.py`) and the preview.
+    `cube_mm` defaults to the one the data was rendered for.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", cube_mm: float | None = None, cache_shards: int = 2):
+        """`split` is accepted for the common loader signature; a synthetic folder IS one split."""
+        self.root = Path(root)
+        self.index = read_index(self.root)
+        self.intrinsics = Intrinsics(**{k: v for k, v in self.index["camera"].items() if k != "distortion"},
+                                     distortion=tuple(self.index["camera"].get("distortion", (0.0,) * 5)))
+        self.skeleton_name = self.index["skeleton"]
+        self.cube_mm = float(cube_mm if cube_mm is not None else self.index["cube_mm"])
+        if self.cube_mm <= 0:
+            raise UserError(f"cube_mm must be positive, got {self.cube_mm}")
+        shards = self.index["shards"]
+        self._files = [self.root / s["file"] for s in shards]
+        for path, s in zip(self._files, shards):
+            check_shard(path, s["count"])
+        self._starts = np.concatenate([[0], np.cumsum([s["count"] for s in shards])]).astype(np.int64)
+        self._cache: OrderedDict[int, dict] = OrderedDict()
+        self._cache_size = max(1, int(cache_shards))
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def _shard(self, k: int) -> dict:
+        if k in self._cache:
+            self._cache.move_to_end(k)
+            return self._cache[k]
+        data = read_shard(self._files[k])
+        self._cache[k] = data
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return data
+
+    def _locate(self, index: int) -> tuple[dict, int]:
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} out of range (dataset has {len(self)})")
+        k = int(np.searchsorted(self._starts, index, side="right") - 1)
+        return self._shard(k), index - int(self._starts[k])
+
+    def frame(self, index: int) -> dict:
+        """Everything stored for one frame: depth crop (uint16 mm), roi_px, joints_mm, visible, centre_mm."""
+        data, i = self._locate(index)
+        u0, v0, u1, v1 = (int(x) for x in data["roi_px"][i])
+        crop = data["depth_mm"][data["depth_offset"][i]:data["depth_offset"][i + 1]].reshape(v1 - v0, u1 - u0)
+        return {"depth_mm": crop, "roi_px": (u0, v0, u1, v1), "joints_mm": data["joints_mm"][i],
+                "visible": data["visible"][i], "centre_mm": data["centre_mm"][i],
+                "frame_index": int(data["frame_index"][i])}
+
+    def shard_local_order(self, rng: np.random.Generator) -> np.ndarray:
+        """A shuffled order that visits shards one at a time (for a sampler: fast loading)."""
+        order = []
+        for k in rng.permutation(len(self._files)):
+            order.append(self._starts[k] + rng.permutation(int(self._starts[k + 1] - self._starts[k])))
+        return np.concatenate(order) if order else np.zeros(0, np.int64)

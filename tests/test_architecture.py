@@ -1,0 +1,83 @@
+"""The architecture holds: the import graph of the package has no cycle, and the inference path
+(what `run` and the Python API load) depends on no training, evaluation, command, dataset or
+synthetic-world code. Lazy imports inside functions count: they are dependencies too."""
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "handpose_live"
+INFERENCE_ROOTS = ["handpose_live.inference"]
+NOT_FROM_INFERENCE = ("handpose_live.training", "handpose_live.evaluation", "handpose_live.commands",
+                      "handpose_live.data", "handpose_live.synth", "handpose_live.sinks", "handpose_live.capture")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    root = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    root = node.module or ""
+                targets = [root] + [f"{root}.{a.name}" for a in node.names]
+            for t in targets:
+                while t and t not in modules:   # `from .x import y` where y is a name, not a module
+                    t = t.rpartition(".")[0]
+                if t and t != name and not name.startswith(t + "."):   # a package's own __init__ is not an edge
+                    graph[name].add(t)
+    return graph
+
+
+def reachable(graph, start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(graph.get(m, ()))
+    return seen
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    cycles = sorted({tuple(sorted(reachable(graph, m) & {n for n in graph if m in reachable(graph, n)}))
+                     for m in graph if any(m in reachable(graph, d) for d in graph[m])})
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_inference_imports_no_training_or_app_code():
+    graph = import_graph()
+    for root in INFERENCE_ROOTS:
+        for module in [m for m in graph if m == root or m.startswith(root + ".")]:
+            bad = sorted(d for d in reachable(graph, module) if d.startswith(NOT_FROM_INFERENCE))
+            assert not bad, f"{module} depends on {bad}"
+
+
+def test_the_graph_is_read_correctly():
+    """The checker itself: it sees relative, absolute and lazy imports."""
+    graph = import_graph()
+    assert "handpose_live.inference.modelfile" in graph["handpose_live.training.export"]     # relative, two dots
+    assert "handpose_live.evaluation.model_eval" in graph["handpose_live.commands.evaluate"]  # lazy, in a function
+    assert "handpose_live.geometry" in reachable(graph, "handpose_live.inference.predictor")
+
+
+def test_subpackages_do_not_depend_on_each_other_both_ways():
+    """Layers: e.g. data/ reads synth/'s shard format, so synth/ must not import data/."""
+    graph = import_graph()
+
+    def layer(m: str) -> str:
+        return ".".join(m.split(".")[:2])
+    edges = {(layer(m), layer(d)) for m, ds in graph.items() for d in ds if layer(m) != layer(d)}
+    mutual = sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
+    assert not mutual, f"subpackages importing each other: {mutual}"
