@@ -30,6 +30,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
     .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
   fi
-  .venv/bin/python -m pip install -q -e ".[test,openvino]"
+  .venv/bin/python -m pip install -q -e ".[test,openvino,kinect]"
+  # Orbbec SDK v2: its metadata pins numpy<2 and open3d 0.18 on Python < 3.12, which it does not need
+  .venv/bin/python -m pip install -q --no-deps "pyorbbecsdk2>=2.1"
   echo "$want" > "$stamp"
 fi

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
 from torch import nn
 from tqdm import tqdm
 
 from handpose_live.data import open_dataset
 from handpose_live.geometry import norm_to_voxel, voxel_to_norm
 from handpose_live.heatmaps import decode_heatmaps, gaussian_targets
-from baselines import DepthToCoords2D, VoxelToCoords3D, depth_image_norm
 from handpose_live.modeling.v2v import build_model, count_parameters, preset
 from handpose_live.skeletons import get_skeleton
 from handpose_live.training.trainer import Collate, IndexedBatches
@@ -177,7 +177,7 @@ def plot(results: list[dict], path: Path) -> None:
         a.plot([c["step"] for c in r["validation_curve"]], [c["val_mean_mm"] for c in r["validation_curve"]],
                marker="o", label=label(r), color=COLOURS[r["method"]],
                linestyle="-" if r.get("lr") == lrs[0] else "--")
-    a.set(xlabel="training step (batch %d)" % results[0]["batch_size"], ylabel="validation mean error (mm)",
+    a.set(xlabel=f"training step (batch {results[0]['batch_size']})", ylabel="validation mean error (mm)",
           title="equal training budget")
     a.grid(alpha=0.3)
     a.legend(fontsize=8)

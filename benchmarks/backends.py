@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handpose_live.training.export import DecodedModel, export_model
-from handpose_live.modeling.v2v import build_model, count_macs, count_parameters, preset
 from handpose_live.inference.runtime import BACKENDS, open_session
+from handpose_live.modeling.v2v import build_model, count_macs, count_parameters, preset
+from handpose_live.training.export import DecodedModel, export_model
 
 
 def _median_ms(fn, repeats: int) -> tuple[float, float]:

@@ -40,8 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from handpose_live.synth.hand import (PRIOR_FILE, PRIOR_FORMAT, load_hand_prior,  # noqa: E402
-                                      prior_content_sha256, quaternions_to_matrices)
+from handpose_live.synth.hand import PRIOR_FILE, PRIOR_FORMAT, load_hand_prior, prior_content_sha256  # noqa: E402
 
 DEFAULT_LABELS = REPO.parent / "shared" / "data" / "real-hand-poses" / "nyu_test_groundtruth_label.txt"
 DEFAULT_OUT = REPO / "handpose_live" / "synth" / PRIOR_FILE

@@ -46,7 +46,7 @@ def main() -> None:
                         "--target", info.target, "--output", str(out), "--viewer", "none", "--quiet"], check=True)
         records = [json.loads(line) for line in out.read_text().splitlines()]
     truth = np.stack([f.ground_truth_mm for f in frames])
-    found = [r for r in records if r["hand_found"]]
+    found = [r for r in records if r["found"]]
     pred = np.stack([np.array(r["joints_mm"]) for r in found])
     gt = truth[[r["frame"] for r in found]]
     res = evaluate_xyz(pred, gt)

@@ -25,6 +25,8 @@ sys.path.insert(0, str(REPO))
 from handpose_live.fileio import atomic_write_text  # noqa: E402
 
 SUITE = "tests/test_faults.py"
+# Cases that live beside the code they check, run with the suite for the table.
+EXTRA = ["tests/test_train_cli.py::test_kill_9_mid_epoch_then_resume_is_exact"]
 
 INTRO = """\
 The project's reliability policy, checked case by case:
@@ -39,7 +41,8 @@ The project's reliability policy, checked case by case:
   atomically (`handpose_live/fileio.py`): the old version or the new one, never half a file;
 - Ctrl-C and SIGTERM stop `run` cleanly: sinks closed, the summary printed, exit 130.
 
-Each row is one test of `tests/test_faults.py` (real processes, real signals, a real ENOSPC
+Each row is one test of `tests/test_faults.py`, plus the exact-resume test of
+`tests/test_train_cli.py` (real processes, real signals, a real ENOSPC
 from /dev/full, a real file-size limit, real permission bits); the case and the expectation are
 the first line of its docstring. Add a case by adding a test there, then rerun the command below.
 """
@@ -80,7 +83,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         junit = Path(tmp) / "faults.xml"
-        pytest_cmd = [sys.executable, "-m", "pytest", SUITE, "-q", "-p", "no:cacheprovider",
+        pytest_cmd = [sys.executable, "-m", "pytest", SUITE, *EXTRA, "-q", "-p", "no:cacheprovider",
                       f"--junitxml={junit}", "-o", "junit_family=xunit1"]
         started = dt.datetime.now(dt.timezone.utc)
         proc = subprocess.run(pytest_cmd, cwd=REPO)

@@ -6,7 +6,7 @@ these types, so no stage needs to know how another one works.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class Intrinsics:
             )
 
     @classmethod
-    def from_realsense(cls, rs_intrinsics, depth_scale_m: float = 0.001, name: str = "realsense") -> "Intrinsics":
+    def from_realsense(cls, rs_intrinsics, depth_scale_m: float = 0.001, name: str = "realsense") -> Intrinsics:
         """Build from a `pyrealsense2.intrinsics` object (a stream profile's intrinsics)."""
         return cls(
             fx=float(rs_intrinsics.fx), fy=float(rs_intrinsics.fy),
@@ -65,7 +65,7 @@ class Intrinsics:
         d["distortion"] = list(self.distortion)
         return d
 
-    def scaled(self, width: int, height: int) -> "Intrinsics":
+    def scaled(self, width: int, height: int) -> Intrinsics:
         """The same camera at another resolution (for resized streams)."""
         sx, sy = width / self.width, height / self.height
         return Intrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height,
@@ -90,7 +90,7 @@ class PoseResult:
 
     frame_index: int
     timestamp_ms: float
-    hand_found: bool
+    found: bool
     centre_mm: np.ndarray | None = None
     joints_mm: np.ndarray | None = None      # [J, 3]
     confidence: np.ndarray | None = None     # [J]
@@ -102,8 +102,8 @@ class PoseResult:
         return {
             "frame": int(self.frame_index),
             "timestamp_ms": float(self.timestamp_ms),
-            "hand_found": bool(self.hand_found),
-            "center_mm": _list(self.centre_mm),
+            "found": bool(self.found),
+            "centre_mm": _list(self.centre_mm),
             "joints_mm": _list(self.joints_mm),
             "confidence": _list(self.confidence),
             "latency_ms": {k: round(float(v), 3) for k, v in self.latency_ms.items()},

@@ -28,14 +28,14 @@ class Augmentation:
 
     @staticmethod
     def sample(n: int, generator: torch.Generator | None = None, scale_range=(0.8, 1.2),
-               max_angle_deg: float = 40.0, max_shift_vox: float = 4.0) -> "Augmentation":
+               max_angle_deg: float = 40.0, max_shift_vox: float = 4.0) -> Augmentation:
         u = torch.rand(n, 5, generator=generator)
         scale = scale_range[0] + (scale_range[1] - scale_range[0]) * u[:, 0]
         angle = torch.deg2rad(torch.tensor(max_angle_deg)) * (2 * u[:, 1] - 1)
         shift = max_shift_vox * (2 * u[:, 2:5] - 1)
         return Augmentation(scale, angle, shift)
 
-    def to(self, device) -> "Augmentation":
+    def to(self, device) -> Augmentation:
         return Augmentation(self.scale.to(device), self.angle_rad.to(device), self.shift_vox.to(device))
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from handpose_live.errors import UserError
-from handpose_live.resources import models_dir
 from handpose_live.inference.runtime import open_session
+from handpose_live.resources import models_dir
 
 HAND = models_dir() / "v2v-lite-hand.onnx"
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -114,26 +115,6 @@ def test_stop_while_file_producer_waits():
     assert src.produced <= 3
 
 
-def test_kinect_without_sdk_says_how_to_install(tmp_path):
-    try:
-        import pyk4a  # noqa: F401
-    except Exception:
-        pass
-    else:
-        pytest.skip("pyk4a is installed here; the missing-SDK message cannot be provoked")
-    from handpose_live.capture.kinect import KinectCamera, KinectPlayback
-    for make in (KinectCamera, lambda: open_source("kinect")):
-        with pytest.raises(UserError, match="pip install pyk4a") as info:
-            make()
-        assert "pyk4a-bundle" in str(info.value) and "numpy<2" in str(info.value) and "\n" not in str(info.value)
-    mkv = tmp_path / "clip.mkv"
-    mkv.write_bytes(b"x")
-    with pytest.raises(UserError, match="Azure Kinect SDK"):
-        open_source("auto", mkv)
-    with pytest.raises(UserError, match="not found"):
-        KinectPlayback(tmp_path / "missing.mkv")
-
-
 def test_realsense_camera_absent_lists_what_was_found(monkeypatch):
     from handpose_live.capture import realsense
     monkeypatch.setattr(realsense, "list_devices", lambda: [])
@@ -159,9 +140,10 @@ def test_open_source_errors_and_auto(monkeypatch, tmp_path):
         open_source("auto", tmp_path / "x.avi")
     from handpose_live.capture import sources
     picked = []
-    monkeypatch.setattr(sources, "_realsense_connected", lambda: False)
-    monkeypatch.setattr(sources, "_synthetic", lambda *a: picked.append(a) or "synthetic")
-    assert open_source("auto", frames=5, seed=3) == "synthetic"
+    monkeypatch.setattr(sources, "_connected", lambda camera: [])      # no RealSense, Kinect or Orbbec
+    monkeypatch.setattr(sources, "_synthetic", lambda *a: picked.append(a) or SimpleNamespace(name="synthetic"))
+    assert open_source("auto", frames=5, seed=3).name == (
+        "synthetic (auto: no RealSense, Azure Kinect or Orbbec camera connected)")
     assert picked[0][3:5] == (3, 5)
 
 

@@ -6,9 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from handpose_live.errors import UserError
-
 from handpose_live.calib import load_intrinsics
+from handpose_live.errors import UserError
 from handpose_live.inference.centre import CentreConfig, CentreEstimate, CentreEstimator
 from handpose_live.inference.smoothing import OneEuroFilter
 from handpose_live.types import DepthFrame

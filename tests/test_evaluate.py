@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from handpose_live.commands.cli import app
-from handpose_live.errors import UserError
 from handpose_live.commands.evaluate import eval_cli
+from handpose_live.errors import UserError
 from handpose_live.evaluation.metrics import eval_uvd_to_xyz, evaluate_xyz, map_at
 from handpose_live.evaluation.predictions import evaluate_files
 

@@ -280,3 +280,70 @@ def test_truncated_training_shard(tmp_path, observe):
     line = one_error_line(proc)
     assert "shard-00001.npz" in line and "truncated or corrupt" in line
     observe(line)
+
+
+def _model_with_metadata(tmp_path: Path, **changes) -> Path:
+    """The shipped hand model with its metadata edited (the graph untouched)."""
+    import onnx
+
+    from handpose_live.inference.modelfile import METADATA_KEY
+    from handpose_live.resources import default_model
+
+    proto = onnx.load(str(default_model("hand")))
+    for entry in proto.metadata_props:
+        if entry.key == METADATA_KEY:
+            meta = json.loads(entry.value)
+            for key, value in changes.items():
+                meta[key] = value(meta) if callable(value) else value
+            entry.value = json.dumps(meta)      # NaN is written as NaN, as a careless exporter would
+    path = tmp_path / "edited.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"input_grid": 88}, "takes a 64x64x64 grid but the metadata says input_grid 88"),
+    ({"joint_names": lambda m: m["joint_names"][:14]}, "outputs 21 joints but the metadata names 14"),
+    ({"cube_mm": float("nan")}, "cube_mm must be a positive number"),
+    ({"cube_mm": 0}, "cube_mm must be a positive number"),
+    ({"output_grid": -32}, "output_grid must be a positive integer"),
+], ids=["grid-88-on-64", "14-names-21-outputs", "cube-nan", "cube-0", "output-grid-negative"])
+def test_model_inconsistent_with_its_graph(tmp_path, change, message, observe):
+    """A model whose metadata disagrees with its network (grid, joints, cube, output grid) -> refused before the first frame: one line, exit 2, nothing written"""
+    model = _model_with_metadata(tmp_path, **change)
+    out = tmp_path / "poses.jsonl"
+    proc = cli("run", "--camera", "synthetic", "--frames", "5", "--viewer", "none", "--model", model, "--output", out)
+    line = one_error_line(proc)
+    assert proc.returncode == 2 and message in line, line
+    assert not out.exists() and "frames processed" not in proc.stderr
+    observe(f"{list(change)[0]}: `{line}`; no output file")
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--width", "7", "--width must be at least 16"),
+    ("--threads", "-1", "--threads must be at least 1"),
+    ("--udp", "", "--udp must be host:port"),
+    ("--min-confidence", "nan", "--min-confidence must lie in [0, 1)"),
+    ("--fps", "0", "--fps must be at least 1"),
+], ids=["width-7", "threads-minus-1", "udp-empty", "min-confidence-nan", "fps-0"])
+def test_numeric_options_are_validated(tmp_path, option, value, message, observe):
+    """Out-of-range numeric or address options of `run` -> one line, exit 2, before anything opens"""
+    proc = cli("run", "--camera", "synthetic", "--frames", "3", "--viewer", "none", option, value)
+    line = one_error_line(proc)
+    assert proc.returncode == 2 and message in line, line
+    observe(f"`{option} {value!r}`: `{line}`")
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--batch-size", "0", "--batch-size must be at least 1"),
+    ("--lr", "nan", "--lr must be a non-negative number"),
+    ("--val-fraction", "1.5", "--val-fraction must lie in [0, 1)"),
+], ids=["batch-0", "lr-nan", "val-fraction-1.5"])
+def test_training_options_are_validated(tmp_path, option, value, message, observe):
+    """Out-of-range numeric options of `train` -> one line, exit 2, before any data is read"""
+    proc = cli("train", "--dataset", "synthetic", "--data-root", tmp_path / "none", "--out", tmp_path / "run",
+               option, value)
+    line = one_error_line(proc)
+    assert proc.returncode == 2 and message in line, line
+    assert not (tmp_path / "run").exists()
+    observe(f"`{option} {value}`: `{line}`")

@@ -6,7 +6,7 @@ import pytest
 from handpose_live import geometry
 from handpose_live.calib import load_intrinsics, presets
 from handpose_live.errors import UserError
-from handpose_live.skeletons import SKELETONS, HAND21, get_skeleton
+from handpose_live.skeletons import HAND21, SKELETONS, get_skeleton
 from handpose_live.types import Intrinsics
 
 

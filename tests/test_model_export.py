@@ -6,11 +6,11 @@ import onnx
 import pytest
 import torch
 
-from handpose_live.training.checkpoint import save_checkpoint
 from handpose_live.errors import UserError
-from handpose_live.training.export import export_checkpoint, port_to_ours
-from handpose_live.modeling.v2v import V2VConfig, V2VNet, build_model, count_parameters, preset
 from handpose_live.inference.runtime import OnnxRuntimeSession, read_model_info
+from handpose_live.modeling.v2v import V2VConfig, V2VNet, build_model, count_parameters, preset
+from handpose_live.training.checkpoint import save_checkpoint
+from handpose_live.training.export import export_checkpoint, port_to_ours
 
 
 def _our_checkpoint(path, arch="v2v-lite", joints=21, config=None):

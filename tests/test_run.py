@@ -50,12 +50,12 @@ def test_replay_db3_through_the_whole_pipeline(tmp_path, recording, synthetic_fr
     records = _records(out)
     assert [r["frame"] for r in records] == list(range(FRAMES))        # every frame, in order
     truth = np.stack([f.ground_truth_mm for f in synthetic_frames[0]])
-    found = [r for r in records if r["hand_found"]]
+    found = [r for r in records if r["found"]]
     assert len(found) >= 0.9 * FRAMES
     errors = []
     for r in found:
         joints = np.array(r["joints_mm"])
-        assert joints.shape == (21, 3) and len(r["confidence"]) == 21 and len(r["center_mm"]) == 3
+        assert joints.shape == (21, 3) and len(r["confidence"]) == 21 and len(r["centre_mm"]) == 3
         assert set(r["latency_ms"]) >= {"centre", "voxelize", "inference", "decode"}
         assert 250 < joints[:, 2].mean() < 900                              # millimetres, in front of the camera
         errors.append(np.linalg.norm(joints - truth[r["frame"]], axis=1).mean())
@@ -70,7 +70,7 @@ def test_replay_bag_and_csv(tmp_path, synthetic_frames):
     out = tmp_path / "joints.csv"
     cli("run", "--input", bag, "--output", out, "--viewer", "none", "--quiet")
     lines = out.read_text().splitlines()
-    assert len(lines) == 1 + 8 and lines[0].startswith("frame,timestamp_ms,hand_found")
+    assert len(lines) == 1 + 8 and lines[0].startswith("frame,timestamp_ms,found")
 
 
 def test_all_zero_depth_reports_no_hand(tmp_path, synthetic_frames):
@@ -81,7 +81,7 @@ def test_all_zero_depth_reports_no_hand(tmp_path, synthetic_frames):
     out = tmp_path / "o.jsonl"
     cli("run", "--input", rec, "--output", out, "--viewer", "none", "--quiet")
     records = _records(out)
-    assert len(records) == 5 and not any(r["hand_found"] for r in records)
+    assert len(records) == 5 and not any(r["found"] for r in records)
     assert all(r["joints_mm"] is None for r in records)
 
 

@@ -37,7 +37,7 @@ def test_models_are_shipped_small_with_a_card(name):
 
 
 def test_hand_model_does_not_invent_hands():
-    """Objects that are not hands (a wall, a box, a ball) stay `hand_found: false`."""
+    """Objects that are not hands (a wall, a box, a ball) stay `found: false`."""
     import numpy as np
 
     from handpose_live.inference.pipeline import PosePipeline
@@ -54,4 +54,4 @@ def test_hand_model_does_not_invent_hands():
     disc = (xx - 320) ** 2 + (yy - 240) ** 2 < 50 ** 2
     ball[disc] = 450
     for name, depth in (("wall", wall), ("box", box), ("ball", ball)):
-        assert not pipeline.process(DepthFrame(depth, intr)).hand_found, name
+        assert not pipeline.process(DepthFrame(depth, intr)).found, name

@@ -63,8 +63,8 @@ def make_frame(depth_mm: np.ndarray, index: int = 7) -> DepthFrame:
 
 def make_result(index: int = 7, found: bool = True) -> PoseResult:
     if not found:
-        return PoseResult(frame_index=index, timestamp_ms=33.3 * index, hand_found=False, latency_ms={"total": 5.0})
-    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, hand_found=True,
+        return PoseResult(frame_index=index, timestamp_ms=33.3 * index, found=False, latency_ms={"total": 5.0})
+    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, found=True,
                       centre_mm=np.array([0.0, 0.0, 560.0]), joints_mm=JOINTS_MM.copy(),
                       confidence=np.linspace(0.5, 1.0, 21), latency_ms={"model": 12.5, "total": 20.25})
 
@@ -91,9 +91,9 @@ def test_jsonl_streams_every_record_under_its_name(tmp_path):
     assert _temp_files(tmp_path) == []
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert records == [json.loads(json.dumps(r.to_record())) for r in results]
-    assert set(records[0]) == {"frame", "timestamp_ms", "hand_found", "center_mm", "joints_mm", "confidence",
+    assert set(records[0]) == {"frame", "timestamp_ms", "found", "centre_mm", "joints_mm", "confidence",
                                "latency_ms"}
-    assert records[1]["hand_found"] is False and records[1]["joints_mm"] is None
+    assert records[1]["found"] is False and records[1]["joints_mm"] is None
 
 
 def test_jsonl_keeps_records_after_ctrl_c(tmp_path):
@@ -148,13 +148,13 @@ def test_csv_has_flattened_columns_and_empty_cells_without_a_hand(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
     header = list(rows[0])
-    assert header[:6] == ["frame", "timestamp_ms", "hand_found", "center_x_mm", "center_y_mm", "center_z_mm"]
+    assert header[:6] == ["frame", "timestamp_ms", "found", "centre_x_mm", "centre_y_mm", "centre_z_mm"]
     assert header[6:9] == ["j0_x_mm", "j0_y_mm", "j0_z_mm"] and header[-1] == "conf_j20"
     assert len(header) == 6 + 21 * 3 + 21
-    assert rows[0]["frame"] == "5" and rows[0]["hand_found"] == "1"
-    assert float(rows[0]["j4_x_mm"]) == -72.0 and float(rows[0]["center_z_mm"]) == 560.0
+    assert rows[0]["frame"] == "5" and rows[0]["found"] == "1"
+    assert float(rows[0]["j4_x_mm"]) == -72.0 and float(rows[0]["centre_z_mm"]) == 560.0
     assert float(rows[0]["conf_j20"]) == 1.0
-    assert rows[1]["hand_found"] == "0" and rows[1]["j0_x_mm"] == "" and rows[1]["conf_j0"] == ""
+    assert rows[1]["found"] == "0" and rows[1]["j0_x_mm"] == "" and rows[1]["conf_j0"] == ""
 
 
 def test_open_output_picks_by_suffix(tmp_path):

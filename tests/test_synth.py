@@ -13,8 +13,8 @@ from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.data.synthetic import SyntheticShardDataset
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
-from handpose_live.synth import shards as sh
 from handpose_live.synth import generate
+from handpose_live.synth import shards as sh
 from handpose_live.synth.generate import generate_dataset, render_dataset_frame, synth_cli
 from handpose_live.synth.hand import PRIOR_FRACTION, nyu_prior, palm_centre_mm
 from handpose_live.synth.render import Background, Plane, render_depth_mm

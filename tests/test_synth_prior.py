@@ -82,7 +82,8 @@ def test_generator_runs_from_a_copy_of_the_package_without_shared(tmp_path):
         forbidden = [os.path.realpath(sys.argv[1]), "real-hand-poses", "nyu_test_groundtruth"]
         touched = []
         def audit(event, args):
-            if event in ("open", "os.listdir", "os.scandir", "os.stat") and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            if event in ("open", "os.listdir", "os.scandir", "os.stat") and args \
+                    and isinstance(args[0], (str, bytes, os.PathLike)):
                 p = os.fsdecode(args[0])
                 if any(f in p or f in os.path.realpath(p) for f in forbidden):
                     touched.append(p)

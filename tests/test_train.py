@@ -2,17 +2,16 @@ import csv
 
 import pytest
 import torch
+from tinyhands import TinyHands
 
-from handpose_live.training.checkpoint import load_checkpoint
 from handpose_live.errors import UserError
 from handpose_live.geometry import voxel_to_norm
 from handpose_live.heatmaps import decode_heatmaps
-from handpose_live.modeling.v2v import V2VConfig, build_model
 from handpose_live.inference.runtime import read_model_info
+from handpose_live.modeling.v2v import V2VConfig, build_model
+from handpose_live.training.checkpoint import load_checkpoint
 from handpose_live.training.trainer import Collate, TrainArgs, train
 from handpose_live.voxelize import Augmentation
-
-from tinyhands import TinyHands
 
 
 def _batch(config, augment, n=4, seed=0):

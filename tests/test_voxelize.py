@@ -2,8 +2,7 @@ import numpy as np
 import torch
 
 from handpose_live.calib import load_intrinsics
-from handpose_live.geometry import depth_to_points_mm, cube_roi_px
-from handpose_live.geometry import norm_to_voxel
+from handpose_live.geometry import cube_roi_px, depth_to_points_mm, norm_to_voxel
 from handpose_live.heatmaps import decode_heatmaps, gaussian_targets
 from handpose_live.voxelize import Augmentation, augment_points_norm, normalise_points, voxelize_depth, voxelize_points
 

@@ -1,17 +1,18 @@
-"""Write depth frames as RealSense recordings that pyrealsense2 itself plays back.
+"""Write depth frames as recordings that the cameras' own SDKs play back.
 
 `.db3` goes through librealsense's own recorder on a software device (the only format that
 pyrealsense2 >= 2.58 records); `.bag` (ROS1, what years of RealSense Viewer recordings are)
-is written in pure Python with `rosbags`. Pixels are stored as uint16 millimetres
-(depth units 0.001). Both writers go to a temporary file next to the target and rename it at
+is written in pure Python with `rosbags`; `.mkv` (Azure Kinect) goes through the Azure Kinect
+SDK's own recorder, libk4arecord, with no device: it takes captures we build and a calibration
+blob we attach (see `capture/kinect.py`). Pixels are stored as uint16 millimetres
+(depth units 0.001). All writers go to a temporary file next to the target and rename it at
 the end, so an interrupted run never leaves a half recording under the final name.
 """
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import os
 import time
-import uuid
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 from ..errors import UserError
 from ..fileio import atomic_path
 from ..types import DepthFrame, Intrinsics
-from .realsense import RECORDING_SUFFIXES, rs_module
+from .realsense import rs_module
 
 DEPTH_UNITS_M = 0.001
 STATIC_BAG_TIME_NS = 1  # librealsense only applies options (Depth_Units) stored at the start; time 0 is invalid
@@ -126,7 +127,7 @@ def write_db3(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrin
 
 def realsense_typestore():
     """ROS1 Noetic types plus realsense_msgs/StreamInfo, which librealsense bags need."""
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.ROS1_NOETIC)
     store.register(get_types_from_msg(STREAM_INFO_MSG, "realsense_msgs/msg/StreamInfo"))
@@ -186,13 +187,67 @@ def write_bag(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrin
     return count
 
 
-WRITERS = {".db3": write_db3, ".bag": write_bag}
+def write_mkv(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrinsics, fps: int = 30,
+              raw_calibration: bytes | None = None) -> int:
+    """Record `frames` as an Azure Kinect .mkv through libk4arecord; returns the frame count.
+
+    The frames must have the size of a Kinect depth mode (which one is read from it).
+    `raw_calibration` is the device's calibration blob (a live Kinect's); without it one is made
+    from `intrinsics`. Either way it is checked: the SDK must derive exactly `intrinsics` from it
+    for that mode, so the recording replays with the intrinsics the frames were made with.
+    """
+    from . import kinect
+
+    lib = kinect.sdk()
+    path = Path(path)
+    mode = kinect.depth_mode_for_size(intrinsics.width, intrinsics.height, default_for_unset=False)
+    if int(fps) not in kinect.FPS_IDS:
+        raise UserError(f"Azure Kinect recordings run at 5, 15 or 30 fps, not {fps}")
+    raw = raw_calibration if raw_calibration is not None else kinect.synthetic_raw_calibration(intrinsics, mode)
+    got = kinect.mode_intrinsics(raw, mode)
+    want = (intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy)
+    if not np.allclose((got.fx, got.fy, got.cx, got.cy), want, rtol=0, atol=1e-3):
+        raise UserError(f"the calibration gives {mode} intrinsics {got.fx:.3f} {got.fy:.3f} {got.cx:.3f} {got.cy:.3f}, "
+                        f"not the frames' {' '.join(f'{v:.3f}' for v in want)}")
+    config = kinect.DeviceConfiguration(color_format=0, color_resolution=0, depth_mode=kinect.DEPTH_MODES[mode][0],
+                                        camera_fps=kinect.FPS_IDS[int(fps)], synchronized_images_only=False,
+                                        depth_delay_off_color_usec=0, wired_sync_mode=0,
+                                        subordinate_delay_off_master_usec=0, disable_streaming_indicator=False)
+    count = 0
+    with atomic_path(path) as tmp:
+        handle = kinect._H()
+        if lib.record_create(str(tmp).encode(), None, config, ctypes.byref(handle)) != kinect.RESULT_OK:
+            raise UserError(f"cannot write {path}: k4a_record_create failed")
+        try:
+            blob = raw.rstrip(b"\0")
+            ok = lib.record_add_attachment(handle, kinect.CALIBRATION_ATTACHMENT.encode(), blob, len(blob)) == 0
+            ok = ok and lib.record_add_tag(handle, b"K4A_CALIBRATION_FILE", kinect.CALIBRATION_ATTACHMENT.encode()) == 0
+            ok = ok and lib.record_add_tag(handle, b"K4A_DEVICE_SERIAL_NUMBER", b"handpose-live") == 0
+            if not ok or lib.record_write_header(handle) != kinect.RESULT_OK:
+                raise UserError(f"cannot write {path}: libk4arecord refused the header")
+            for frame, t_ms in _timestamps_ms(frames, fps):
+                capture = lib.new_depth_capture(depth_to_u16_mm(frame, intrinsics), int(round(t_ms * 1000.0)))
+                try:
+                    written = lib.record_write_capture(handle, capture) == kinect.RESULT_OK
+                finally:
+                    lib.capture_release(capture)
+                if not written:
+                    raise UserError(f"cannot write {path}: libk4arecord refused frame {count} (disk full?)")
+                count += 1
+            if lib.record_flush(handle) != kinect.RESULT_OK:
+                raise UserError(f"cannot write {path}: libk4arecord could not flush it (disk full?)")
+        finally:
+            lib.record_close(handle)   # finishes the file (cues, seek head) before it is renamed
+    return count
+
+
+WRITERS = {".db3": write_db3, ".bag": write_bag, ".mkv": write_mkv}
 
 
 def check_output_path(out: Path) -> Path:
     out = Path(out)
-    if out.suffix.lower() not in RECORDING_SUFFIXES:
-        raise UserError(f"{out}: cannot record '{out.suffix}' files (use .db3 or .bag)")
+    if out.suffix.lower() not in WRITERS:
+        raise UserError(f"{out}: cannot record '{out.suffix}' files (use .db3 or .bag, or .mkv for Azure Kinect)")
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.exists():
         raise UserError(f"cannot write {out}: folder {folder} does not exist")
@@ -205,9 +260,39 @@ def check_output_path(out: Path) -> Path:
     return out
 
 
+def _mkv_source(camera: str, width: int, height: int, fps: int, seed: int, frames: int):
+    """The source for an Azure Kinect recording and the calibration blob to store with it.
+
+    The synthetic camera films through a Kinect calibration (typical NFOV intrinsics, the
+    `azure-kinect-nfov` preset), in the depth mode that `width`x`height` names; a live Kinect
+    brings its own factory calibration.
+    """
+    from ..calib import load_intrinsics
+    from . import kinect
+    from .sources import open_source
+
+    mode = kinect.depth_mode_for_size(width, height)
+    camera = camera.lower()
+    if camera == "auto":
+        from .sources import _auto
+        camera = _auto(None)[0]
+    if camera == "synthetic":
+        raw = kinect.synthetic_raw_calibration(load_intrinsics("azure-kinect-nfov"), "NFOV_UNBINNED")
+        intrinsics = kinect.mode_intrinsics(raw, mode, name=f"synthetic-kinect-{mode.lower()}")
+        return open_source("synthetic", None, intrinsics=intrinsics, fps=fps, seed=seed, frames=frames), raw
+    _, w, h, _, _ = kinect.DEPTH_MODES[mode]
+    source = open_source(camera, None, width=w, height=h, fps=fps, seed=seed, frames=frames)
+    raw = getattr(source, "raw_calibration", None)
+    if raw is None:
+        source.close()
+        raise UserError(f"{camera}: only the synthetic camera and an Azure Kinect record to .mkv "
+                        "(record RealSense cameras to .db3 or .bag)")
+    return source, raw
+
+
 def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: int = 480, fps: int = 30,
                seed: int = 0) -> int:
-    """`handpose-live record`: take N frames from a camera and write them as .db3 or .bag."""
+    """`handpose-live record`: take N frames from a camera and write them as .db3, .bag or .mkv."""
     from rich.progress import Progress
 
     from .sources import open_source
@@ -215,8 +300,13 @@ def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: in
     if frames <= 0:
         raise UserError(f"--frames must be positive (got {frames})")
     out = check_output_path(Path(out))
-    writer = WRITERS[out.suffix.lower()]
-    source = open_source(camera, None, width=width, height=height, fps=fps, seed=seed, frames=frames)
+    suffix = out.suffix.lower()
+    writer = WRITERS[suffix]
+    extra: dict = {}
+    if suffix == ".mkv":
+        source, extra["raw_calibration"] = _mkv_source(camera, width, height, fps, seed, frames)
+    else:
+        source = open_source(camera, None, width=width, height=height, fps=fps, seed=seed, frames=frames)
     with source:
         intr = source.intrinsics
         with Progress(transient=True) as progress:
@@ -228,7 +318,7 @@ def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: in
                     progress.advance(task)
 
             try:
-                written = writer(out, counted(), intr, fps=fps)
+                written = writer(out, counted(), intr, fps=fps, **extra)
             except (OSError, RuntimeError) as exc:  # pyrealsense2 reports I/O failures as RuntimeError
                 raise UserError(f"cannot write {out}: {getattr(exc, 'strerror', None) or exc}") from None
     size_mb = out.stat().st_size / 1e6

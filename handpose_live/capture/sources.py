@@ -7,7 +7,7 @@ from ..errors import UserError
 from ..types import Intrinsics
 from .base import FrameSource
 
-CAMERAS = ("auto", "realsense", "kinect", "synthetic")
+CAMERAS = ("auto", "realsense", "kinect", "orbbec", "synthetic")
 
 
 def _synthetic(intrinsics, fps, target, seed, frames, realtime) -> FrameSource:
@@ -18,12 +18,30 @@ def _synthetic(intrinsics, fps, target, seed, frames, realtime) -> FrameSource:
     return SyntheticCamera(intrinsics=intrinsics, fps=fps, target=target, seed=seed, frames=frames, realtime=realtime)
 
 
-def _realsense_connected() -> bool:
-    from .realsense import list_devices
+def _connected(camera: str) -> list[dict[str, str]]:
+    """Connected cameras of one kind; none when its SDK is not installed or cannot run here."""
+    if camera == "realsense":
+        from .realsense import list_devices
+    elif camera == "kinect":
+        from .kinect import list_devices
+    else:
+        from .orbbec import list_devices
     try:
-        return bool(list_devices())
-    except UserError:  # pyrealsense2 unusable here: no RealSense either
-        return False
+        return list_devices()
+    except UserError:
+        return []
+
+
+def _auto(serial: str | None) -> tuple[str, str | None, str]:
+    """(camera, serial, why): the first connected RealSense, Azure Kinect or Orbbec camera (the one
+    with `serial` if given), else the synthetic camera."""
+    for camera, label in (("realsense", "RealSense"), ("kinect", "Azure Kinect"), ("orbbec", "Orbbec")):
+        devices = [d for d in _connected(camera) if serial is None or d["serial"] == serial]
+        if devices:
+            return camera, devices[0]["serial"], f"auto: first connected camera, {label} {devices[0]['serial']}"
+    if serial is not None:
+        raise UserError(f"no RealSense, Azure Kinect or Orbbec camera with serial {serial} is connected")
+    return "synthetic", None, "auto: no RealSense, Azure Kinect or Orbbec camera connected"
 
 
 def open_source(camera: str = "auto", input_path: str | Path | None = None, target: str = "hand", *,
@@ -32,7 +50,8 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
                 intrinsics: Intrinsics | None = None) -> FrameSource:
     """A recording when `input_path` is given (by extension), else the named camera.
 
-    `auto` means a connected RealSense, otherwise the synthetic camera. `frames` only bounds the
+    `auto` means the first connected RealSense, Azure Kinect or Orbbec camera, in that order,
+    otherwise the synthetic camera; the source's name says which and why. `frames` only bounds the
     synthetic camera; `realtime` paces recordings and the synthetic camera at their frame rate.
     """
     if input_path is not None:
@@ -48,15 +67,30 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
     camera = camera.lower()
     if camera not in CAMERAS:
         raise UserError(f"unknown camera '{camera}' (choose from {', '.join(CAMERAS)})")
+    why = None
     if camera == "auto":
-        camera = "realsense" if _realsense_connected() else "synthetic"
+        camera, serial, why = _auto(serial)
+    source = _camera(camera, serial, width, height, fps)
+    if source is None:
+        if intrinsics is None and (width, height) != (640, 480):
+            from ..calib import load_intrinsics
+            intrinsics = load_intrinsics("d435-640x480").scaled(width, height)
+        source = _synthetic(intrinsics, fps, target, seed, frames, realtime)
+    if why:
+        source.name = f"{source.name} ({why})"
+    return source
+
+
+def _camera(camera: str, serial: str | None, width: int, height: int, fps: int) -> FrameSource | None:
+    """A live camera, or None for the synthetic one."""
     if camera == "realsense":
         from .realsense import RealSenseCamera
         return RealSenseCamera(serial=serial, width=width, height=height, fps=fps)
-    if camera == "kinect":
-        from .kinect import KinectCamera
-        return KinectCamera(fps=fps)
-    if intrinsics is None and (width, height) != (640, 480):
-        from ..calib import load_intrinsics
-        intrinsics = load_intrinsics("d435-640x480").scaled(width, height)
-    return _synthetic(intrinsics, fps, target, seed, frames, realtime)
+    if camera == "kinect":   # depth mode by image size; 640x480 (the default) means NFOV unbinned
+        from .kinect import KinectCamera, depth_mode_for_size
+        return KinectCamera(serial=serial, depth_mode=depth_mode_for_size(width, height), fps=fps)
+    if camera == "orbbec":   # 640x480 (the default) means the camera's default depth profile
+        from .orbbec import OrbbecCamera
+        w, h = (0, 0) if (width, height) == (640, 480) else (width, height)
+        return OrbbecCamera(serial=serial, width=w, height=h, fps=fps)
+    return None

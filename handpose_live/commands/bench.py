@@ -29,7 +29,7 @@ class BenchResult:
     stages_ms: dict[str, dict[str, float]]
     cpu_percent: float
     rss_mb: float
-    hands_found: int
+    found: int
     mean_error_mm: float | None
     provider: str
 
@@ -37,7 +37,7 @@ class BenchResult:
         return {"label": self.label, "frames": self.frames, "fps": round(self.fps, 2),
                 "latency_ms": {"p50": round(self.latency_p50_ms, 3), "p95": round(self.latency_p95_ms, 3)},
                 "stages_ms": self.stages_ms, "cpu_percent": round(self.cpu_percent, 1), "rss_mb": round(self.rss_mb, 1),
-                "hands_found": self.hands_found, "mean_error_mm": self.mean_error_mm, "provider": self.provider}
+                "found": self.found, "mean_error_mm": self.mean_error_mm, "provider": self.provider}
 
 
 def _rss_mb() -> float:
@@ -138,7 +138,7 @@ def print_results(results: list[BenchResult]) -> None:
     table.add_row("fps", *[x for r in results for x in (f"{r.fps:.1f}", "")])
     table.add_row("CPU %", *[x for r in results for x in (f"{r.cpu_percent:.0f}", "")])
     table.add_row("peak RSS MB", *[x for r in results for x in (f"{r.rss_mb:.0f}", "")])
-    table.add_row("hand found", *[x for r in results for x in (f"{r.hands_found}/{r.frames}", "")])
+    table.add_row("subject found", *[x for r in results for x in (f"{r.found}/{r.frames}", "")])
     table.add_row("mean error mm", *[x for r in results for x in (
         f"{r.mean_error_mm:.1f}" if r.mean_error_mm is not None else "-", "")])
     console = Console()

@@ -73,7 +73,8 @@ def export_onnx(
     out: Path = typer.Option(..., "--out", help="ONNX file to write"),
     arch: Optional[str] = typer.Option(None, help="architecture of a port checkpoint (inferred when omitted)"),
     skeleton: Optional[str] = typer.Option(None, help="skeleton name for a port checkpoint (e.g. msra21, nyu14)"),
-    cube_mm: Optional[float] = typer.Option(None, "--cube-mm", help="cube edge for a port checkpoint (default 250 hand, 2000 body)"),
+    cube_mm: Optional[float] = typer.Option(None, "--cube-mm",
+                                            help="cube edge for a port checkpoint (default: the target's, 250 hand, 2000 body)"),
     source_y_up: bool = typer.Option(False, "--source-y-up", help="port checkpoint was trained on y-up data (NYU, MSRA, ITOP)"),
     source_xyz: bool = typer.Option(True, "--source-xyz/--source-zyx", help="port checkpoint grids are indexed [x, y, z]"),
     with_heatmaps: bool = typer.Option(False, "--with-heatmaps", help="also output the raw heatmaps"),
@@ -93,15 +94,16 @@ register("train", TrainArgs, _train)
 
 @app.command()
 def record(
-    camera: str = typer.Option("synthetic", help="synthetic | realsense"),
+    camera: str = typer.Option("synthetic", help="synthetic | realsense | kinect | orbbec | auto"),
     frames: int = typer.Option(300, help="number of frames"),
-    out: Path = typer.Option(..., "--out", help=".db3 or .bag file to write"),
-    width: int = typer.Option(640, help="depth image width in pixels"),
+    out: Path = typer.Option(..., "--out", help=".db3 or .bag (RealSense), .mkv (Azure Kinect) file to write"),
+    width: int = typer.Option(640, help="depth image width in pixels (.mkv: picks the Kinect depth mode, "
+                                        "640x480 = NFOV unbinned 640x576)"),
     height: int = typer.Option(480, help="depth image height in pixels"),
     fps: int = typer.Option(30, help="frame rate stored in the recording"),
     seed: int = typer.Option(0, help="random seed of the synthetic camera"),
 ) -> None:
-    """Write a RealSense recording (.db3 or .bag) that pyrealsense2 plays back."""
+    """Write a recording that the camera's own SDK plays back: RealSense .db3/.bag, Azure Kinect .mkv."""
     from ..capture.record import record_cli
     record_cli(camera=camera, frames=frames, out=out, width=width, height=height, fps=fps, seed=seed)
 

@@ -1,4 +1,8 @@
-"""`handpose-live doctor`: what this machine can run, checked for real (not just importable)."""
+"""`handpose-live doctor`: what this machine can run, checked for real (not just importable).
+
+Camera SDKs are loaded and asked for their version and connected devices, because an importable
+package can still lack its native library (or, for pyk4a, refuse to import next to NumPy 2).
+"""
 from __future__ import annotations
 
 import ctypes.util
@@ -36,7 +40,7 @@ def _onnxruntime():
 def _providers_that_load(ort):
     """Create a tiny session with CUDA and see which provider it really got."""
     import onnx
-    from onnx import helper, TensorProto
+    from onnx import TensorProto, helper
 
     node = helper.make_node("Identity", ["x"], ["y"])
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
@@ -61,6 +65,22 @@ def _realsense():
     return True, f"pyrealsense2 {rs.__version__}, libusb ok; devices: {', '.join(devices) if devices else 'none connected'}"
 
 
+def _kinect():
+    from ..capture.kinect import sdk_info
+    info = sdk_info()
+    devices = ", ".join(d["serial"] for d in info["devices"]) or "none connected"
+    engine = "depth engine present" if info["depth_engine"] else "depth engine MISSING (live depth will fail)"
+    name = os.path.basename(info["library"])
+    return True, f"Azure Kinect SDK {info['version']} ({info['origin']}: {name}, {engine}); devices: {devices}"
+
+
+def _orbbec():
+    from ..capture.orbbec import list_devices, sdk_version
+    version = sdk_version()
+    devices = ", ".join(f"{d['name']} {d['serial']} ({d['connection']})" for d in list_devices()) or "none connected"
+    return True, f"Orbbec SDK {version}; devices: {devices}"
+
+
 def _openvino():
     import openvino as ov
     return True, f"{ov.__version__.split('-')[0]}; devices: {', '.join(ov.Core().available_devices)} (--backend openvino)"
@@ -68,6 +88,7 @@ def _openvino():
 
 def _open3d():
     import open3d as o3d
+
     from ..sinks.open3d_viewer import open3d_window_available
     ok, how = open3d_window_available()
     return True, f"{o3d.__version__}; window: {how if ok else 'unavailable (' + how + ')'}"
@@ -85,6 +106,8 @@ def run_doctor() -> int:
     rows.append(("ONNX Runtime", _check(_onnxruntime), True))
     rows.append(("OpenVINO", _check(_openvino), False))
     rows.append(("RealSense", _check(_realsense), False))
+    rows.append(("Azure Kinect", _check(_kinect), False))
+    rows.append(("Orbbec", _check(_orbbec), False))
     rows.append(("Open3D", _check(_open3d), False))
     rows.append(("OpenCV", _check(_opencv), True))
     table = Table(title="handpose-live doctor")

@@ -9,15 +9,15 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import UserError
 from ..options import option
 from ..resources import default_model
 from ..targets import get_target
+from .stats import FrameStats
+
 
 @dataclass
 class RunOptions:
@@ -68,21 +68,13 @@ class RunOptions:
 
 
 @dataclass
-class RunStats:
-    frames_processed: int = 0
-    hands_found: int = 0
+class RunStats(FrameStats):
+    """`FrameStats` (latencies, subjects found, error against ground truth) plus the capture's counts."""
+
     wall_s: float = 0.0
-    stages: dict[str, list[float]] = field(default_factory=dict)
     frames_in: int = 0
     dropped: int = 0
-    errors_mm: list[float] = field(default_factory=list)
-
-    def add(self, latency: dict[str, float]) -> None:
-        for k, v in latency.items():
-            self.stages.setdefault(k, []).append(v)
-
-    def percentiles(self) -> dict[str, tuple[float, float]]:
-        return {k: (float(np.percentile(v, 50)), float(np.percentile(v, 95))) for k, v in self.stages.items()}
+    subject: str = "hand"
 
 
 def _choose_viewer(name: str) -> str:
@@ -155,7 +147,7 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
                          serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps, seed=opts.seed,
                          frames=opts.frames or None)
     sinks, viewer = [], None
-    stats = RunStats()
+    stats = RunStats(subject=get_target(predictor.info.target).subject)
     start = None            # set once frames flow: from then on the summary is always printed
     interactive = sys.stderr.isatty() and not opts.quiet
     try:
@@ -180,22 +172,16 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
                 t2 = time.perf_counter()
                 result.latency_ms["sinks"] = (t2 - t1) * 1e3
                 result.latency_ms["total"] = (t2 - t0) * 1e3
-                stats.add(result.latency_ms)
-                stats.frames_processed += 1
-                stats.hands_found += int(result.hand_found)
-                if result.hand_found and frame.ground_truth_mm is not None \
-                        and frame.ground_truth_mm.shape == result.joints_mm.shape:
-                    stats.errors_mm.append(float(np.linalg.norm(result.joints_mm - frame.ground_truth_mm, axis=1).mean()))
+                stats.add(frame, result)
                 if interactive and t2 - last_status > 0.5:
-                    fps = stats.frames_processed / (t2 - start)
-                    sys.stderr.write(f"\r{stats.frames_processed} frames  {fps:5.1f} fps  "
-                                     f"{result.latency_ms['total']:5.1f} ms  "
-                                     f"{'hand found' if result.hand_found else 'no hand   '}")
+                    fps = stats.frames / (t2 - start)
+                    state = f"{stats.subject} found" if result.found else f"no {stats.subject}".ljust(len(stats.subject) + 6)
+                    sys.stderr.write(f"\r{stats.frames} frames  {fps:5.1f} fps  {result.latency_ms['total']:5.1f} ms  {state}")
                     sys.stderr.flush()
                     last_status = t2
                 if viewer is not None and getattr(viewer, "quit_requested", False):
                     break
-                if opts.frames and stats.frames_processed >= opts.frames:
+                if opts.frames and stats.frames >= opts.frames:
                     break
         except KeyboardInterrupt as exc:
             log(f"stopped ({exc.args[0] if exc.args else 'Ctrl-C'})")
@@ -220,11 +206,11 @@ def print_summary(stats: RunStats) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    fps = stats.frames_processed / stats.wall_s if stats.wall_s > 0 else 0.0
+    fps = stats.frames / stats.wall_s if stats.wall_s > 0 else 0.0
     console = Console(stderr=True)
     # The headline on one line of its own (a table title would be wrapped to the table's width).
-    console.print(f"{stats.frames_processed} frames processed ({stats.frames_in} in, {stats.dropped} dropped), "
-                  f"{fps:.1f} fps, hand found in {stats.hands_found}", soft_wrap=True, highlight=False)
+    console.print(f"{stats.frames} frames processed ({stats.frames_in} in, {stats.dropped} dropped), "
+                  f"{fps:.1f} fps, {stats.subject} found in {stats.found}", soft_wrap=True, highlight=False)
     table = Table()
     table.add_column("stage")
     table.add_column("p50 ms", justify="right")
@@ -233,8 +219,8 @@ def print_summary(stats: RunStats) -> None:
         table.add_row(name, f"{p50:.2f}", f"{p95:.2f}")
     if stats.stages:
         console.print(table)
-    if stats.errors_mm:
-        console.print(f"mean joint error against the synthetic ground truth: {np.mean(stats.errors_mm):.1f} mm "
+    if stats.mean_error_mm is not None:
+        console.print(f"mean joint error against the synthetic ground truth: {stats.mean_error_mm:.1f} mm "
                       f"over {len(stats.errors_mm)} frames")
 
 

@@ -20,7 +20,7 @@ class FrameStats:
         self.frames += 1
         for k, v in result.latency_ms.items():
             self.stages.setdefault(k, []).append(v)
-        if not result.hand_found:
+        if not result.found:
             return
         self.found += 1
         truth = frame.ground_truth_mm

@@ -50,7 +50,7 @@ def read_table(path: Path, values_per_line: int, *, named: bool = False, what: s
     path = Path(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         lines = fh.read().split("\n")  # not splitlines(): ICVL ends lines with "\r\r\n", one line each
     first = 1 if skip_first_line else 0
     while len(lines) > first and not lines[-1].strip():
@@ -95,7 +95,7 @@ def read_centres(path: Path, count: int, dataset: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{dataset}: centres file not found: {path}")
-    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         lines = fh.read().split("\n")
     while lines and not lines[-1].strip():
         lines.pop()

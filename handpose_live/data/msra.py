@@ -40,7 +40,7 @@ def read_msra_bin_mm(path: Path, width: int = 320, height: int = 240) -> np.ndar
 def read_msra_joints(path: Path) -> np.ndarray:
     """`joint.txt` -> [N, 21, 3] mm in our convention (z negated, y flipped)."""
     path = require_file(path, "MSRA", "label file")
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         first = fh.readline().strip()
     if not first.isdigit():
         raise UserError(f"{path} line 1: expected the frame count, found '{first[:40]}'")

@@ -8,8 +8,8 @@ import numpy as np
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..geometry import camera_to_pixel
-from ..types import Intrinsics
 from ..skeletons import get_skeleton
+from ..types import Intrinsics
 from .metrics import EVAL_SKELETONS, EvalResult, eval_intrinsics, eval_uvd_to_xyz, evaluate_xyz
 
 

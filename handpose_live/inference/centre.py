@@ -68,7 +68,7 @@ class CentreConfig:
     surface_offset_mm: float = 10.0     # the camera sees the front surface; joints lie inside
 
     @classmethod
-    def for_target(cls, target: str = "hand", cube_mm: float | None = None) -> "CentreConfig":
+    def for_target(cls, target: str = "hand", cube_mm: float | None = None) -> CentreConfig:
         """Defaults from the target registry (`targets.py`), scaled to the model's cube."""
         t = get_target(target)
         cube = t.cube_mm if cube_mm is None else float(cube_mm)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..skeletons import reference_point_mm
+from ..types import DepthFrame, PoseResult
 from .centre import CentreConfig, CentreEstimator
 from .predictor import Predictor
-from ..skeletons import reference_point_mm
 from .smoothing import OneEuroFilter
-from ..types import DepthFrame, PoseResult
 
 
 @dataclass
@@ -24,6 +24,7 @@ class PipelineOptions:
     tracking: bool = True                 # seed the next centre from this frame's joints
     recentre_mm: float | None = None      # re-run the model around its own joints when they sit this far
                                           # from the detected centre (default: 15% of the cube edge)
+    recentre_passes: int = 1              # at most this many extra passes (each only while the shift exceeds recentre_mm)
 
 
 class PosePipeline:
@@ -54,13 +55,15 @@ class PosePipeline:
             return PoseResult(frame.index, frame.timestamp_ms, False, latency_ms=latency)
         centre = np.asarray(est.centre_mm, dtype=np.float64)
         joints, conf, stage = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, centre)
-        refined = reference_point_mm(self.predictor.info.skeleton, joints)
-        if self.recentre_mm > 0 and np.linalg.norm(refined - centre) > self.recentre_mm:
+        for _ in range(self.options.recentre_passes):
             # The segmentation centre was off (e.g. pulled onto the forearm): the model's own joints
-            # give a better cube centre, and a second pass around it sees the whole hand.
+            # give a better cube centre, and another pass around it sees the whole hand.
+            refined = reference_point_mm(self.predictor.info.skeleton, joints)
+            if self.recentre_mm <= 0 or np.linalg.norm(refined - centre) <= self.recentre_mm:
+                break
             centre = refined
-            joints, conf, second = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, centre)
-            stage = {k: stage[k] + second[k] for k in stage}
+            joints, conf, again = self.predictor.predict_depth(frame.depth_mm, frame.intrinsics, centre)
+            stage = {k: stage[k] + again[k] for k in stage}
         latency.update(stage)
         t2 = time.perf_counter()
         if float(np.mean(conf)) < self.min_confidence:

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..geometry import voxel_to_mm
-from .runtime import open_session
-from ..skeletons import get_skeleton, generic_skeleton
 from ..errors import UserError
+from ..geometry import voxel_to_mm
+from ..skeletons import generic_skeleton, get_skeleton
 from ..types import Intrinsics
 from ..voxelize import pad_points, voxelize_depth, voxelize_points
+from .runtime import open_session
 
 
 class Predictor:

@@ -5,7 +5,7 @@ Both map a binary occupancy grid [N, 1, S, S, S] (axes z, y, x) to one heatmap p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

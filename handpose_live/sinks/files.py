@@ -126,7 +126,7 @@ class JsonlWriter(_StreamSink):
 
 
 def csv_columns(num_joints: int) -> list[str]:
-    return (["frame", "timestamp_ms", "hand_found", "center_x_mm", "center_y_mm", "center_z_mm"]
+    return (["frame", "timestamp_ms", "found", "centre_x_mm", "centre_y_mm", "centre_z_mm"]
             + [f"j{j}_{axis}_mm" for j in range(num_joints) for axis in "xyz"]
             + [f"conf_j{j}" for j in range(num_joints)])
 
@@ -157,7 +157,7 @@ class CsvWriter(_StreamSink):
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         j = self.num_joints
-        row = [int(result.frame_index), round(float(result.timestamp_ms), 3), int(bool(result.hand_found))]
+        row = [int(result.frame_index), round(float(result.timestamp_ms), 3), int(bool(result.found))]
         row += _cells(result.centre_mm, 3) + _cells(result.joints_mm, 3 * j) + _cells(result.confidence, j)
         self._write_text(_csv_line(row))
 

@@ -144,7 +144,7 @@ def subject_points_mm(frame: DepthFrame, centre_mm: np.ndarray | None,
 
 
 def _subject_centre(result: PoseResult) -> np.ndarray | None:
-    if not result.hand_found:
+    if not result.found:
         return None
     if result.centre_mm is not None and np.isfinite(result.centre_mm).all():
         return np.asarray(result.centre_mm, np.float64)
@@ -211,7 +211,7 @@ class Open3DViewer(Sink):
             points = points * ((points[:, 2:3] + self.scale.cloud_push_mm) / points[:, 2:3])
         self._cloud.points = o3d.utility.Vector3dVector(points.astype(np.float64))
         self._cloud.colors = o3d.utility.Vector3dVector(np.repeat(shade[:, None], 3, axis=1).astype(np.float64))
-        joints = result.joints_mm if result.hand_found and result.joints_mm is not None else None
+        joints = result.joints_mm if result.found and result.joints_mm is not None else None
         self._skeleton.set_joints(joints)
         if not self._added:
             self._vis.add_geometry(self._cloud, reset_bounding_box=True)

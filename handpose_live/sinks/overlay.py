@@ -26,7 +26,7 @@ def skeleton_bgr(skeleton: Skeleton) -> list[tuple[int, int, int]]:
 
 def _subject_depth_mm(result: PoseResult) -> float | None:
     for points in (result.centre_mm, result.joints_mm):
-        if result.hand_found and points is not None:
+        if result.found and points is not None:
             z = np.asarray(points, np.float64).reshape(-1, 3)[:, 2]
             z = z[np.isfinite(z) & (z > 0)]
             if z.size:
@@ -84,10 +84,10 @@ def render_overlay(frame: DepthFrame, result: PoseResult, skeleton: Skeleton, fp
     """A new BGR uint8 image of the frame with the result drawn on it (inputs untouched)."""
     half = HALF_RANGE_MM.get(skeleton.target, HALF_RANGE_MM["hand"])
     image = colourise_depth(frame.depth_mm, result, half)
-    if result.hand_found and result.joints_mm is not None:
+    if result.found and result.joints_mm is not None:
         draw_skeleton(image, result.joints_mm, skeleton, frame.intrinsics)
     subject = "hand" if skeleton.target == "hand" else "body"
-    lines = [f"{subject} found" if result.hand_found else f"no {subject}"]
+    lines = [f"{subject} found" if result.found else f"no {subject}"]
     if fps is not None:
         lines.insert(0, f"{fps:.1f} fps")
     _put_text_lines(image, lines)

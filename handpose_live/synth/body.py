@@ -34,7 +34,7 @@ class BodyPose:
     elbow: np.ndarray
     seat_mm: float | None = None     # sitting height; None = standing on the floor
 
-    def blend(self, other: "BodyPose", w: float) -> "BodyPose":
+    def blend(self, other: BodyPose, w: float) -> BodyPose:
         """Linear blend of all parameters (used to animate between keyposes)."""
         def mix(a, b):
             return None if a is None or b is None else (1 - w) * np.asarray(a) + w * np.asarray(b)

@@ -22,14 +22,14 @@ import numpy as np
 
 from ..calib import load_intrinsics
 from ..errors import UserError
+from ..fileio import atomic_write, remove_temporaries
 from ..geometry import camera_to_pixel
 from ..skeletons import get_skeleton
+from ..targets import get_target
 from ..types import Intrinsics
-from ..fileio import atomic_write, remove_temporaries
 from . import shards as sh
 from .hand import PRIOR_FRACTION, nyu_prior
 from .sensor import SensorModel
-from ..targets import get_target
 from .world import check_target, render_frame, sample_scene
 
 # synth-2: the hand-pose prior comes from the packaged hand_prior.npz (float32), never from

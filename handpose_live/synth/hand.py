@@ -69,7 +69,7 @@ class HandShape:
     palm_width: float = 1.0
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "HandShape":
+    def sample(cls, rng: np.random.Generator) -> HandShape:
         return cls(scale=float(rng.uniform(0.85, 1.15)),
                    finger_length=tuple(float(v) for v in np.clip(rng.normal(1.0, 0.05, 5), 0.88, 1.12)),
                    thickness=float(rng.uniform(0.85, 1.2)), palm_width=float(rng.uniform(0.92, 1.08)))
@@ -86,7 +86,7 @@ class HandPose:
     centre_mm: np.ndarray          # [3] palm centre in camera mm
     left: bool = False
 
-    def clipped(self) -> "HandPose":
+    def clipped(self) -> HandPose:
         f = np.clip(self.fingers_rad, *np.deg2rad(FINGER_LIMITS_DEG).T)
         t = np.clip(self.thumb_rad, *np.deg2rad(THUMB_LIMITS_DEG).T)
         w = np.clip(self.wrist_rad, *np.deg2rad(WRIST_LIMITS_DEG).T)

@@ -28,7 +28,7 @@ class Surface:
         self.ellipsoid_c_mm.append(np.asarray(centre, np.float64))
         self.ellipsoid_axes_mm.append(np.asarray(axes, np.float64))
 
-    def transformed(self, rotation: np.ndarray, translation_mm: np.ndarray, mirror_x: bool = False) -> "Surface":
+    def transformed(self, rotation: np.ndarray, translation_mm: np.ndarray, mirror_x: bool = False) -> Surface:
         """Local -> camera: x' = R (M x) + t, where M mirrors x for a left hand."""
         m = np.diag([-1.0 if mirror_x else 1.0, 1.0, 1.0])
         rm = rotation @ m
@@ -40,7 +40,7 @@ class Surface:
         out.ellipsoid_axes_mm = [rm @ a for a in self.ellipsoid_axes_mm]
         return out
 
-    def extend(self, other: "Surface") -> None:
+    def extend(self, other: Surface) -> None:
         self.capsule_a_mm += other.capsule_a_mm
         self.capsule_b_mm += other.capsule_b_mm
         self.capsule_r_mm += other.capsule_r_mm

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..targets import get_target
 from ..geometry import back_project, camera_to_pixel, cube_roi_px
+from ..targets import get_target
 from ..types import Intrinsics
-from .body import body_joints, body_surface, sample_body_pose, sample_body_view, yaw_rotation, BodyPose
+from .body import BodyPose, body_joints, body_surface, sample_body_pose, sample_body_view, yaw_rotation
 from .hand import PRIOR_FRACTION, HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
 from .render import Background, Plane, clip_roi, render_depth_mm
 from .sensor import SensorModel

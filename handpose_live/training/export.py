@@ -22,15 +22,14 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from ..errors import UserError
 from ..fileio import atomic_path
 from ..heatmaps import decode_heatmaps
-from ..inference.modelfile import INPUT, METADATA_KEY, MODEL_FORMAT, OUTPUTS, read_model_info
+from ..inference.modelfile import INPUT, METADATA_KEY, MODEL_FORMAT, OUTPUTS
 from ..modeling.v2v import V2VConfig, build_model, preset
-from ..targets import get_target
 from ..skeletons import generic_skeleton, get_skeleton
-
+from ..targets import get_target
+from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 
 
 class DecodedModel(nn.Module):
