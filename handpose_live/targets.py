@@ -2,8 +2,8 @@
 
 Everything that differs between targets and is not learned lives here: the cube the network
 sees, the skeleton it predicts, the depth range a subject is looked for in, the shipped model,
-the view scales, and the word used for one tracked subject in records and summaries. The
-centre estimator, the synthetic world, export, the viewers and the commands read it from
+and the word used for one tracked subject in records and summaries. The
+centre estimator, the synthetic world, export, `resources.default_model` and `run` read it from
 here instead of keeping their own tables.
 """
 from __future__ import annotations
@@ -22,16 +22,11 @@ class Target:
     depth_range_mm: tuple[float, float]    # where the centre estimator looks for a subject
     min_points: int                        # valid full-resolution pixels a plausible subject has
     shipped_model: str                     # file name under models/
-    view_extent_mm: float                  # how much space a viewer shows around one subject
-
-    @property
-    def found_label(self) -> str:
-        return f"{self.subject} found"
 
 
 TARGETS: dict[str, Target] = {
-    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 320.0),
-    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 2400.0),
+    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx"),
+    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx"),
 }
 
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Iterator
 
+from ..errors import UserError
 from ..types import DepthFrame, Intrinsics
 
 
@@ -32,3 +34,50 @@ class FrameSource(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class RecordingSource(FrameSource):
+    """A recording replayed pass after pass (`--loop`) on one clock.
+
+    Subclasses give one pass over the file (`_one_pass`), say whether they are still open and
+    how to rewind; `frames()` numbers the frames across passes and shifts each pass's timestamps
+    so that `timestamp_ms` keeps increasing by one frame period over the seam.
+    """
+
+    path: Path
+    loop: bool = False
+    _period_ms: float = 1000.0 / 30.0
+
+    @abstractmethod
+    def _one_pass(self, first_index: int) -> Iterator[DepthFrame]: ...
+
+    @abstractmethod
+    def _is_open(self) -> bool: ...
+
+    @abstractmethod
+    def _rewind(self) -> None: ...
+
+    def _pace(self, frame: DepthFrame) -> None:
+        """Called before each frame is handed out (realtime playback may sleep here)."""
+
+    def frames(self) -> Iterator[DepthFrame]:
+        index, offset_ms, last_ms = 0, 0.0, None   # offset added to this pass's clock; last timestamp out
+        while True:
+            start = index
+            for frame in self._one_pass(index):
+                if index == start and last_ms is not None:
+                    offset_ms = last_ms + self._period_ms - frame.timestamp_ms
+                frame.timestamp_ms += offset_ms
+                last_ms = frame.timestamp_ms
+                self._pace(frame)
+                yield frame
+                index += 1
+            if not self._is_open():  # closed while we were reading
+                return
+            if index == start:
+                if index == 0:
+                    raise UserError(f"recording {self.path} contains no depth frames")
+                return
+            if not self.loop:
+                return
+            self._rewind()

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..types import DepthFrame, Intrinsics
-from .base import FrameSource
+from .base import FrameSource, RecordingSource
 
 INSTALL_HINT = ("Azure Kinect support needs the Azure Kinect SDK: `pip install 'handpose-live[kinect]'` "
                 "(the pyk4a-bundle wheel carries libk4a 1.4.2, libk4arecord and the depth engine; Linux x86_64)")
@@ -504,7 +504,7 @@ def _check_mkv(path: Path) -> Path:
     return path
 
 
-class KinectPlayback(FrameSource):
+class KinectPlayback(RecordingSource):
     """Replays an Azure Kinect .mkv recording (depth track, calibration from the file) through libk4arecord.
 
     Every frame, as fast as they are taken, unless `realtime` paces them by their timestamps.
@@ -516,6 +516,8 @@ class KinectPlayback(FrameSource):
     def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False):
         self.path = _check_mkv(Path(path))
         self.realtime, self.loop, self.name = bool(realtime), bool(loop), f"playback:{self.path.name}"
+        self._start_wall: float | None = None     # realtime pacing: wall clock and timestamp of the first frame
+        self._start_ts = 0.0
         lib = self._sdk = sdk()
         handle = _H()
         if lib.playback_open(str(self.path).encode(), ctypes.byref(handle)) != RESULT_OK:
@@ -565,34 +567,21 @@ class KinectPlayback(FrameSource):
                 yield frame
                 index += 1
 
-    def frames(self) -> Iterator[DepthFrame]:
-        index, offset_ms, last_ms = 0, 0.0, None
-        start_wall = start_ts = None
-        while True:
-            start = index
-            for frame in self._one_pass(index):
-                if index == start and last_ms is not None:
-                    offset_ms = last_ms + self._period_ms - frame.timestamp_ms
-                frame.timestamp_ms += offset_ms
-                last_ms = frame.timestamp_ms
-                if self.realtime:
-                    if start_wall is None:
-                        start_wall, start_ts = time.monotonic(), frame.timestamp_ms
-                    delay_s = (frame.timestamp_ms - start_ts) / 1000.0 - (time.monotonic() - start_wall)
-                    if delay_s > 0:
-                        time.sleep(delay_s)
-                yield frame
-                index += 1
-            if self._playback is None:
-                return
-            if index == start:
-                if index == 0:
-                    raise UserError(f"recording {self.path} contains no depth frames")
-                return
-            if not self.loop:
-                return
-            if self._sdk.playback_seek_timestamp(self._playback, 0, SEEK_BEGIN) != RESULT_OK:
-                raise UserError(f"cannot rewind {self.path} for --loop")
+    def _pace(self, frame: DepthFrame) -> None:
+        if not self.realtime:
+            return
+        if self._start_wall is None:
+            self._start_wall, self._start_ts = time.monotonic(), frame.timestamp_ms
+        delay_s = (frame.timestamp_ms - self._start_ts) / 1000.0 - (time.monotonic() - self._start_wall)
+        if delay_s > 0:
+            time.sleep(delay_s)
+
+    def _is_open(self) -> bool:
+        return self._playback is not None
+
+    def _rewind(self) -> None:
+        if self._sdk.playback_seek_timestamp(self._playback, 0, SEEK_BEGIN) != RESULT_OK:
+            raise UserError(f"cannot rewind {self.path} for --loop")
 
     def tag(self, name: str) -> str:
         """A tag of the recording (e.g. K4A_DEPTH_MODE), '' when absent."""

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserError
 from ..fileio import describe_os_error
 from ..types import DepthFrame, Intrinsics
-from .base import FrameSource
+from .base import FrameSource, RecordingSource
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def check_recording_path(path: Path, suffixes: tuple[str, ...] = RECORDING_SUFFI
     return path
 
 
-class RealSensePlayback(FrameSource):
+class RealSensePlayback(RecordingSource):
     """Replays a .bag (ROS1) or .db3 (ROS2) recording.
 
     With `realtime=False` (the default) librealsense hands over every frame as fast as we take
@@ -310,28 +310,12 @@ class RealSensePlayback(FrameSource):
                 yield frame
                 index += 1
 
-    def frames(self) -> Iterator[DepthFrame]:
-        index = 0
-        offset_ms, last_ms = 0.0, None   # added to this pass's clock; the last timestamp handed out
-        while True:
-            start = index
-            for frame in self._one_pass(index):
-                if index == start and last_ms is not None:
-                    offset_ms = last_ms + self._period_ms - frame.timestamp_ms
-                frame.timestamp_ms += offset_ms
-                last_ms = frame.timestamp_ms
-                yield frame
-                index += 1
-            if self._pipe is None:  # closed while we were reading
-                return
-            if index == start:
-                if index == 0:
-                    raise UserError(f"recording {self.path} contains no depth frames")
-                return
-            if not self.loop or self._pipe is None:
-                return
-            self._stop()
-            self._start()
+    def _is_open(self) -> bool:
+        return self._pipe is not None
+
+    def _rewind(self) -> None:
+        self._stop()
+        self._start()
 
     def close(self) -> None:
         self._stop()

@@ -128,7 +128,6 @@ class VideoWriterSink(Sink):
             raise UserError(f"video fps must be positive (got {fps})")
         self.fps = float(fps)
         self.skeleton = skeleton
-        self.frames_written = 0
         check_writable_target(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
@@ -150,7 +149,6 @@ class VideoWriterSink(Sink):
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
         self._writer.write(image)
-        self.frames_written += 1
 
     def close(self) -> None:
         if self._closed:

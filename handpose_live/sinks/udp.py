@@ -41,7 +41,6 @@ class UdpSender(Sink):
         self.address = sockaddr
         self.sent = 0
         self.dropped = 0
-        self.last_error: str | None = None
         self._sock = socket.socket(family, kind, proto)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
@@ -49,9 +48,8 @@ class UdpSender(Sink):
         try:
             self._sock.sendto(payload, self.address)
             self.sent += 1
-        except OSError as exc:
-            self.dropped += 1
-            self.last_error = str(exc)
+        except OSError:
+            self.dropped += 1   # a vanished receiver never stops the pipeline; counted, not raised
 
     def close(self) -> None:
         self._sock.close()
