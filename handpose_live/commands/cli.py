@@ -166,8 +166,29 @@ def bench(
               backends=list(backend or []))
 
 
+def _private_runtime_dir() -> None:
+    """Headless machines often have no XDG_RUNTIME_DIR; the GUI libraries' window-system probe then
+    prints `error: XDG_RUNTIME_DIR is invalid...` on stderr, which reads like our own failure.
+    Give them a private one (mode 0700, per user) so nothing but our own lines reach the user."""
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current) and os.access(current, os.W_OK):
+        return
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"handpose-live-runtime-{os.getuid()}")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if os.stat(path).st_uid == os.getuid():
+            os.chmod(path, 0o700)
+            os.environ["XDG_RUNTIME_DIR"] = path
+    except OSError:
+        pass  # only cosmetics are at stake
+
+
 def main() -> None:
     import signal
+
+    _private_runtime_dir()
 
     def stop_like_ctrl_c(signum, frame):
         raise KeyboardInterrupt("SIGTERM")
