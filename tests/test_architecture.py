@@ -81,3 +81,12 @@ def test_subpackages_do_not_depend_on_each_other_both_ways():
     edges = {(layer(m), layer(d)) for m, ds in graph.items() for d in ds if layer(m) != layer(d)}
     mutual = sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
     assert not mutual, f"subpackages importing each other: {mutual}"
+
+
+def test_every_subpackage_ships_in_the_wheel():
+    """pyproject.toml lists the packages explicitly: a new subpackage must be listed, or the wheel lacks it."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    present = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
+    assert present <= listed, f"not in pyproject.toml's packages: {sorted(present - listed)}"
