@@ -63,7 +63,14 @@ def temporal(preds: list, truths: list) -> dict:
 def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOptions) -> dict:
     pipeline = PosePipeline(predictor, options)
     oracle_err, live_err, swaps_live, swaps_oracle, found = [], [], 0, 0, 0
-    live_preds, oracle_preds, truths, pipeline_ms = [], [], [], []
+    live_preds, oracle_preds, truths, pipeline_ms, passes = [], [], [], [], []
+    calls = [0]
+    inner = predictor.predict_depth
+
+    def counted(*args, **kwargs):       # network passes the pipeline spends per frame (its main cost)
+        calls[0] += 1
+        return inner(*args, **kwargs)
+    pipeline.predictor = type("Counted", (), {"predict_depth": staticmethod(counted), "info": predictor.info})()
     cam = SyntheticCamera(seed=seed, frames=frames)
     for frame in cam.frames():
         truth = frame.ground_truth_mm
@@ -71,7 +78,9 @@ def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOpti
         oracle_err.append(float(np.linalg.norm(joints - truth, axis=1).mean()))
         swaps_oracle += swapped(joints, truth)
         oracle_preds.append(joints)
+        before = calls[0]
         result = pipeline.process(frame)
+        passes.append(calls[0] - before)
         pipeline_ms.append(sum(result.latency_ms.values()))
         truths.append(truth)
         if result.found:
@@ -83,7 +92,7 @@ def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOpti
             live_preds.append(None)
     n = len(truths)
     return {"seed": seed, "frames": n, "found": found,
-            "pipeline_p50_ms": float(np.percentile(pipeline_ms, 50)),
+            "pipeline_p50_ms": float(np.percentile(pipeline_ms, 50)), "passes_per_frame": float(np.mean(passes)),
             "oracle_mean_mm": float(np.mean(oracle_err)), "live_mean_mm": float(np.mean(live_err)) if live_err else None,
             "oracle_swaps": swaps_oracle / n, "live_swaps": swaps_live / max(found, 1),
             "oracle_temporal": temporal(oracle_preds, truths), "live_temporal": temporal(live_preds, truths)}
@@ -97,7 +106,7 @@ def summarise(rows: list[dict]) -> dict:
     out = {"oracle_mean_mm": mean("oracle_mean_mm"), "live_mean_mm": mean("live_mean_mm"),
            "found_share": float(sum(r["found"] for r in rows) / sum(r["frames"] for r in rows)),
            "oracle_swaps": mean("oracle_swaps"), "live_swaps": mean("live_swaps"),
-           "pipeline_p50_ms": mean("pipeline_p50_ms")}
+           "pipeline_p50_ms": mean("pipeline_p50_ms"), "passes_per_frame": mean("passes_per_frame")}
     for which in ("oracle", "live"):
         for k in ("excess_jump_mean_mm", "excess_jump_p99_mm", "jump_p99_mm", "jump_max_mm"):
             out[f"{which}_{k}"] = mean(k, f"{which}_temporal")

@@ -22,11 +22,14 @@ class Target:
     depth_range_mm: tuple[float, float]    # where the centre estimator looks for a subject
     min_points: int                        # valid full-resolution pixels a plausible subject has
     shipped_model: str                     # file name under models/
+    recentre_fraction: float               # re-run the model around its own joints when they sit this far
+                                           # (x cube edge) from the cube centre it was given ...
+    recentre_passes: int                   # ... at most this many times (benchmarks/live_quality.py)
 
 
 TARGETS: dict[str, Target] = {
-    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx"),
-    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx"),
+    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 0.03, 1),
+    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 0.15, 1),
 }
 
 
