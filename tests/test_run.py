@@ -105,6 +105,8 @@ def test_headless_screenshots_show_the_skeleton(tmp_path, recording):
     (["--input", "REC", "--output", "/nonexistent-dir/o.jsonl"], ""),
     (["--input", "REC", "--model", "foreign.onnx"], "not a handpose-live model"),
     (["--input", "REC", "--viewer", "vr"], "unknown viewer"),
+    # the viewer opens on its own thread; its failure to open is still one line before any frame
+    (["--input", "REC", "--viewer", "open3d", "--screenshot", "/nonexistent-dir/shot.png"], "nonexistent-dir"),
 ])
 def test_bad_input_is_one_line(tmp_path, recording, args, message):
     (tmp_path / "junk.db3").write_bytes(b"\x00" * 5000)

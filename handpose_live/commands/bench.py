@@ -3,6 +3,12 @@
 Frames are decoded once up front (that cost is reported as `capture_decode`), then replayed
 through `PosePipeline` exactly as `run` does, without a viewer. Several models or thread
 counts in one process run (`--compare`) give ratios that survive a noisy machine.
+
+`--viewer none|opencv|open3d` (repeatable) also runs the whole app, `run_pipeline` with its
+capture thread, live source and viewer, once per viewer, in the same process: its fps, dropped
+frames and the viewer's draws per second stand next to the headless pipeline's figures, so what
+a viewer costs the camera rate is measured, not guessed. The synthetic camera renders its frames
+on the same cores, so what the source alone delivers (rendered as fast as it can) is printed too.
 """
 from __future__ import annotations
 
@@ -152,9 +158,57 @@ def print_results(results: list[BenchResult]) -> None:
                           f"{base.fps / r.fps:.1f}x the fps")
 
 
+VIEWERS = ("none", "opencv", "open3d")
+
+
+def bench_app(viewer: str, model: Path, camera: str, input_path: Path | None, frames: int, target: str,
+              threads: int | None, device: str, backend: str, source_fps: float) -> dict:
+    """The whole app (`run` without its summary) with this viewer, on the live source."""
+    from ..sinks.base import display_available
+    from .run import RunOptions, run_pipeline
+
+    opts = RunOptions(camera=camera, input=input_path, model=model, target=target, frames=frames, viewer=viewer,
+                      threads=threads, device=device, backend=backend, quiet=True)
+    stats = run_pipeline(opts)
+    fps = stats.frames / stats.wall_s if stats.wall_s > 0 else 0.0
+    total = stats.stages.get("total") or [0.0]
+    shown = stats.viewer or {}
+    return {"label": f"app viewer={viewer}", "kind": "app", "viewer": viewer, "frames": stats.frames,
+            "frames_in": stats.frames_in, "dropped": stats.dropped,
+            "dropped_percent": round(100.0 * stats.dropped / stats.frames_in, 2) if stats.frames_in else 0.0,
+            "fps": round(fps, 2), "in_fps": round(stats.frames_in / stats.wall_s, 2) if stats.wall_s > 0 else 0.0,
+            "latency_ms": {"p50": round(float(np.percentile(total, 50)), 3),
+                           "p95": round(float(np.percentile(total, 95)), 3)},
+            "viewer_draws": shown.get("draws"), "viewer_fps": shown.get("draw_fps"),
+            "viewer_stale": shown.get("stale"), "window": bool(shown.get("showing")) and display_available(),
+            "source_alone_fps": round(source_fps, 1), "found": stats.found, "mean_error_mm": stats.mean_error_mm}
+
+
+def print_app_results(apps: list[dict], pipeline_fps: float, source_fps: float, camera_fps: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="the whole app (run), live source, per viewer")
+    for name in ("", "fps", "in", "done", "dropped", "draws", "draw fps", "p50 ms", "p95 ms"):
+        table.add_column(name, justify="left" if not name else "right")
+    table.add_row("pipeline alone", f"{pipeline_fps:.1f}", *[""] * 7)
+    for a in apps:
+        name = "app, no viewer" if a["viewer"] == "none" else f"app + {a['viewer']}" + ("" if a["window"] else " (no window)")
+        table.add_row(name, f"{a['fps']:.1f}", str(a["frames_in"]), str(a["frames"]),
+                      f"{a['dropped']} ({a['dropped_percent']:.1f}%)",
+                      "-" if a["viewer_draws"] is None else str(a["viewer_draws"]),
+                      "-" if a["viewer_fps"] is None else f"{a['viewer_fps']:.1f}",
+                      f"{a['latency_ms']['p50']:.2f}", f"{a['latency_ms']['p95']:.2f}")
+    console = Console()
+    console.print(table)
+    console.print(f"source alone: {source_fps:.1f} fps (frames made as fast as they come, no pipeline), for a "
+                  f"{camera_fps} fps live source" + (": this machine cannot keep up even without the app"
+                                                     if source_fps < camera_fps else ""), highlight=False)
+
+
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
               device: str, as_json: bool, target: str, soak_frames: int = 0,
-              backends: list[str] | None = None) -> list[BenchResult]:
+              backends: list[str] | None = None, viewers: list[str] | None = None) -> list[BenchResult]:
     from ..resources import default_model
 
     if frames <= 0:
@@ -162,6 +216,10 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
     models = [Path(m) for m in models] or [default_model(target)]
     threads = threads or [0]
     backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
+    viewers = list(dict.fromkeys(viewers or []))
+    for v in viewers:
+        if v not in VIEWERS:
+            raise UserError(f"unknown viewer '{v}' ({', '.join(VIEWERS)})")
     data, decode_ms = load_frames(camera, input_path, frames, target)
     results = []
     for m in models:
@@ -169,14 +227,20 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
             for t in threads:
                 label = m.stem + (f" {b}" if len(backends) > 1 else "") + (f" {t}t" if t else "")
                 results.append(bench_model(m, data, decode_ms, t or None, device, label, backend=b))
+    source_fps = 1000.0 / decode_ms if decode_ms > 0 else float("inf")
+    apps = [bench_app(v, models[0], camera, input_path, frames, target, threads[0] or None, device, backends[0],
+                      source_fps) for v in viewers]
     if as_json:
         payload = [r.to_json() for r in results]
         if soak_frames:
             payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None,
                                       backend=backends[0])
-        print(json.dumps(payload))   # always a list, one object per configuration
+        print(json.dumps(payload + apps))   # always a list, one object per configuration
     else:
         print_results(results)
+        if apps:
+            from .run import RunOptions
+            print_app_results(apps, results[0].fps, source_fps, RunOptions.fps)
         if soak_frames:
             soak(models[0], data, soak_frames, threads[0] or None, device, backend=backends[0])
     return results

@@ -159,11 +159,14 @@ def bench(
     target: str = typer.Option("hand", help="hand | body"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
     soak: int = typer.Option(0, help="also replay this many frames and check RSS stays flat"),
+    viewer: Optional[list[str]] = typer.Option(
+        None, "--viewer", help="none | opencv | open3d; repeat: also run the whole app (live source, pipeline, viewer) "
+                               "with each, next to the pipeline alone"),
 ) -> None:
-    """Measure per-stage latency, fps, CPU and memory of the real pipeline."""
+    """Measure per-stage latency, fps, CPU and memory of the real pipeline (and of the whole app with --viewer)."""
     from .bench import bench_cli
     bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak,
-              backends=list(backend or []))
+              backends=list(backend or []), viewers=list(viewer or []))
 
 
 def _private_runtime_dir() -> None:

@@ -75,6 +75,7 @@ class RunStats(FrameStats):
     frames_in: int = 0
     dropped: int = 0
     subject: str = "hand"
+    viewer: dict | None = None   # a threaded viewer's `summary()`: draws, draw fps, stale results skipped
 
 
 def _choose_viewer(name: str) -> str:
@@ -91,8 +92,12 @@ def _open_sinks(opts: RunOptions, skeleton, num_joints: int) -> tuple[list, obje
     The record file comes last because opening it truncates an existing file: a run refused
     for another sink leaves it alone. It is written first in each frame. On a failure the sinks
     already opened are closed.
+
+    A viewer that draws (Open3D, always; OpenCV with a display) runs on its own thread
+    (`ViewerThread`): the loop hands it each result and never waits for drawing. The OpenCV
+    viewer without a display draws nothing until its screenshot at the end, so it stays in the loop.
     """
-    from ..sinks.base import close_all
+    from ..sinks.base import close_all, display_available
 
     sinks, viewer = [], None
     try:
@@ -105,12 +110,19 @@ def _open_sinks(opts: RunOptions, skeleton, num_joints: int) -> tuple[list, obje
         kind = _choose_viewer(opts.viewer)
         if kind == "none" and opts.screenshot is not None:
             kind = "opencv-headless"
+        if kind == "opencv" and not display_available():
+            kind = "opencv-headless"
         if kind == "open3d":
             from ..sinks.open3d_viewer import Open3DViewer
-            viewer = Open3DViewer(skeleton, screenshot_path=opts.screenshot)
-        elif kind in ("opencv", "opencv-headless"):
+            from ..sinks.viewer_thread import ViewerThread
+            viewer = ViewerThread(lambda: Open3DViewer(skeleton, screenshot_path=opts.screenshot), "open3d")
+        elif kind == "opencv":
             from ..sinks.opencv_viewer import OpenCvViewer
-            viewer = OpenCvViewer(skeleton, window=kind == "opencv", screenshot_path=opts.screenshot)
+            from ..sinks.viewer_thread import ViewerThread
+            viewer = ViewerThread(lambda: OpenCvViewer(skeleton, window=True, screenshot_path=opts.screenshot), "opencv")
+        elif kind == "opencv-headless":
+            from ..sinks.opencv_viewer import OpenCvViewer
+            viewer = OpenCvViewer(skeleton, window=False, screenshot_path=opts.screenshot)
         if viewer is not None:
             sinks.append(viewer)
         if opts.output is not None:
@@ -197,8 +209,18 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
         try:
             close_all(sinks)
         finally:
+            summary = getattr(viewer, "summary", None)
+            stats.viewer = summary() if summary is not None else None
             if start is not None and not opts.quiet:
                 print_summary(stats)
+                if stats.viewer is not None:
+                    v = stats.viewer
+                    sys.stderr.write(f"viewer: {v['draws']} draw{'s' * (v['draws'] != 1)}, {v['draw_fps']:.1f} fps, "
+                                     f"{v['stale']} stale result{'s' * (v['stale'] != 1)} skipped"
+                                     + ("" if v["showing"] else " (no window: drawn only for the screenshot)")
+                                     + (f"; it drew less while the pipeline missed camera frames (down to "
+                                        f"{100 * v['lowest_draw_share']:.0f} % of the time)"
+                                        if v["missed"] and v["showing"] else "") + "\n")
     return stats
 
 

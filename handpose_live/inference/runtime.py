@@ -81,6 +81,10 @@ class OnnxRuntimeSession:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.set_denormal_as_zero", "1")
+        # Worker threads sleep between runs instead of spinning: a spinning pool holds ~0.85 of a
+        # core between frames, which the capture thread and the viewer need (dropped frames went
+        # from 8.9 % to ~1 % in a 10-minute Open3D session), and on both CPUs measured it was no slower.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         want_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
         providers = (["CUDAExecutionProvider"] if want_cuda else []) + ["CPUExecutionProvider"]
         ort.set_default_logger_severity(4)  # a missing CUDA library is reported by `describe`, not as a log line

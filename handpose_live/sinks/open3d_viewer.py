@@ -3,7 +3,13 @@
 Uses Open3D's legacy Visualizer because it renders headless (EGL offscreen when there is no
 DISPLAY, or under xvfb-run) at interactive rates on a CPU, unlike the new renderer. Line
 widths are ignored by its GL backend, so bones are cylinders and joints are spheres: one
-mesh whose vertices are recomputed from unit templates each frame (numpy, no rebuild).
+mesh whose vertices are recomputed from unit templates (numpy, no rebuild) when the joints change.
+
+A draw costs about as much as the pose itself on a CPU (software GL under Xvfb), and Open3D keeps
+Python's GIL while it renders, so `run` drives this viewer from `ViewerThread`: it draws only the
+newest result, at most at the display rate, and only what changed (the cloud; the skeleton and
+the view when they moved). The view follows the subject through every result, drawn or skipped
+(`observe`), so skipping stale results does not change where it looks.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from ..fileio import atomic_path
 from ..geometry import cube_roi_px, pixel_to_camera_mm
 from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
-from .base import Sink
+from .base import Viewer, display_available
 from .files import check_writable_target
 
 NO_WINDOW_MESSAGE = ("cannot open an Open3D window: no display and no EGL; use --viewer opencv or --viewer none, "
@@ -44,7 +50,7 @@ class SubjectScale:
 SCALES = {"hand": SubjectScale(320.0, 3.0, 5.0, 25.0), "body": SubjectScale(2400.0, 25.0, 40.0, 150.0)}
 MAX_PIXELS = 100000  # depth pixels sampled per frame (about 20-40k points near a hand)
 VIEW_FILL = 0.85          # fraction of the window height the subject box fills
-FOLLOW_SMOOTHING = 0.5    # weight of the previous view direction when following the subject
+FOLLOW_SMOOTHING = 0.5    # weight of the previous view direction when following the subject (per result)
 BACKGROUND_RGB = (0.08, 0.08, 0.1)
 
 
@@ -172,10 +178,11 @@ def sensor_view_extrinsic(target_mm: np.ndarray) -> np.ndarray:
     return extrinsic
 
 
-class Open3DViewer(Sink):
-    """Live 3D view updated every frame; `screenshot(path)` saves what is shown.
+class Open3DViewer(Viewer):
+    """Live 3D view; `screenshot(path)` saves what is shown.
 
-    `quit_requested` turns true when the user closes the window.
+    `quit_requested` turns true when the user closes the window. `write` draws and polls on the
+    caller's thread; `ViewerThread` calls `draw` and `poll` on the thread that created it.
     """
 
     def __init__(self, skeleton: Skeleton, width: int = 960, height: int = 720, visible: bool = True,
@@ -186,6 +193,7 @@ class Open3DViewer(Sink):
         self.screenshot_path = None if screenshot_path is None else Path(screenshot_path)
         if self.screenshot_path is not None:
             check_writable_target(self.screenshot_path)
+        self.showing = bool(visible) and display_available()   # else EGL off-screen: images only
         self.quit_requested = False
         self._vis = o3d.visualization.Visualizer()
         if not self._vis.create_window(window_name="handpose-live", width=self.width, height=self.height,
@@ -197,11 +205,13 @@ class Open3DViewer(Sink):
         options.mesh_show_back_face = True
         self._cloud = o3d.geometry.PointCloud()
         self._skeleton = SkeletonMesh(skeleton, self.scale.bone_radius_mm, self.scale.joint_radius_mm)
+        self._joints: np.ndarray | None = None      # the joints the skeleton mesh shows
         self._added = False
         self._view_target: np.ndarray | None = None
+        self._view: tuple | None = None              # (focal px, extrinsic, point size) applied last
         self._frames = 0
 
-    def write(self, frame: DepthFrame, result: PoseResult) -> None:
+    def draw(self, frame: DepthFrame, result: PoseResult, fps: float | None = None) -> None:
         if not self._open:
             raise ValueError("Open3DViewer is closed")
         centre = _subject_centre(result)
@@ -212,42 +222,65 @@ class Open3DViewer(Sink):
         self._cloud.points = o3d.utility.Vector3dVector(points.astype(np.float64))
         self._cloud.colors = o3d.utility.Vector3dVector(np.repeat(shade[:, None], 3, axis=1).astype(np.float64))
         joints = result.joints_mm if result.found and result.joints_mm is not None else None
-        self._skeleton.set_joints(joints)
+        moved = not _same_joints(joints, self._joints)
+        if moved:
+            self._skeleton.set_joints(joints)
+            self._joints = None if joints is None else np.array(joints, np.float64)
         if not self._added:
             self._vis.add_geometry(self._cloud, reset_bounding_box=True)
             self._vis.add_geometry(self._skeleton.mesh, reset_bounding_box=False)
             self._added = True
         else:
             self._vis.update_geometry(self._cloud)
-            self._vis.update_geometry(self._skeleton.mesh)
+            if moved:
+                self._vis.update_geometry(self._skeleton.mesh)
         self._set_view(frame, centre, stride)
+        self._vis.update_renderer()        # rendered by the next poll (or screenshot)
+        self._frames += 1
+
+    def observe(self, result: PoseResult) -> None:
+        """A result not drawn still moves the view, so the view is the same whichever are drawn."""
+        centre = _subject_centre(result)
+        if centre is not None:
+            self._follow(centre)
+
+    def poll(self) -> bool:
         if not self._vis.poll_events():
             self.quit_requested = True
-        self._vis.update_renderer()
-        self._frames += 1
+        return self.quit_requested
+
+    def _follow(self, centre: np.ndarray) -> np.ndarray:
+        """The view target, moved towards `centre`: once per result, drawn or not."""
+        if self._view_target is None:
+            self._view_target = centre.copy()
+        else:
+            self._view_target = FOLLOW_SMOOTHING * self._view_target + (1 - FOLLOW_SMOOTHING) * centre
+        return self._view_target
 
     def _set_view(self, frame: DepthFrame, centre: np.ndarray | None, stride: int) -> None:
         """Sensor viewpoint, zoomed so the subject box fills the window; follows the subject."""
         if centre is not None:
-            if self._view_target is None:
-                self._view_target = centre.copy()
-            else:
-                self._view_target = FOLLOW_SMOOTHING * self._view_target + (1 - FOLLOW_SMOOTHING) * centre
-            focal_px = VIEW_FILL * self.height * self._view_target[2] / self.scale.box_mm
-            extrinsic = sensor_view_extrinsic(self._view_target)
+            target = self._follow(centre)
+            focal_px = VIEW_FILL * self.height * target[2] / self.scale.box_mm
+            extrinsic = sensor_view_extrinsic(target)
         elif self._view_target is None:
             focal_px = frame.intrinsics.fy * self.height / frame.intrinsics.height
             extrinsic = np.eye(4)
         else:
             return
+        # Neighbouring points lie stride * focal_px / sensor focal window pixels apart: points that
+        # big leave no gaps between them.
+        spacing_px = stride * focal_px / frame.intrinsics.fy
+        point_size = float(np.clip(1.2 * spacing_px, 1.0, 10.0))
+        if (self._view is not None and self._view[0] == focal_px and np.array_equal(self._view[1], extrinsic)
+                and self._view[2] == point_size):
+            return                                   # the same view: nothing to recompute
+        self._view = (focal_px, extrinsic, point_size)
         params = o3d.camera.PinholeCameraParameters()
         params.intrinsic = o3d.camera.PinholeCameraIntrinsic(self.width, self.height, focal_px, focal_px,
                                                              self.width / 2 - 0.5, self.height / 2 - 0.5)
         params.extrinsic = extrinsic
-        # Neighbouring points lie stride * focal_px / sensor focal window pixels apart: points that
-        # big leave no gaps between them.
-        spacing_px = stride * focal_px / frame.intrinsics.fy
-        self._vis.get_render_option().point_size = float(np.clip(1.2 * spacing_px, 1.0, 10.0))
+        self._vis.get_render_option().point_size = point_size
         control = self._vis.get_view_control()
         control.convert_from_pinhole_camera_parameters(params, allow_arbitrary=True)
         control.set_constant_z_near(10.0)
@@ -271,6 +304,12 @@ class Open3DViewer(Sink):
         finally:
             self._open = False
             self._vis.destroy_window()
+
+
+def _same_joints(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(np.asarray(a, np.float64), b, equal_nan=True)
 
 
 def open3d_window_available() -> tuple[bool, str]:

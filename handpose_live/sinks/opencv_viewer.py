@@ -10,7 +10,7 @@ writer offers no fragmented mp4 that would avoid it.
 from __future__ import annotations
 
 import os
-import time
+import threading
 from pathlib import Path
 
 import cv2
@@ -20,16 +20,12 @@ from ..errors import UserError
 from ..fileio import atomic_path, describe_os_error
 from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
-from .base import Sink
+from .base import FpsMeter, Sink, Viewer, display_available
 from .files import check_writable_target
 from .overlay import render_overlay
 
 WINDOW_NAME = "handpose-live"
 QUIT_KEYS = (ord("q"), 27)
-
-
-def display_available() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def save_image(path, image: np.ndarray) -> None:
@@ -45,33 +41,21 @@ def save_image(path, image: np.ndarray) -> None:
             raise UserError(f"cannot write image {path} (unwritable or unknown image type '{path.suffix}')")
 
 
-class FpsMeter:
-    """Frames per second over the wall clock, smoothed so the text is readable."""
-
-    def __init__(self, smoothing: float = 0.9) -> None:
-        self.smoothing = smoothing
-        self.fps: float | None = None
-        self._last_s: float | None = None
-
-    def tick(self) -> float | None:
-        now = time.perf_counter()
-        if self._last_s is not None and now > self._last_s:
-            instant = 1.0 / (now - self._last_s)
-            self.fps = instant if self.fps is None else self.smoothing * self.fps + (1 - self.smoothing) * instant
-        self._last_s = now
-        return self.fps
-
-
-class OpenCvViewer(Sink):
+class OpenCvViewer(Viewer):
     """Shows the overlay in a window when a display exists; keeps the last image for screenshots.
 
     `quit_requested` turns true when the user presses q / Esc or closes the window; the app
-    loop reads it (the viewer does not stop other stages itself).
+    loop reads it (the viewer does not stop other stages itself). `write` draws and polls on the
+    caller's thread; `ViewerThread` calls `draw` and `poll` on its own.
     """
 
     def __init__(self, skeleton: Skeleton, window: bool = True, screenshot_path=None) -> None:
         self.skeleton = skeleton
         self.showing = bool(window) and display_available()
+        if self.showing and threading.current_thread() is not threading.main_thread():
+            # Qt's GUI works on the thread that first used it (`ViewerThread`), but at exit Qt cleans
+            # up on the main thread and prints "Timers cannot be stopped from another thread": noise.
+            os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false")
         self.screenshot_path = None if screenshot_path is None else Path(screenshot_path)
         if self.screenshot_path is not None:
             check_writable_target(self.screenshot_path)
@@ -90,16 +74,23 @@ class OpenCvViewer(Sink):
             self._last = None
         return self._image
 
+    def draw(self, frame: DepthFrame, result: PoseResult, fps: float | None = None) -> None:
+        self._last = (frame, result, fps)
+        if self.showing:
+            cv2.imshow(WINDOW_NAME, self.last_image)   # painted by the event loop of the next poll
+            self._window_open = True
+
+    def poll(self) -> bool:
+        if self._window_open and not self.quit_requested:
+            key = cv2.waitKey(1) & 0xFF
+            closed = cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1
+            if key in QUIT_KEYS or closed:
+                self.quit_requested = True
+        return self.quit_requested
+
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
-        self._last = (frame, result, self._fps.tick())
-        if not self.showing:
-            return
-        cv2.imshow(WINDOW_NAME, self.last_image)
-        self._window_open = True
-        key = cv2.waitKey(1) & 0xFF
-        closed = cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1
-        if key in QUIT_KEYS or closed:
-            self.quit_requested = True
+        self.draw(frame, result, self._fps.tick())
+        self.poll()
 
     def screenshot(self, path) -> None:
         image = self.last_image

@@ -34,8 +34,21 @@ def _subject_depth_mm(result: PoseResult) -> float | None:
     return None
 
 
+def _colour_table() -> np.ndarray:
+    """[3 * 256, 3] BGR: the JET map, the same dimmed (outside the window), then black (no depth)."""
+    jet = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0]
+    return np.concatenate([jet, (jet * DIM_OUTSIDE).astype(np.uint8), np.zeros_like(jet)])
+
+
+COLOURS = _colour_table()
+
+
 def colourise_depth(depth_mm: np.ndarray, result: PoseResult, half_range_mm: float) -> np.ndarray:
-    """JET colour map, near = red; window around the subject (or the scene's 2-98 % range)."""
+    """JET colour map, near = red; window around the subject (or the scene's 2-98 % range).
+
+    One lookup per pixel in a table of the map, its dimmed copy and black: the viewer draws this
+    for every frame it shows, so it must stay cheap.
+    """
     depth = np.asarray(depth_mm, np.float32)
     valid = np.isfinite(depth) & (depth > 0)
     centre_z = _subject_depth_mm(result)
@@ -47,11 +60,11 @@ def colourise_depth(depth_mm: np.ndarray, result: PoseResult, half_range_mm: flo
         return np.zeros(depth.shape + (3,), np.uint8)
     far = max(far, near + 1.0)
     scaled = (far - np.where(valid, depth, far)) * (255.0 / (far - near))
-    image = cv2.applyColorMap(np.clip(scaled, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+    index = np.clip(scaled, 0, 255).astype(np.uint16)
     outside = valid & ((depth < near) | (depth > far))
-    image[outside] = (image[outside] * DIM_OUTSIDE).astype(np.uint8)
-    image[~valid] = 0
-    return image
+    index += outside * np.uint16(256)
+    index[~valid] = 512
+    return COLOURS[index]
 
 
 def draw_skeleton(image: np.ndarray, joints_mm: np.ndarray, skeleton: Skeleton, intrinsics) -> None:
