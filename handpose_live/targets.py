@@ -25,11 +25,12 @@ class Target:
     recentre_fraction: float               # re-run the model around its own joints when they sit this far
                                            # (x cube edge) from the cube centre it was given ...
     recentre_passes: int                   # ... at most this many times (benchmarks/live_quality.py)
+    extra_confidence: float                # mean heatmap peak a new subject needs while another is tracked
 
 
 TARGETS: dict[str, Target] = {
-    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 0.03, 1),
-    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 0.15, 1),
+    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 0.03, 1, 0.5),
+    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 0.15, 1, 0.55),
 }
 
 

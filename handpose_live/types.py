@@ -80,31 +80,134 @@ class DepthFrame:
     intrinsics: Intrinsics
     timestamp_ms: float = 0.0
     index: int = 0
-    ground_truth_mm: np.ndarray | None = None  # synthetic sources know the true joints
-    ground_truth_centre_mm: np.ndarray | None = None
+    ground_truth_mm: np.ndarray | None = None  # synthetic sources know the true joints: [J, 3], or [S, J, 3]
+    ground_truth_centre_mm: np.ndarray | None = None   # [3], or [S, 3] for several subjects
+    ground_truth_sides: tuple[str, ...] | None = None  # "left" / "right" per true hand
+
+
+class Joints(np.ndarray):
+    """Per-joint values ([J, 3] mm, [J, 2] px or [J] confidence) that also answer to joint names:
+    `hand.joints_mm["index_tip"]` is the same row as `hand.joints_mm[8]` for hand21. Indexing by
+    anything but a name gives a plain array (a slice has no names any more)."""
+
+    names: tuple[str, ...] = ()
+
+    def __new__(cls, values, names) -> Joints:
+        obj = np.asarray(values).view(cls)
+        obj.names = tuple(names)
+        return obj
+
+    def __array_finalize__(self, obj) -> None:
+        self.names = getattr(obj, "names", ())
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            try:
+                return np.asarray(self)[self.names.index(key)]
+            except ValueError:
+                raise KeyError(f"no joint named {key!r} (joints: {', '.join(self.names)})") from None
+        return np.asarray(self)[key]
+
+
+def _rounded(a, decimals: int = 3):
+    return None if a is None else np.round(np.asarray(a, dtype=np.float64), decimals).tolist()
+
+
+@dataclass
+class Subject:
+    """One tracked hand or person in one frame, in camera space (mm, x right, y down, z forward).
+
+    `id` stays the same while the subject is tracked; one that is lost and found again gets a new
+    id. `handedness` ("left" | "right", hands only) comes with `handedness_score` in 0.5..1.
+    `pinch` and `grab` (hands only) are strengths in 0..1 (see `gestures.py`).
+    """
+
+    id: int
+    centre_mm: np.ndarray                    # [3] the cube centre the model saw
+    joints_mm: np.ndarray                    # [J, 3]
+    confidence: np.ndarray                   # [J] heatmap peaks
+    score: float = 0.0                       # mean confidence, the detection score
+    joints_px: np.ndarray | None = None      # [J, 2] pixel u, v in the depth image
+    handedness: str | None = None
+    handedness_score: float | None = None
+    pinch: float | None = None
+    grab: float | None = None
+
+    def to_record(self) -> dict:
+        record: dict[str, object] = {"id": int(self.id), "score": round(float(self.score), 4)}
+        if self.handedness is not None:
+            record["handedness"] = self.handedness
+            record["handedness_score"] = None if self.handedness_score is None else round(float(self.handedness_score), 4)
+        record.update({
+            "centre_mm": _rounded(self.centre_mm),
+            "joints_mm": _rounded(self.joints_mm),
+            "joints_px": _rounded(self.joints_px, 2),
+            "confidence": _rounded(self.confidence, 4),
+        })
+        if self.pinch is not None:
+            record["pinch"] = round(float(self.pinch), 4)
+        if self.grab is not None:
+            record["grab"] = round(float(self.grab), 4)
+        return record
 
 
 @dataclass
 class PoseResult:
-    """What the pipeline produces for one frame, in camera space (mm, x right, y down, z forward)."""
+    """What the pipeline produces for one frame: every subject found (best score first).
+
+    `subjects_key` names the list in records: "hands" or "people". The properties `found`,
+    `centre_mm`, `joints_mm` and `confidence` speak of the first subject, for single-subject callers.
+    `gestures` holds this frame's events, e.g. {"type": "pinch_start", "id": 3}. `hands` and
+    `people` are the subjects under the name of what was tracked (the other one is empty).
+    """
 
     frame_index: int
     timestamp_ms: float
-    found: bool
-    centre_mm: np.ndarray | None = None
-    joints_mm: np.ndarray | None = None      # [J, 3]
-    confidence: np.ndarray | None = None     # [J]
+    subjects: list[Subject] = field(default_factory=list)
+    subjects_key: str = "hands"
+    gestures: list[dict] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    frame: DepthFrame | None = field(default=None, repr=False, compare=False)   # the input, when kept
+
+    @property
+    def hands(self) -> list[Subject]:
+        return self.subjects if self.subjects_key == "hands" else []
+
+    @property
+    def people(self) -> list[Subject]:
+        return self.subjects if self.subjects_key == "people" else []
+
+    @property
+    def depth_mm(self) -> np.ndarray | None:
+        return None if self.frame is None else self.frame.depth_mm
+
+    @property
+    def found(self) -> bool:
+        return bool(self.subjects)
+
+    @property
+    def primary(self) -> Subject | None:
+        return self.subjects[0] if self.subjects else None
+
+    @property
+    def centre_mm(self) -> np.ndarray | None:
+        return self.subjects[0].centre_mm if self.subjects else None
+
+    @property
+    def joints_mm(self) -> np.ndarray | None:
+        return self.subjects[0].joints_mm if self.subjects else None
+
+    @property
+    def confidence(self) -> np.ndarray | None:
+        return self.subjects[0].confidence if self.subjects else None
 
     def to_record(self) -> dict:
-        def _list(a):
-            return None if a is None else np.round(np.asarray(a, dtype=np.float64), 3).tolist()
+        """The frame record of every output (JSONL line, UDP datagram, WebSocket message, API);
+        its schema is `handpose_live/record.schema.json`."""
         return {
             "frame": int(self.frame_index),
-            "timestamp_ms": float(self.timestamp_ms),
-            "found": bool(self.found),
-            "centre_mm": _list(self.centre_mm),
-            "joints_mm": _list(self.joints_mm),
-            "confidence": _list(self.confidence),
+            "timestamp_ms": round(float(self.timestamp_ms), 3),
+            self.subjects_key: [s.to_record() for s in self.subjects],
+            "gestures": list(self.gestures),
             "latency_ms": {k: round(float(v), 3) for k, v in self.latency_ms.items()},
         }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,9 @@ def test_cli_json_and_plot(tmp_path):
     assert list(out["success_rate"]) == ["10", "20", "30", "40", "50"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in plot.parent.iterdir()] == ["curve.png"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert plot.stat().st_mode & 0o777 == 0o666 & ~mask          # like any new file (not 0600)
 
 
 @needs_shared

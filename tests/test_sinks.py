@@ -15,8 +15,9 @@ import pytest
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
 from handpose_live.sinks import CsvWriter, JsonlWriter, UdpSender, open_output, record_json
-from handpose_live.sinks.opencv_viewer import OpenCvViewer, VideoWriterSink, save_image
+from handpose_live.sinks.opencv_viewer import OpenCvViewer, save_image
 from handpose_live.sinks.overlay import render_overlay, skeleton_bgr
+from handpose_live.sinks.video import VideoWriterSink
 from handpose_live.skeletons import HAND21
 from handpose_live.types import DepthFrame, Intrinsics, PoseResult
 
@@ -238,18 +239,82 @@ def test_opencv_viewer_headless_saves_last_image_on_close(tmp_path, depth_mm, mo
     assert _temp_files(tmp_path) == []
 
 
-def test_video_writer_writes_a_readable_mp4(tmp_path, depth_mm):
+# Processing times of a live run: uneven, with gaps where the camera's frames were dropped.
+VIDEO_STAMPS_MS = [0.0, 33.3, 66.7, 166.7, 200.0, 233.3, 400.0, 433.3, 466.7, 500.0]
+
+
+def _probe(path: Path) -> tuple[str, list[float], float]:
+    """(codec, presentation time of each decoded frame in s, stream duration in s), read with PyAV."""
+    av = pytest.importorskip("av")
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [float(f.pts * f.time_base) for f in container.decode(stream)]
+        return stream.codec_context.name, times, float(stream.duration * stream.time_base)
+
+
+def test_video_is_h264_with_every_frame_at_its_own_time(tmp_path, depth_mm):
+    """H.264 (browsers play it, unlike mp4v), every frame written, each shown at its timestamp
+    (variable frame rate), built under a temp name and renamed onto its own on close."""
     target = tmp_path / "run.mp4"
     with VideoWriterSink(target, 30.0, HAND21) as video:
+        for i, stamp in enumerate(VIDEO_STAMPS_MS):
+            video.write(DepthFrame(depth_mm.copy(), INTR, timestamp_ms=1e6 + stamp, index=i), _no_subject(i, stamp))
+        assert not target.exists()                                      # a whole artefact, not a stream
+    assert _temp_files(tmp_path) == [] and target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    codec, times, duration = _probe(target)
+    assert codec == "h264" and video.encoder == "libx264"
+    assert times == pytest.approx([s / 1000 for s in VIDEO_STAMPS_MS], abs=1e-3)
+    assert abs(duration - VIDEO_STAMPS_MS[-1] / 1000) <= 1 / 30 + 1e-3             # within a frame
+
+
+def test_video_of_odd_size_and_no_video_without_frames(tmp_path):
+    """yuv420p needs even sizes: a 63x47 image is padded; a run that processed nothing writes nothing."""
+    odd = DepthFrame(np.full((47, 63), 600.0, np.float32), INTR.scaled(63, 47), timestamp_ms=0.0)
+    with VideoWriterSink(tmp_path / "odd.mp4", 30.0, HAND21) as video:
         for i in range(3):
-            video.write(make_frame(depth_mm, i), make_result(i))
-        assert target.exists()                                   # written under its name as it goes
-    capture = cv2.VideoCapture(str(target))
-    frames = 0
-    while capture.read()[0]:
-        frames += 1
-    capture.release()
-    assert frames == 3 and _temp_files(tmp_path) == []
+            video.write(DepthFrame(odd.depth_mm, odd.intrinsics, timestamp_ms=i * 33.3, index=i), _no_subject(i, i * 33.3))
+    assert len(_probe(tmp_path / "odd.mp4")[1]) == 3
+    VideoWriterSink(tmp_path / "none.mp4", 30.0, HAND21).close()
+    assert not (tmp_path / "none.mp4").exists() and _temp_files(tmp_path) == []
+    with pytest.raises(UserError, match="use a .mp4 name"):
+        VideoWriterSink(tmp_path / "x.avi", 30.0, HAND21)
+
+
+def test_video_killed_mid_run_leaves_no_file_under_its_name(tmp_path):
+    """SIGKILL while encoding: an mp4 without its index is unplayable, so only the temp file is left."""
+    import subprocess
+    import sys
+    import time
+    script = (
+        "import sys, time, numpy as np\n"
+        "from handpose_live.sinks.video import VideoWriterSink\n"
+        "from handpose_live.skeletons import HAND21\n"
+        "from handpose_live.types import DepthFrame, Intrinsics, PoseResult\n"
+        "intr = Intrinsics(fx=100.0, fy=100.0, cx=31.5, cy=23.5, width=64, height=48)\n"
+        "video = VideoWriterSink(sys.argv[1], 30.0, HAND21)\n"
+        "for i in range(100000):\n"
+        "    video.write(DepthFrame(np.full((48, 64), 600.0, np.float32), intr, timestamp_ms=i * 33.3, index=i),\n"
+        "                PoseResult(frame_index=i, timestamp_ms=i * 33.3))\n"
+        "    if i == 30: print('writing', flush=True)\n"
+        "    time.sleep(0.005)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "killed.mp4")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert not (tmp_path / "killed.mp4").exists() and len(_temp_files(tmp_path)) == 1
+
+
+def _no_subject(index: int, stamp_ms: float) -> PoseResult:
+    return PoseResult(frame_index=index, timestamp_ms=stamp_ms)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # ---- Open3D headless ----------------------------------------------------------------------

@@ -227,3 +227,44 @@ def test_cli_writes_dataset_and_preview(tmp_path, capsys):
     assert "frames/s" in capsys.readouterr().out
     sheet = cv2.imread(str(tmp_path / "p.png"))
     assert sheet is not None and sheet.shape[0] > 100
+
+
+def test_preview_tiles_show_each_subject_at_one_scale_centred(tmp_path, monkeypatch):
+    """Every tile is the same metric square around the subject: a 100 mm card at the centre's
+    depth covers 100/250 of the tile, centred, whether its frame's crop was whole (in the middle
+    of the image) or clipped by the image border (near the left edge, closer) - not a crop of
+    its own size padded with black."""
+    from handpose_live.geometry import cube_roi_px
+    from handpose_live.synth.render import clip_roi
+    from handpose_live.synth.world import SynthFrame
+
+    card_mm, tile_px, cube_mm = 100.0, 120, 250.0
+    centres = {0: (0.0, 0.0, 500.0), 1: ((80 - INTR.cx) * 400.0 / INTR.fx, 0.0, 400.0)}   # 1: crop clipped at u=0
+
+    def card_frame(target, intr, seed, i):
+        centre = np.array(centres[i])
+        roi = clip_roi(cube_roi_px(centre, cube_mm, intr), intr)
+        v, u = np.mgrid[roi[1]:roi[3], roi[0]:roi[2]].astype(np.float64)
+        x, y = (u - intr.cx) * centre[2] / intr.fx, (v - intr.cy) * centre[2] / intr.fy
+        on_card = (np.abs(x - centre[0]) < card_mm / 2) & (np.abs(y - centre[1]) < card_mm / 2)
+        depth = np.where(on_card, centre[2], 0.0).astype(np.float32)          # the card, nothing behind it
+        joints = np.repeat(centre[None].astype(np.float32), 21, axis=0)
+        return SynthFrame(depth, roi, joints, np.ones(21, bool), centre.astype(np.float32))
+
+    monkeypatch.setattr(generate, "render_dataset_frame", card_frame)
+    generate_dataset(tmp_path / "cards", "hand", 2, INTR, progress=False)
+    sheet = generate.contact_sheet(tmp_path / "cards", tile_px=tile_px)
+    assert sheet.shape == (tile_px, 2 * tile_px, 3)
+    side = card_mm / cube_mm * tile_px
+    for i in range(2):
+        tile = sheet[:, i * tile_px:(i + 1) * tile_px]
+        card = tile.max(axis=2) > 0
+        card &= ~(tile == generate.OUT_OF_VIEW_BGR).all(axis=2)
+        card[:16] = False                                                    # the frame number
+        rows, cols = np.nonzero(card)
+        assert rows.max() - rows.min() + 1 == pytest.approx(side, abs=2)
+        assert cols.max() - cols.min() + 1 == pytest.approx(side, abs=2)
+        assert (rows.min() + rows.max()) / 2 == pytest.approx(tile_px / 2, abs=1.5)
+        assert (cols.min() + cols.max()) / 2 == pytest.approx(tile_px / 2, abs=1.5)
+    clipped = sheet[:, tile_px:]
+    assert (clipped[:, :5] == generate.OUT_OF_VIEW_BGR).all()                # beyond the image's left edge

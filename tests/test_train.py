@@ -1,4 +1,5 @@
 import csv
+import os
 
 import pytest
 import torch
@@ -83,6 +84,10 @@ def test_train_resume_and_export(tmp_path):
     rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
     assert [float(r["epoch_progress"]) for r in rows if r["val_mean_mm"]] == [1.0, 2.0]
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("curves.png", "metrics.csv", "last.pt", "model.onnx"):   # shareable like any new file (not 0600)
+        assert (tmp_path / "run" / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
     info = read_model_info(tmp_path / "run" / "model.onnx")
     assert info.arch == "v2v-lite" and info.skeleton == "hand21" and "tiny" in info.training_data
     args.arch = "v2v-full"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import time
 from itertools import islice
 from pathlib import Path
@@ -260,7 +261,7 @@ def check_output_path(out: Path) -> Path:
     return out
 
 
-def _mkv_source(camera: str, width: int, height: int, fps: int, seed: int, frames: int):
+def _mkv_source(camera: str, width: int, height: int, fps: int, seed: int, frames: int, target: str = "hand"):
     """The source for an Azure Kinect recording and the calibration blob to store with it.
 
     The synthetic camera films through a Kinect calibration (typical NFOV intrinsics, the
@@ -279,9 +280,9 @@ def _mkv_source(camera: str, width: int, height: int, fps: int, seed: int, frame
     if camera == "synthetic":
         raw = kinect.synthetic_raw_calibration(load_intrinsics("azure-kinect-nfov"), "NFOV_UNBINNED")
         intrinsics = kinect.mode_intrinsics(raw, mode, name=f"synthetic-kinect-{mode.lower()}")
-        return open_source("synthetic", None, intrinsics=intrinsics, fps=fps, seed=seed, frames=frames), raw
+        return open_source("synthetic", None, target, intrinsics=intrinsics, fps=fps, seed=seed, frames=frames), raw
     _, w, h, _, _ = kinect.DEPTH_MODES[mode]
-    source = open_source(camera, None, width=w, height=h, fps=fps, seed=seed, frames=frames)
+    source = open_source(camera, None, target, width=w, height=h, fps=fps, seed=seed, frames=frames)
     raw = getattr(source, "raw_calibration", None)
     if raw is None:
         source.close()
@@ -291,12 +292,18 @@ def _mkv_source(camera: str, width: int, height: int, fps: int, seed: int, frame
 
 
 def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: int = 480, fps: int = 30,
-               seed: int = 0) -> int:
-    """`handpose-live record`: take N frames from a camera and write them as .db3, .bag or .mkv."""
+               seed: int = 0, target: str = "hand") -> int:
+    """`handpose-live record`: take N frames from a camera and write them as .db3, .bag or .mkv.
+
+    `target` is what the synthetic camera films (a hand, or a person for `run --target body`);
+    a real camera records whatever is in front of it.
+    """
     from rich.progress import Progress
 
+    from ..targets import get_target
     from .sources import open_source
 
+    get_target(target)
     if frames <= 0:
         raise UserError(f"--frames must be positive (got {frames})")
     out = check_output_path(Path(out))
@@ -304,12 +311,13 @@ def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: in
     writer = WRITERS[suffix]
     extra: dict = {}
     if suffix == ".mkv":
-        source, extra["raw_calibration"] = _mkv_source(camera, width, height, fps, seed, frames)
+        source, extra["raw_calibration"] = _mkv_source(camera, width, height, fps, seed, frames, target)
     else:
-        source = open_source(camera, None, width=width, height=height, fps=fps, seed=seed, frames=frames)
+        source = open_source(camera, None, target, width=width, height=height, fps=fps, seed=seed, frames=frames)
     with source:
         intr = source.intrinsics
-        with Progress(transient=True) as progress:
+        # Not on a terminal (a pipe, a log) the bar would only leave an empty line behind.
+        with Progress(transient=True, disable=not sys.stdout.isatty()) as progress:
             task = progress.add_task(f"recording {source.name}", total=frames)
 
             def counted() -> Iterator[DepthFrame]:

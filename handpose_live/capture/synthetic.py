@@ -5,6 +5,10 @@ position are blended with a smoothstep, orientation with a slerp limited to 60 d
 key so the hand turns rather than flips. Each frame is rendered at full resolution in front
 of a fixed wall and passed through the RealSense-like sensor model, so the live pipeline sees
 what a camera would give it, and every frame carries its true joints and cube centre.
+
+With `hands=2` a person holds up both hands: a right hand on the image's left (the camera faces
+the person) and a left hand on its right, each animated on its own, rendered into one frame.
+The ground truth is then [2, J, 3] with `ground_truth_sides` ("right", "left").
 """
 from __future__ import annotations
 
@@ -21,13 +25,24 @@ from ..synth.body import body_joints, sample_body_pose, sample_body_view, yaw_ro
 from ..synth.hand import HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
 from ..synth.render import Background, Plane
 from ..synth.sensor import SensorModel
-from ..synth.shapes import rotation_about
-from ..synth.world import body_subject, check_target, hand_subject, render_frame
+from ..synth.shapes import Surface, rotation_about
+from ..synth.world import Subject, body_subject, check_target, hand_subject, render_frame
 from ..types import DepthFrame, Intrinsics
 from .base import FrameSource
 
 KEY_INTERVAL_S = 1.5
 MAX_TURN_RAD = np.deg2rad(60)
+
+
+def combined(subjects) -> Subject:
+    """Several subjects as one render: their surfaces together (joints of the first; the caller
+    keeps each subject's own ground truth)."""
+    subjects = list(subjects)
+    surface = Surface()
+    for s in subjects:
+        surface.extend(s.surface)
+    first = subjects[0]
+    return Subject(first.joints_mm, first.joint_radius_mm, first.centre_mm, surface)
 
 
 def _smoothstep(w: float) -> float:
@@ -41,7 +56,7 @@ class SyntheticCamera(FrameSource):
 
     def __init__(self, intrinsics: Intrinsics | str | None = "d435-640x480", fps: float = 30.0, target: str = "hand",
                  seed: int = 0, frames: int | None = None, realtime: bool = False,
-                 sensor: SensorModel | None = SensorModel()):
+                 sensor: SensorModel | None = SensorModel(), hands: int = 1):
         intrinsics = "d435-640x480" if intrinsics is None else intrinsics
         self._intr = load_intrinsics(intrinsics) if isinstance(intrinsics, str) else intrinsics
         if not fps > 0:
@@ -50,6 +65,9 @@ class SyntheticCamera(FrameSource):
             raise UserError(f"synthetic camera frame count must be >= 0, got {frames}")
         self.fps, self.target, self.seed = float(fps), check_target(target), int(seed)
         self.max_frames, self.realtime, self.sensor = frames, bool(realtime), sensor
+        if hands not in (1, 2) or (hands == 2 and self.target != "hand"):
+            raise UserError(f"the synthetic camera shows 1 or 2 hands (--target hand), not {hands}")
+        self.hands = int(hands)
         self.live = bool(realtime)
         self._closed = False
 
@@ -62,19 +80,35 @@ class SyntheticCamera(FrameSource):
 
     def frames(self) -> Iterator[DepthFrame]:
         rng = np.random.default_rng([self.seed, 1])
-        animate = self._hand_animation(rng) if self.target == "hand" else self._body_animation(rng)
+        if self.target == "body":
+            animations = [self._body_animation(rng)]
+        elif self.hands == 1:
+            animations = [self._hand_animation(rng)]
+        else:   # each hand on its own generator
+            animations = [self._hand_animation(np.random.default_rng([self.seed, 1, k]), side)
+                          for k, side in enumerate(("right", "left"))]
         start = time.monotonic()
         i = 0
         while not self._closed and (self.max_frames is None or i < self.max_frames):
             t_s = i / self.fps
-            subject, background = animate(t_s)
+            subjects = [animate(t_s) for animate in animations]
+            subject, background = subjects[0]
+            if len(subjects) > 1:
+                subject = combined(s for s, _ in subjects)
             frame = render_frame(subject, background, self._intr, rng, None, self.sensor)
             if self.realtime:
                 delay = start + t_s - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            yield DepthFrame(frame.depth_mm, self._intr, timestamp_ms=1000.0 * t_s, index=i,
-                             ground_truth_mm=frame.joints_mm, ground_truth_centre_mm=frame.centre_mm)
+            if len(subjects) > 1:
+                truth = np.stack([s.joints_mm for s, _ in subjects]).astype(np.float32)
+                yield DepthFrame(frame.depth_mm, self._intr, timestamp_ms=1000.0 * t_s, index=i, ground_truth_mm=truth,
+                                 ground_truth_centre_mm=np.stack([s.centre_mm for s, _ in subjects]),
+                                 ground_truth_sides=("right", "left"))
+            else:
+                yield DepthFrame(frame.depth_mm, self._intr, timestamp_ms=1000.0 * t_s, index=i,
+                                 ground_truth_mm=frame.joints_mm, ground_truth_centre_mm=frame.centre_mm,
+                                 ground_truth_sides=(self._side,) if self.target == "hand" else None)
             i += 1
 
     def _keyframes(self, rng, sample, blend):
@@ -89,11 +123,15 @@ class SyntheticCamera(FrameSource):
             return blend(keys[k], keys[k + 1], _smoothstep(t_s / KEY_INTERVAL_S - k))
         return at
 
-    def _hand_animation(self, rng):
+    def _hand_animation(self, rng, side: str | None = None):
+        """A hand moving between keyposes; `side` "right" / "left" also puts it on that side of the
+        person (the image's left / right), else the side is drawn at random and the hand goes anywhere."""
         intr = self._intr
         model = HandModel(HandShape.sample(rng))
-        left = bool(rng.random() < 0.5)
+        left = bool(rng.random() < 0.5) if side is None else side == "left"
+        self._side = "left" if left else "right"
         prior = nyu_prior()
+        lateral = None if side is None else (1.0 if left else -1.0) * rng.uniform(0.2, 0.3)   # x / z
 
         def facing_camera_pose() -> HandPose:
             """A person holds the hand up to the camera: the elbow is not nearer than the wrist."""
@@ -109,6 +147,10 @@ class SyntheticCamera(FrameSource):
             pose = facing_camera_pose()
             z = float(np.clip(pose.centre_mm[2], 350, 700))
             pose = replace(pose, centre_mm=pose.centre_mm * (z / pose.centre_mm[2]))
+            if lateral is not None:   # this hand's side of the image, 20-30 % of the distance off-centre
+                centre = pose.centre_mm.copy()
+                centre[0] = z * (lateral + rng.uniform(-0.03, 0.03))
+                pose = replace(pose, centre_mm=centre)
             if previous is not None:
                 turn = Rotation.from_matrix(pose.rotation @ previous.rotation.T)
                 angle = np.linalg.norm(turn.as_rotvec())

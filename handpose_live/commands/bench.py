@@ -51,11 +51,13 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def load_frames(camera: str, input_path: Path | None, frames: int, target: str, seed: int = 0):
-    """Decode the source once; returns (frames, ms per decoded frame)."""
+def load_frames(camera: str, input_path: Path | None, frames: int, target: str, seed: int = 0,
+                intrinsics: str | None = None, depth_encoding: str = "auto"):
+    """Decode the source once; returns (frames, ms per decoded frame). Depth images need `intrinsics`."""
     from ..capture.sources import open_source
 
-    source = open_source(camera, input_path, target, realtime=False, seed=seed, frames=frames)
+    source = open_source(camera, input_path, target, realtime=False, seed=seed, frames=frames, intrinsics=intrinsics,
+                         depth_encoding=depth_encoding)
     out = []
     t0 = time.perf_counter()
     try:
@@ -162,13 +164,15 @@ VIEWERS = ("none", "opencv", "open3d")
 
 
 def bench_app(viewer: str, model: Path, camera: str, input_path: Path | None, frames: int, target: str,
-              threads: int | None, device: str, backend: str, source_fps: float) -> dict:
+              threads: int | None, device: str, backend: str, source_fps: float, intrinsics: str | None = None,
+              depth_encoding: str = "auto") -> dict:
     """The whole app (`run` without its summary) with this viewer, on the live source."""
     from ..sinks.base import display_available
     from .run import RunOptions, run_pipeline
 
     opts = RunOptions(camera=camera, input=input_path, model=model, target=target, frames=frames, viewer=viewer,
-                      threads=threads, device=device, backend=backend, quiet=True)
+                      threads=threads, device=device, backend=backend, quiet=True, intrinsics=intrinsics,
+                      depth_encoding=depth_encoding)
     stats = run_pipeline(opts)
     fps = stats.frames / stats.wall_s if stats.wall_s > 0 else 0.0
     total = stats.stages.get("total") or [0.0]
@@ -208,7 +212,8 @@ def print_app_results(apps: list[dict], pipeline_fps: float, source_fps: float, 
 
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
               device: str, as_json: bool, target: str, soak_frames: int = 0,
-              backends: list[str] | None = None, viewers: list[str] | None = None) -> list[BenchResult]:
+              backends: list[str] | None = None, viewers: list[str] | None = None, intrinsics: str | None = None,
+              depth_encoding: str = "auto") -> list[BenchResult]:
     from ..resources import default_model
 
     if frames <= 0:
@@ -220,7 +225,9 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
     for v in viewers:
         if v not in VIEWERS:
             raise UserError(f"unknown viewer '{v}' ({', '.join(VIEWERS)})")
-    data, decode_ms = load_frames(camera, input_path, frames, target)
+    from ..tracker import check_image_options
+    check_image_options(input_path, intrinsics, depth_encoding)
+    data, decode_ms = load_frames(camera, input_path, frames, target, intrinsics=intrinsics, depth_encoding=depth_encoding)
     results = []
     for m in models:
         for b in backends:
@@ -229,7 +236,7 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
                 results.append(bench_model(m, data, decode_ms, t or None, device, label, backend=b))
     source_fps = 1000.0 / decode_ms if decode_ms > 0 else float("inf")
     apps = [bench_app(v, models[0], camera, input_path, frames, target, threads[0] or None, device, backends[0],
-                      source_fps) for v in viewers]
+                      source_fps, intrinsics, depth_encoding) for v in viewers]
     if as_json:
         payload = [r.to_json() for r in results]
         if soak_frames:

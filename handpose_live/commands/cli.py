@@ -13,12 +13,38 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import UserError
 from ..training.args import TrainArgs
 from .run import RunOptions
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+
+class _Commands(TyperGroup):
+    """The command group, with flags shown as flags in `--help`: typer labels every option with
+    its type, so `--json`, `--resume` or `--help` read `<bool>` as if they took a value; an empty
+    metavar leaves them bare, while options with a value keep their type (`<int>`, `<path>`)."""
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _bare_flags(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter) -> None:
+        _bare_flags(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+def _bare_flags(command, ctx) -> None:
+    for param in command.get_params(ctx):      # includes the --help option
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+# rich_markup_mode=None: help texts are plain text, so "[x, y, z]" or "[host:]port" are shown, not taken for markup.
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings={"max_content_width": 160},
                   help="Real-time 3D hand and body pose from depth cameras (V2V-PoseNet).")
 
 
@@ -102,10 +128,12 @@ def record(
     height: int = typer.Option(480, help="depth image height in pixels"),
     fps: int = typer.Option(30, help="frame rate stored in the recording"),
     seed: int = typer.Option(0, help="random seed of the synthetic camera"),
+    target: str = typer.Option("hand", help="hand | body: what the synthetic camera films (a hand, or a person "
+                                            "for `run --target body`)"),
 ) -> None:
     """Write a recording that the camera's own SDK plays back: RealSense .db3/.bag, Azure Kinect .mkv."""
     from ..capture.record import record_cli
-    record_cli(camera=camera, frames=frames, out=out, width=width, height=height, fps=fps, seed=seed)
+    record_cli(camera=camera, frames=frames, out=out, width=width, height=height, fps=fps, seed=seed, target=target)
 
 
 @app.command()
@@ -150,7 +178,10 @@ def evaluate(
 def bench(
     model: Optional[list[Path]] = typer.Option(None, "--model", help="ONNX model(s); repeat to compare (default: shipped)"),
     camera: str = typer.Option("synthetic", help="synthetic | realsense (ignored with --input)"),
-    input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.db3, .bag)"),
+    input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.db3, .bag, .mkv) or depth images "
+                                                               "(folder, glob, .png, .npy)"),
+    intrinsics: Optional[str] = typer.Option(None, "--intrinsics", help="depth images: camera preset or calib JSON file"),
+    depth_encoding: str = typer.Option("auto", "--depth-encoding", help="depth images: auto | raw | nyu-rgb"),
     frames: int = typer.Option(300, help="frames to time"),
     threads: Optional[list[int]] = typer.Option(None, "--threads", help="CPU threads; repeat to compare"),
     backend: Optional[list[str]] = typer.Option(None, "--backend",
@@ -166,7 +197,8 @@ def bench(
     """Measure per-stage latency, fps, CPU and memory of the real pipeline (and of the whole app with --viewer)."""
     from .bench import bench_cli
     bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak,
-              backends=list(backend or []), viewers=list(viewer or []))
+              backends=list(backend or []), viewers=list(viewer or []), intrinsics=intrinsics,
+              depth_encoding=depth_encoding)
 
 
 def _private_runtime_dir() -> None:

@@ -5,7 +5,6 @@ pipeline always works on the newest frame and lag never builds up.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -14,57 +13,38 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..options import option
-from ..resources import default_model
 from ..targets import get_target
+from ..tracker import TrackerOptions
 from .stats import FrameStats
 
 
 @dataclass
-class RunOptions:
-    """`handpose-live run` options (the command line is built from these fields)."""
+class RunOptions(TrackerOptions):
+    """`handpose-live run` options: the tracker's (`tracker.TrackerOptions`) plus the outputs.
+    The command line is built from these fields."""
 
-    camera: str = option("auto", "auto (a RealSense if connected, else synthetic) | realsense | synthetic | kinect")
-    input: Path | None = option(None, "recording to replay (.bag, .db3, .mkv)")
-    model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
-    target: str = option("hand", "hand | body")
-    frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
     output: Path | None = option(None, "write one record per frame (.jsonl or .csv)")
     viewer: str = option("auto", "auto | open3d | opencv | none (auto: open3d with a display, else none)")
     screenshot: Path | None = option(None, "save the last viewer image to this PNG (works headless)")
     save_video: Path | None = option(None, "write the 2D overlay to an .mp4")
     udp: str | None = option(None, "stream each frame's JSON record to host:port")
-    realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
-                                   "--realtime/--no-realtime")
-    loop: bool = option(False, "replay the file endlessly", "--loop")
-    serial: str | None = option(None, "RealSense serial number")
-    width: int = option(640, "camera depth width in pixels")
-    height: int = option(480, "camera depth height in pixels")
-    fps: int = option(30, "camera frame rate")
-    seed: int = option(0, "synthetic camera seed")
-    device: str = option("auto", "auto | cpu | cuda")
-    threads: int | None = option(None, "CPU inference threads")
-    backend: str = option("onnxruntime", "onnxruntime | openvino (CPU; pip install openvino)")
-    smoothing: bool = option(False, "One-Euro filter on the joints", "--smoothing/--no-smoothing")
-    min_confidence: float | None = option(None, "mean peak below which no subject is reported")
+    osc: str | None = option(None, "send each frame as OSC messages to host:port (TouchDesigner, Max, Unity, Unreal)")
+    ws: str | None = option(None, "serve a live page and WebSocket stream on [host:]port (host: 127.0.0.1 unless named)")
     quiet: bool = option(False, "no status line or summary", "--quiet")
 
     def __post_init__(self) -> None:
         """Numeric and address options are checked before anything opens."""
-        get_target(self.target)
-        if self.frames < 0:
-            raise UserError(f"--frames must be >= 0, got {self.frames}")
-        for name, value, low in (("--width", self.width, 16), ("--height", self.height, 16), ("--fps", self.fps, 1)):
-            if value < low:
-                raise UserError(f"{name} must be at least {low}, got {value}")
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {self.threads}")
-        if self.min_confidence is not None and not (math.isfinite(self.min_confidence)
-                                                    and 0.0 <= self.min_confidence < 1.0):
-            raise UserError(f"--min-confidence must lie in [0, 1), got {self.min_confidence}")
+        super().__post_init__()
         if self.udp is not None:
             host, sep, port = self.udp.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise UserError(f"--udp must be host:port, got {self.udp!r}")
+        if self.osc is not None:
+            from ..sinks.udp import parse_host_port
+            parse_host_port(self.osc, what="OSC")
+        if self.ws is not None:
+            from ..sinks.websocket import parse_ws_address
+            parse_ws_address(self.ws)
 
 
 @dataclass
@@ -104,8 +84,14 @@ def _open_sinks(opts: RunOptions, skeleton, num_joints: int) -> tuple[list, obje
         if opts.udp:
             from ..sinks.udp import UdpSender
             sinks.append(UdpSender(opts.udp))
+        if opts.osc:
+            from ..sinks.osc import OscSender
+            sinks.append(OscSender(opts.osc))
+        if opts.ws:
+            from ..sinks.websocket import WebSocketServer
+            sinks.append(WebSocketServer.from_address(opts.ws))
         if opts.save_video is not None:
-            from ..sinks.opencv_viewer import VideoWriterSink
+            from ..sinks.video import VideoWriterSink
             sinks.append(VideoWriterSink(opts.save_video, opts.fps, skeleton))
         kind = _choose_viewer(opts.viewer)
         if kind == "none" and opts.screenshot is not None:
@@ -143,69 +129,57 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
     or an error goes on to the CLI (exit 130, or `error: ...` and exit 2). The fps counts the
     loop only, not the time the source takes to stop.
     """
-    from ..capture.sources import open_source
-    from ..capture.thread import CaptureThread
-    from ..inference.pipeline import PipelineOptions, PosePipeline
-    from ..inference.predictor import Predictor
     from ..sinks.base import close_all
+    from ..tracker import Tracker
 
-    model_path = Path(opts.model) if opts.model else default_model(opts.target)
-    predictor = Predictor(model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
-    if predictor.info.target != opts.target:
-        raise UserError(f"{model_path.name} is a {predictor.info.target} model but --target is {opts.target}")
-    pipeline = PosePipeline(predictor, PipelineOptions(min_confidence=opts.min_confidence, smoothing=opts.smoothing))
-    realtime = opts.realtime if opts.realtime is not None else opts.input is None  # files: every frame, fast
-    source = open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
-                         serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps, seed=opts.seed,
-                         frames=opts.frames or None)
+    tracker = Tracker(opts.tracker_options())
     sinks, viewer = [], None
-    stats = RunStats(subject=get_target(predictor.info.target).subject)
+    stats = RunStats(subject=get_target(tracker.info.target).subject)
     start = None            # set once frames flow: from then on the summary is always printed
     interactive = sys.stderr.isatty() and not opts.quiet
     try:
-        sinks, viewer = _open_sinks(opts, predictor.skeleton, predictor.info.num_joints)
+        tracker.open()
+        sinks, viewer = _open_sinks(opts, tracker.predictor.skeleton, tracker.info.num_joints)
         if not opts.quiet:
-            log(f"source: {source.name}; model: {model_path.name}; {predictor.session.describe()}")
-        capture = CaptureThread(source).start()
+            log(f"source: {tracker.source.name}; model: {tracker.model_path.name}; {tracker.describe()}")
+            for sink in sinks:
+                if hasattr(sink, "announce"):
+                    log(sink.announce())     # where to point a browser (--ws)
+        header = tracker.header()
+        for sink in sinks:
+            sink.begin(header)
         start = last_status = time.perf_counter()
         try:
-            while True:
-                try:
-                    frame = capture.get(timeout=10.0)
-                except TimeoutError:
-                    raise UserError(f"no frame from {source.name} for 10 s") from None
-                if frame is None:
-                    break
-                t0 = time.perf_counter()
-                result = pipeline.process(frame)
+            for result in tracker:
+                frame = result.frame
                 t1 = time.perf_counter()
                 for sink in sinks:
                     sink.write(frame, result)
                 t2 = time.perf_counter()
                 result.latency_ms["sinks"] = (t2 - t1) * 1e3
-                result.latency_ms["total"] = (t2 - t0) * 1e3
+                result.latency_ms["total"] += result.latency_ms["sinks"]
                 stats.add(frame, result)
                 if interactive and t2 - last_status > 0.5:
                     fps = stats.frames / (t2 - start)
-                    state = f"{stats.subject} found" if result.found else f"no {stats.subject}".ljust(len(stats.subject) + 6)
-                    sys.stderr.write(f"\r{stats.frames} frames  {fps:5.1f} fps  {result.latency_ms['total']:5.1f} ms  {state}")
+                    count = len(result.subjects)
+                    state = f"{count} {stats.subject}{'s' * (count > 1)}" if count else f"no {stats.subject}"
+                    sys.stderr.write(f"\r{stats.frames} frames  {fps:5.1f} fps  {result.latency_ms['total']:5.1f} ms  "
+                                     f"{state.ljust(len(stats.subject) + 6)}")
                     sys.stderr.flush()
                     last_status = t2
                 if viewer is not None and getattr(viewer, "quit_requested", False):
-                    break
-                if opts.frames and stats.frames >= opts.frames:
                     break
         except KeyboardInterrupt as exc:
             log(f"stopped ({exc.args[0] if exc.args else 'Ctrl-C'})")
             raise
         finally:
             stats.wall_s = time.perf_counter() - start
-            capture.stop()                      # joins the producer, then closes the source
-            stats.frames_in, stats.dropped = capture.frames_in, capture.dropped
+            tracker.close()                     # joins the producer, then closes the source
+            stats.frames_in, stats.dropped = tracker.frames_in, tracker.dropped
             if interactive:
                 sys.stderr.write("\n")
     finally:
-        source.close()
+        tracker.close()
         try:
             close_all(sinks)
         finally:

@@ -31,6 +31,12 @@ Fewer than `min_points` valid pixels inside the cube around the seed means the t
 and detection runs instead. Tracking follows the previous target even when something else is
 nearer, which detection alone would jump to.
 
+Several subjects (`detect(frame, limit, exclude)`): after a candidate is found, its blob leaves
+the search image and the search runs again, up to `limit` candidates; the cubes of subjects that
+are already tracked are cleared first, so detection only proposes new ones. Detection proposes,
+it does not decide: the pipeline runs the pose network on every candidate and keeps those whose
+heatmaps are confident (a torso or a table edge gives flat, low heatmaps).
+
 Every estimate is finally pushed `surface_offset_mm` along the viewing ray: the points are the
 front surface, the joints (and ground-truth centres) lie inside the hand.
 """
@@ -109,20 +115,70 @@ class CentreEstimator:
 
     def estimate(self, frame: DepthFrame, previous_joints_mm: np.ndarray | None = None,
                  previous_confidence: np.ndarray | None = None) -> CentreEstimate | None:
-        depth = np.asarray(frame.depth_mm, dtype=np.float32)
-        if depth.ndim != 2 or depth.size == 0:
-            return None
+        """One subject: tracked from the previous joints when they are confident, else detected."""
         estimate = None
-        if previous_joints_mm is not None and self._confident(previous_joints_mm, previous_confidence):
-            estimate = self._track(depth, frame.intrinsics, np.asarray(previous_joints_mm, np.float64))
-        if estimate is None and self.config.target == "body":
-            estimate = self._detect_body(depth, frame.intrinsics)
-        elif estimate is None:
-            estimate = self._detect_hand(depth, frame.intrinsics)
+        if previous_joints_mm is not None:
+            estimate = self.track(frame, previous_joints_mm, previous_confidence)
+        if estimate is None:
+            found = self.detect(frame, limit=1)
+            estimate = found[0] if found else None
+        return estimate
+
+    def track(self, frame: DepthFrame, previous_joints_mm: np.ndarray,
+              previous_confidence: np.ndarray | None = None) -> CentreEstimate | None:
+        """The subject of the previous joints in this frame, or None when it is lost."""
+        depth = self._depth(frame)
+        if depth is None or not self._confident(previous_joints_mm, previous_confidence):
+            return None
+        return self._offset(self._track(depth, frame.intrinsics, np.asarray(previous_joints_mm, np.float64)))
+
+    def detect(self, frame: DepthFrame, limit: int = 1, exclude_mm: list[np.ndarray] | None = None
+               ) -> list[CentreEstimate]:
+        """Up to `limit` candidates, nearest (hands) or largest (bodies) first, none inside the cubes
+        around the centres in `exclude_mm` (subjects already tracked)."""
+        depth = self._depth(frame)
+        if depth is None or limit < 1:
+            return []
+        found = self._in_range(depth)
+        if found is None:
+            return []
+        small, in_range = found
+        for centre in exclude_mm or []:
+            self._clear_cube(in_range, small, frame.intrinsics, np.asarray(centre, np.float64))
+        detect_one = self._detect_body if self.config.target == "body" else self._detect_hand
+        out: list[CentreEstimate] = []
+        while len(out) < limit:
+            estimate, taken = detect_one(depth, frame.intrinsics, small, in_range)
+            if taken is None:
+                break
+            estimate = self._offset(estimate)
+            if estimate is not None:
+                out.append(estimate)
+            in_range = in_range & ~taken
+        return out
+
+    @staticmethod
+    def _depth(frame: DepthFrame) -> np.ndarray | None:
+        depth = np.asarray(frame.depth_mm, dtype=np.float32)
+        return depth if depth.ndim == 2 and depth.size else None
+
+    def _offset(self, estimate: CentreEstimate | None) -> CentreEstimate | None:
         if estimate is not None and self.config.surface_offset_mm:
             ray = estimate.centre_mm / np.linalg.norm(estimate.centre_mm)
             estimate.centre_mm = estimate.centre_mm + self.config.surface_offset_mm * ray
         return estimate
+
+    def _clear_cube(self, in_range: np.ndarray, small: np.ndarray, intr: Intrinsics, centre_mm: np.ndarray) -> None:
+        """Remove from the search image every pixel that lies in the cube around `centre_mm`."""
+        s = self.config.segment_stride_px
+        half = self.config.cube_mm / 2.0
+        u0, v0, u1, v1 = cube_roi_px(centre_mm, self.config.cube_mm, intr)
+        u0, v0 = max(u0 // s, 0), max(v0 // s, 0)
+        u1, v1 = min(-(-u1 // s), small.shape[1]), min(-(-v1 // s), small.shape[0])
+        if u1 <= u0 or v1 <= v0:
+            return
+        window = small[v0:v1, u0:u1]
+        in_range[v0:v1, u0:u1] &= ~((window >= centre_mm[2] - half) & (window <= centre_mm[2] + half))
 
     def _confident(self, joints_mm: np.ndarray, confidence: np.ndarray | None) -> bool:
         joints = np.asarray(joints_mm)
@@ -181,33 +237,39 @@ class CentreEstimator:
             return None
         return small, in_range
 
-    def _detect_hand(self, depth: np.ndarray, intr: Intrinsics) -> CentreEstimate | None:
+    def _detect_hand(self, depth: np.ndarray, intr: Intrinsics, small: np.ndarray, in_range: np.ndarray
+                     ) -> tuple[CentreEstimate | None, np.ndarray | None]:
+        """The nearest blob's hand end: (estimate or None when the blob is too small, the blob's
+        pixels in the search image), or (None, None) when nothing is left to search."""
         cfg = self.config
         lo, hi = cfg.depth_range_mm
-        found = self._in_range(depth)
-        if found is None:
-            return None
-        small, in_range = found
+        if int(in_range.sum()) * cfg.segment_stride_px ** 2 < cfg.min_points:
+            return None, None
         far = np.where(in_range, small, np.inf).astype(np.float32)
         patch_far = cv2.dilate(far, np.ones((3, 3), np.uint8))
         seed_index = int(np.argmin(patch_far))
         nearest_mm = float(patch_far.flat[seed_index])
         if not np.isfinite(nearest_mm):
-            return None
+            return None, None
         z_lo, z_hi = max(lo, nearest_mm - _NEAR_MARGIN_MM), min(hi, nearest_mm + cfg.band_mm)
-        band = ((small >= z_lo) & (small <= z_hi)).astype(np.uint8)
+        band = (in_range & (small >= z_lo) & (small <= z_hi)).astype(np.uint8)
         _, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
         label = int(labels.flat[seed_index])
+        if label == 0:   # the seed pixel itself is a speck nearer than its patch: drop the patch, search on
+            taken = np.zeros_like(in_range)
+            row, col = divmod(seed_index, small.shape[1])
+            taken[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2] = True
+            return None, taken
+        taken = labels == label
         x0, y0, bw, bh = (int(v) for v in stats[label, :4])
-        bbox = (x0, y0, bw, bh)
-        points, pixels = self._blob_points(depth, intr, labels, label, bbox, z_lo, z_hi)
+        points, pixels = self._blob_points(depth, intr, labels, label, (x0, y0, bw, bh), z_lo, z_hi)
         num_points = len(points) * cfg.point_step_px ** 2
         if num_points < cfg.min_points:
-            return None
+            return None, taken
         hand = self._cut_forearm(points, pixels, depth.shape, z_hi)
         start = hand.mean(axis=0, dtype=np.float64)
         centre = _mean_shift(hand, start, [r * cfg.cube_mm for r in cfg.shift_radii])
-        return CentreEstimate(centre, "detect", num_points)
+        return CentreEstimate(centre, "detect", num_points), taken
 
     def _cut_forearm(self, points: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], z_hi: float) -> np.ndarray:
         """Keep the blob's end away from where the arm leaves it (image border or back of the band)."""
@@ -228,14 +290,12 @@ class CentreEstimator:
         hand = points[along >= tip - cfg.hand_length_mm]
         return hand if len(hand) else points
 
-    def _detect_body(self, depth: np.ndarray, intr: Intrinsics) -> CentreEstimate | None:
+    def _detect_body(self, depth: np.ndarray, intr: Intrinsics, small: np.ndarray, in_range: np.ndarray
+                     ) -> tuple[CentreEstimate | None, np.ndarray | None]:
+        """The largest person-sized blob: (estimate, its pixels) or (None, None) when none is left."""
         cfg = self.config
         s = cfg.segment_stride_px
         lo, hi = cfg.depth_range_mm
-        found = self._in_range(depth)
-        if found is None:
-            return None
-        small, in_range = found
         z = np.where(in_range, small, 0.0).astype(np.float32)
         jump_x = np.abs(np.diff(z, axis=1)) > cfg.jump_ratio * np.maximum(z[:, 1:], z[:, :-1])
         jump_y = np.abs(np.diff(z, axis=0)) > cfg.jump_ratio * np.maximum(z[1:, :], z[:-1, :])
@@ -246,7 +306,7 @@ class CentreEstimator:
         keep[:-1, :] &= ~jump_y
         count, labels, stats, _ = cv2.connectedComponentsWithStats(keep.astype(np.uint8), connectivity=4)
         if count < 2:
-            return None
+            return None, None
         flat = labels.ravel()
         sum_z = np.bincount(flat, weights=z.ravel(), minlength=count)
         sum_z2 = np.bincount(flat, weights=(z.astype(np.float64) ** 2).ravel(), minlength=count)
@@ -258,16 +318,16 @@ class CentreEstimator:
         plausible = (width_mm <= cfg.cube_mm) & (height_mm <= cfg.cube_mm) & (pixels * s * s >= cfg.min_points)
         plausible[0] = False
         if not plausible.any():
-            return None
+            return None, None
         label = int(np.argmax(np.where(plausible, area_mm2, -1.0)))
+        taken = labels == label
         x0, y0, bw, bh = (int(v) for v in stats[label, :4])
-        bbox = (x0, y0, bw, bh)
         half = cfg.cube_mm / 2.0
         z_lo, z_hi = max(lo, mean_z[label] - half), min(hi, mean_z[label] + half)
-        points, _ = self._blob_points(depth, intr, labels, label, bbox, z_lo, z_hi)
+        points, _ = self._blob_points(depth, intr, labels, label, (x0, y0, bw, bh), z_lo, z_hi)
         num_points = len(points) * cfg.point_step_px ** 2
         if num_points < cfg.min_points:
-            return None
+            return None, taken
         start = points.mean(axis=0, dtype=np.float64)
         centre = _mean_shift(points, start, [r * cfg.cube_mm for r in cfg.shift_radii])
-        return CentreEstimate(centre, "detect", num_points)
+        return CentreEstimate(centre, "detect", num_points), taken

@@ -15,7 +15,7 @@ from ..errors import UserError
 from ..geometry import voxel_to_mm
 from ..skeletons import generic_skeleton, get_skeleton
 from ..types import Intrinsics
-from ..voxelize import pad_points, voxelize_depth, voxelize_points
+from ..voxelize import pad_points, roi_points_mm, voxelize_depth, voxelize_points
 from .runtime import open_session
 
 
@@ -40,15 +40,28 @@ class Predictor:
 
     def predict_depth(self, depth_mm: np.ndarray | torch.Tensor, intr: Intrinsics, centre_mm: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """One frame -> (joints_mm [J,3], confidence [J], {"voxelize": ms, "inference": ms})."""
+        """One frame, one subject -> (joints_mm [J,3], confidence [J], {"voxelize": ms, "inference": ms})."""
+        joints, conf, stage = self.predict_centres(depth_mm, intr, np.asarray(centre_mm, np.float64)[None])
+        return joints[0], conf[0], stage
+
+    def predict_centres(self, depth_mm: np.ndarray | torch.Tensor, intr: Intrinsics, centres_mm: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """One frame, N subjects in one batch -> (joints_mm [N,J,3], confidence [N,J], stage ms)."""
         t0 = time.perf_counter()
+        centres_mm = np.asarray(centres_mm, np.float64).reshape(-1, 3)
         depth = torch.as_tensor(depth_mm, dtype=torch.float32).to(self.device, non_blocking=True)
-        voxels = voxelize_depth(depth, intr, centre_mm, self.info.cube_mm, self.info.input_grid)
+        if len(centres_mm) == 1:
+            voxels = voxelize_depth(depth, intr, centres_mm[0], self.info.cube_mm, self.info.input_grid)
+        else:
+            clouds = [roi_points_mm(depth, intr, c, self.info.cube_mm) for c in centres_mm]
+            pts, valid = pad_points(clouds, device=self.device)
+            centres = torch.as_tensor(centres_mm, dtype=torch.float32, device=self.device)
+            voxels = voxelize_points(pts, centres, self.info.cube_mm, self.info.input_grid, valid=valid)
         t1 = time.perf_counter()
         joints_vox, conf = self.session.run(voxels)
         t2 = time.perf_counter()
-        joints_mm = voxel_to_mm(joints_vox[0], centre_mm, self.info.cube_mm, self.info.output_grid)
-        return joints_mm, conf[0], {"voxelize": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3}
+        joints_mm = voxel_to_mm(joints_vox, centres_mm[:, None, :], self.info.cube_mm, self.info.output_grid)
+        return joints_mm, conf, {"voxelize": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3}
 
     def predict_points(self, points_mm: list[np.ndarray], centres_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A batch of point clouds (dataset evaluation) -> (joints_mm [N,J,3], confidence [N,J])."""

@@ -17,7 +17,15 @@ from ..types import DepthFrame, PoseResult
 
 
 class Sink:
-    """Consumes one (frame, result) pair per frame; `close` finishes (fsync, screenshot) and releases."""
+    """Consumes one (frame, result) pair per frame; `close` finishes (fsync, screenshot) and releases.
+
+    `begin(header)` comes once before the first `write`, with the stream header of
+    `records.stream_header` (joint names, bones, target, model, intrinsics), which a file or a
+    stream carries once rather than in every record.
+    """
+
+    def begin(self, header: dict) -> None:
+        """The stream header, once, before the first frame; sinks that need it keep it."""
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         raise NotImplementedError

@@ -119,20 +119,32 @@ def _fsync(file) -> None:
 
 
 class JsonlWriter(_StreamSink):
-    """One JSON object per line, exactly `PoseResult.to_record()`."""
+    """The stream header (`records.stream_header`) on the first line, then one frame record
+    (`PoseResult.to_record()`) per line; frame lines are the ones with a "frame" key."""
+
+    def begin(self, header: dict) -> None:
+        self._write_text(json.dumps(_finite_or_none(header), allow_nan=False) + "\n", record=False)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         self._write_text(record_json(result) + "\n")
 
 
-def csv_columns(num_joints: int) -> list[str]:
-    return (["frame", "timestamp_ms", "found", "centre_x_mm", "centre_y_mm", "centre_z_mm"]
-            + [f"j{j}_{axis}_mm" for j in range(num_joints) for axis in "xyz"]
-            + [f"conf_j{j}" for j in range(num_joints)])
+SUBJECT_COLUMNS = ["id", "handedness", "handedness_score", "score", "pinch", "grab",
+                   "centre_x_mm", "centre_y_mm", "centre_z_mm"]
+
+
+def csv_columns(joint_names) -> list[str]:
+    """frame, timestamp_ms, subjects (found in the frame), the subject's fields, then per joint
+    <name>_{x,y,z}_mm, <name>_{u,v}_px and <name>_conf."""
+    names = list(joint_names)
+    return (["frame", "timestamp_ms", "subjects"] + SUBJECT_COLUMNS
+            + [f"{n}_{axis}_mm" for n in names for axis in "xyz"]
+            + [f"{n}_{axis}_px" for n in names for axis in "uv"]
+            + [f"{n}_conf" for n in names])
 
 
 def _cells(values, count: int) -> list:
-    """Rounded numbers, or empty cells when the value is missing (no hand)."""
+    """Rounded numbers, or empty cells when the value is missing."""
     if values is None:
         return [""] * count
     flat = np.asarray(values, dtype=np.float64).reshape(-1).tolist()
@@ -148,18 +160,47 @@ def _csv_line(cells: list) -> str:
 
 
 class CsvWriter(_StreamSink):
-    """One row per frame, joints flattened to j{k}_{x,y,z}_mm columns, then conf_j{k}."""
+    """One row per subject and frame (a frame with none: one row with empty subject cells), with
+    the joint names of the stream header in the column names (j0, j1, ... without a header)."""
 
     def __init__(self, path, num_joints: int) -> None:
         super().__init__(path)
         self.num_joints = int(num_joints)
-        self._write_text(_csv_line(csv_columns(self.num_joints)), record=False)
+        self._started = False
+
+    def begin(self, header: dict) -> None:
+        names = header.get("joint_names") or []
+        self._start(names if len(names) == self.num_joints else None)
+
+    def _start(self, names) -> None:
+        if not self._started:
+            self._started = True
+            self._write_text(_csv_line(csv_columns(names or [f"j{k}" for k in range(self.num_joints)])), record=False)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
+        self._start(None)
         j = self.num_joints
-        row = [int(result.frame_index), round(float(result.timestamp_ms), 3), int(bool(result.found))]
-        row += _cells(result.centre_mm, 3) + _cells(result.joints_mm, 3 * j) + _cells(result.confidence, j)
-        self._write_text(_csv_line(row))
+        head = [int(result.frame_index), round(float(result.timestamp_ms), 3), len(result.subjects)]
+        text = ""
+        for s in result.subjects or [None]:
+            if s is None:
+                row = head + [""] * (len(SUBJECT_COLUMNS) + 6 * j)
+            else:
+                row = head + [s.id, s.handedness or "", _number(s.handedness_score), _number(s.score),
+                              _number(s.pinch), _number(s.grab)]
+                row += _cells(s.centre_mm, 3) + _cells(s.joints_mm, 3 * j) + _cells(s.joints_px, 2 * j) \
+                    + _cells(s.confidence, j)
+            text += _csv_line(row)
+        self._write_text(text)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._start(None)     # a run with no frame still leaves the column names
+        super().close()
+
+
+def _number(value) -> object:
+    return "" if value is None or not math.isfinite(float(value)) else round(float(value), 4)
 
 
 def open_output(path, num_joints: int) -> Sink:

@@ -1,11 +1,7 @@
-"""2D viewers built on `render_overlay`: an OpenCV window and an mp4 writer.
+"""The 2D viewer built on `render_overlay`: an OpenCV window (the .mp4 writer is `sinks/video.py`).
 
-Both work on a machine without a display: the window is simply not opened there, and
-cv2.VideoWriter needs none. A screenshot is a whole artefact, written atomically
-(`fileio.atomic_path`). A video is a stream like the record files: written under its final name
-as it goes and finished on close. An mp4 gets its index (moov) only when the writer is released,
-so a video cut by SIGKILL keeps its frames but needs a repair tool to play; OpenCV's FFmpeg
-writer offers no fragmented mp4 that would avoid it.
+It works on a machine without a display: the window is simply not opened there. A screenshot
+is a whole artefact, written atomically (`fileio.atomic_path`).
 """
 from __future__ import annotations
 
@@ -17,10 +13,10 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_path, describe_os_error
+from ..fileio import atomic_path
 from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
-from .base import FpsMeter, Sink, Viewer, display_available
+from .base import FpsMeter, Viewer, display_available
 from .files import check_writable_target
 from .overlay import render_overlay
 
@@ -106,59 +102,3 @@ class OpenCvViewer(Viewer):
             cv2.destroyWindow(WINDOW_NAME)
             cv2.waitKey(1)
             self._window_open = False
-
-
-class VideoWriterSink(Sink):
-    """Writes the overlay as an mp4 (mp4v) video; the size is taken from the first frame."""
-
-    def __init__(self, path, fps: float, skeleton: Skeleton) -> None:
-        self.path = Path(path)
-        if self.path.suffix.lower() != ".mp4":
-            raise UserError(f"unsupported video file {self.path}: use a .mp4 name")
-        if not fps > 0:
-            raise UserError(f"video fps must be positive (got {fps})")
-        self.fps = float(fps)
-        self.skeleton = skeleton
-        check_writable_target(self.path)
-        self._writer: cv2.VideoWriter | None = None
-        self._size: tuple[int, int] | None = None
-        self._closed = False
-
-    def _open(self, width: int, height: int) -> None:
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
-        if not writer.isOpened():
-            raise UserError(f"cannot write video {self.path}: the file cannot be created, or OpenCV has no mp4v "
-                            "encoder here")
-        self._writer, self._size = writer, (width, height)
-
-    def write(self, frame: DepthFrame, result: PoseResult) -> None:
-        if self._closed:
-            raise ValueError(f"VideoWriterSink for {self.path} is closed")
-        image = render_overlay(frame, result, self.skeleton)
-        if self._writer is None:
-            self._open(image.shape[1], image.shape[0])
-        if (image.shape[1], image.shape[0]) != self._size:
-            image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
-        self._writer.write(image)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._writer is not None:
-            self._writer.release()   # writes the mp4 index
-            _fsync_path(self.path)
-
-
-def _fsync_path(path: Path) -> None:
-    """What the writer released, on disk (it has no fsync of its own)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
-    finally:
-        os.close(fd)

@@ -5,7 +5,10 @@ receiver must never stall or stop the pipeline, so send errors are counted, not 
 """
 from __future__ import annotations
 
+import json
+import math
 import socket
+import time
 
 from ..errors import UserError
 from ..types import DepthFrame, PoseResult
@@ -13,24 +16,31 @@ from .base import Sink
 from .files import record_json
 
 
-def parse_host_port(address: str) -> tuple[str, int]:
-    """'host:port' or '[ipv6]:port' -> (host, port)."""
+def parse_host_port(address: str, what: str = "UDP") -> tuple[str, int]:
+    """'host:port' or '[ipv6]:port' -> (host, port); `what` names the address in errors (UDP, OSC, WebSocket)."""
     text = str(address).strip()
     host, sep, port_text = text.rpartition(":")
     if not sep or not host or not port_text.isdigit():
-        raise UserError(f"bad UDP address '{address}': expected host:port, e.g. 127.0.0.1:9000")
+        raise UserError(f"bad {what} address '{address}': expected host:port, e.g. 127.0.0.1:9000")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise UserError(f"bad UDP address '{address}': write IPv6 hosts as [addr]:port")
+        raise UserError(f"bad {what} address '{address}': write IPv6 hosts as [addr]:port")
     port = int(port_text)
     if not 1 <= port <= 65535:
-        raise UserError(f"bad UDP address '{address}': port must be 1-65535")
+        raise UserError(f"bad {what} address '{address}': port must be 1-65535")
     return host, port
 
 
 class UdpSender(Sink):
-    """Sends `PoseResult.to_record()` as UTF-8 JSON, one datagram per frame."""
+    """Sends `PoseResult.to_record()` as UTF-8 JSON, one datagram per frame.
+
+    The stream header (joint names, bones, intrinsics: a datagram with a "schema" key, no
+    "frame") goes first and again every `HEADER_EVERY_S` seconds, so a receiver started late
+    learns the names too.
+    """
+
+    HEADER_EVERY_S = 2.0
 
     def __init__(self, address: str) -> None:
         host, port = parse_host_port(address)
@@ -42,14 +52,25 @@ class UdpSender(Sink):
         self.sent = 0
         self.dropped = 0
         self._sock = socket.socket(family, kind, proto)
+        self._header: bytes | None = None
+        self._header_sent_s = -math.inf
 
-    def write(self, frame: DepthFrame, result: PoseResult) -> None:
-        payload = record_json(result).encode("utf-8")
+    def begin(self, header: dict) -> None:
+        self._header = json.dumps(header).encode("utf-8")
+
+    def _send(self, payload: bytes) -> None:
         try:
             self._sock.sendto(payload, self.address)
             self.sent += 1
         except OSError:
             self.dropped += 1   # a vanished receiver never stops the pipeline; counted, not raised
+
+    def write(self, frame: DepthFrame, result: PoseResult) -> None:
+        now = time.monotonic()
+        if self._header is not None and now - self._header_sent_s >= self.HEADER_EVERY_S:
+            self._header_sent_s = now
+            self._send(self._header)
+        self._send(record_json(result).encode("utf-8"))
 
     def close(self) -> None:
         self._sock.close()

@@ -154,33 +154,47 @@ def _progress(total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, unit="frame", desc="rendering", smoothing=0.1)
 
 
+OUT_OF_VIEW_BGR = (48, 48, 48)   # preview tiles: no stored pixel there (invalid depth is black)
+
+
 def contact_sheet(root: str | Path, tiles: int = 16, tile_px: int = 240) -> np.ndarray:
-    """BGR image: the first `tiles` crops, depth colour-mapped over the cube's z-slab
-    (near = red, far = blue, invalid = black), joints and bones drawn in the skeleton's colours;
-    occluded joints are drawn hollow."""
+    """BGR image: the first `tiles` frames, each one tile of the same view: a square of the cube's
+    edge (a fixed metric size) around the subject's centre, at the centre's depth, projected and
+    scaled to `tile_px`, so every subject appears at the same scale, centred. Where that square
+    holds no stored pixels (beyond the image border, outside the stored crop) the tile is dark
+    grey; invalid depth is black. Depth is colour-mapped over the cube's z-slab (near = red, far
+    = blue), joints and bones are drawn in the skeleton's colours; occluded joints are hollow."""
     ds = sh.ShardReader(root)
     skel = get_skeleton(ds.skeleton_name)
+    intr = ds.intrinsics
     colours = [tuple(int(255 * c) for c in rgb[::-1]) for rgb in skel.colours()]
     cols = int(np.ceil(np.sqrt(min(tiles, len(ds)))))
     images = []
     for i in range(min(tiles, len(ds))):
         f = ds.frame(i)
-        d = f["depth_mm"].astype(np.float32)
-        near = float(f["centre_mm"][2]) - ds.cube_mm / 2
+        u, v, z = camera_to_pixel(np.asarray(f["centre_mm"], np.float64), intr)
+        z = max(float(z), 1.0)
+        half = np.array([intr.fx, intr.fy]) * ds.cube_mm / 2 / z      # the cube's half size at the centre's depth, px
+        origin = np.array([u, v]) - half                               # tile corner, full image px
+        scale = tile_px / (2 * half)
+        u0, v0 = f["roi_px"][:2]
+        # crop px -> tile px: nearest neighbour keeps depth values exact; outside the crop stays 0
+        warp = np.array([[scale[0], 0.0, (u0 - origin[0]) * scale[0]], [0.0, scale[1], (v0 - origin[1]) * scale[1]]])
+        d = cv2.warpAffine(f["depth_mm"].astype(np.float32), warp, (tile_px, tile_px), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        near = z - ds.cube_mm / 2
         level = np.clip((d - near) / ds.cube_mm, 0, 1)
-        img = cv2.applyColorMap((255 * (1 - level)).astype(np.uint8), cv2.COLORMAP_JET)
-        img[d == 0] = 0
-        scale = tile_px / max(d.shape)
-        img = cv2.resize(img, (max(1, round(d.shape[1] * scale)), max(1, round(d.shape[0] * scale))),
-                         interpolation=cv2.INTER_NEAREST)
-        uv = (camera_to_pixel(f["joints_mm"], ds.intrinsics)[:, :2] - np.array(f["roi_px"][:2])) * scale
+        tile = cv2.applyColorMap((255 * (1 - level)).astype(np.uint8), cv2.COLORMAP_JET)
+        tile[d == 0] = 0
+        seen = cv2.warpAffine(np.ones(f["depth_mm"].shape, np.uint8), warp, (tile_px, tile_px), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        tile[seen == 0] = OUT_OF_VIEW_BGR
+        uv = (camera_to_pixel(f["joints_mm"], intr)[:, :2] - origin) * scale
         pts = [tuple(int(round(c)) for c in p) for p in uv]
         for a, b in skel.bones:
-            cv2.line(img, pts[a], pts[b], colours[b], 2, cv2.LINE_AA)
+            cv2.line(tile, pts[a], pts[b], colours[b], 2, cv2.LINE_AA)
         for j, p in enumerate(pts):
-            cv2.circle(img, p, 4, colours[j], -1 if f["visible"][j] else 1, cv2.LINE_AA)
-        tile = np.zeros((tile_px, tile_px, 3), np.uint8)
-        tile[:img.shape[0], :img.shape[1]] = img[:tile_px, :tile_px]
+            cv2.circle(tile, p, 4, colours[j], -1 if f["visible"][j] else 1, cv2.LINE_AA)
         cv2.putText(tile, str(f["frame_index"]), (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
         images.append(tile)
     while len(images) % cols:

@@ -1,0 +1,220 @@
+"""The Python API: a `Tracker` owns a depth source, the capture thread and the pose pipeline.
+
+    from handpose_live import Tracker
+    with Tracker(camera="synthetic", frames=100) as tracker:
+        for frame in tracker:
+            for hand in frame.hands:
+                print(hand.id, hand.handedness, hand.joints_mm["index_tip"], hand.pinch)
+
+`Tracker.from_model(path).process(depth_mm, intrinsics)` runs one frame of your own. `handpose-live
+run` is this class plus sinks (files, network, viewers), a status line and a summary, so the API
+and the command line cannot drift apart. Options are `TrackerOptions` fields, the same names as
+the command line's (`--max-hands` is `max_hands=`), declared once.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .options import option
+from .records import stream_header
+from .resources import default_model
+from .targets import get_target
+from .types import DepthFrame, Intrinsics, PoseResult
+
+
+@dataclass
+class TrackerOptions:
+    """Where frames come from and how subjects are found (the `run` options that are not outputs)."""
+
+    camera: str = option("auto", "auto (a RealSense if connected, else synthetic) | realsense | synthetic | kinect | orbbec")
+    input: Path | None = option(None, "recording to replay (.bag, .db3, .mkv) or depth images (folder, glob, .png, .npy)")
+    intrinsics: str | None = option(None, "depth images: camera preset (sr305, d435, kinect-v2, ...) or calib JSON file")
+    depth_encoding: str = option("auto", "depth images: auto | raw (x depth_scale_m) | nyu-rgb (G*256+B mm)")
+    model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
+    target: str = option("hand", "hand | body")
+    max_hands: int = option(2, "hands tracked at once (--target hand)")
+    max_people: int = option(1, "people tracked at once (--target body)")
+    frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
+    realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
+                                   "--realtime/--no-realtime")
+    loop: bool = option(False, "replay the file endlessly", "--loop")
+    serial: str | None = option(None, "RealSense serial number")
+    width: int = option(640, "camera depth width in pixels")
+    height: int = option(480, "camera depth height in pixels")
+    fps: int = option(30, "camera frame rate (depth images: the rate they are numbered and replayed at)")
+    seed: int = option(0, "synthetic camera seed")
+    synthetic_hands: int = option(1, "hands in the synthetic camera's scene (1 or 2: a right and a left hand)")
+    device: str = option("auto", "auto | cpu | cuda")
+    threads: int | None = option(None, "CPU inference threads")
+    backend: str = option("onnxruntime", "onnxruntime | openvino (CPU; pip install openvino)")
+    smoothing: bool = option(False, "One-Euro filter on the joints", "--smoothing/--no-smoothing")
+    min_confidence: float | None = option(None, "mean peak below which a candidate is not a subject")
+
+    def __post_init__(self) -> None:
+        """Numeric options are checked before anything opens."""
+        get_target(self.target)
+        check_image_options(self.input, self.intrinsics, self.depth_encoding)
+        if self.frames < 0:
+            raise UserError(f"--frames must be >= 0, got {self.frames}")
+        for name, value, low in (("--width", self.width, 16), ("--height", self.height, 16), ("--fps", self.fps, 1),
+                                 ("--max-hands", self.max_hands, 1), ("--max-people", self.max_people, 1)):
+            if value < low:
+                raise UserError(f"{name} must be at least {low}, got {value}")
+        if self.synthetic_hands not in (1, 2):
+            raise UserError(f"--synthetic-hands must be 1 or 2, got {self.synthetic_hands}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {self.threads}")
+        if self.min_confidence is not None and not (math.isfinite(self.min_confidence)
+                                                    and 0.0 <= self.min_confidence < 1.0):
+            raise UserError(f"--min-confidence must lie in [0, 1), got {self.min_confidence}")
+
+    @property
+    def max_subjects(self) -> int:
+        return self.max_people if get_target(self.target).name == "body" else self.max_hands
+
+    def tracker_options(self) -> TrackerOptions:
+        """Only the tracker's fields (from a subclass such as `RunOptions`)."""
+        return TrackerOptions(**{f.name: getattr(self, f.name) for f in fields(TrackerOptions)})
+
+
+def check_image_options(input_path, intrinsics: str | None, depth_encoding: str) -> None:
+    """`--intrinsics` and `--depth-encoding` against `--input`, before the model loads."""
+    from .capture.images import ENCODINGS, is_image_input
+
+    if depth_encoding not in ENCODINGS:
+        raise UserError(f"--depth-encoding must be one of {', '.join(ENCODINGS)}, got {depth_encoding!r}")
+    if input_path is not None and is_image_input(input_path) and intrinsics is None:
+        raise UserError("depth images need --intrinsics: a preset (e.g. sr305, d435, kinect-v2, nyu) or a "
+                        "calib JSON file with fx, fy, cx, cy, width, height, depth_scale_m")
+
+
+class Tracker:
+    """Depth source -> pipeline; iterate for one `PoseResult` per frame (`.hands` / `.people`)."""
+
+    def __init__(self, options: TrackerOptions | None = None, **kwargs) -> None:
+        from .inference.pipeline import PipelineOptions, PosePipeline
+        from .inference.predictor import Predictor
+
+        if options is not None and kwargs:
+            raise TypeError("pass TrackerOptions or keyword options, not both")
+        self.options = options if options is not None else TrackerOptions(**kwargs)
+        opts = self.options
+        self.model_path = Path(opts.model) if opts.model else default_model(opts.target)
+        self.predictor = Predictor(self.model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
+        if self.predictor.info.target != opts.target:
+            raise UserError(f"{self.model_path.name} is a {self.predictor.info.target} model but the target is {opts.target}")
+        self.pipeline = PosePipeline(self.predictor, PipelineOptions(
+            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects))
+        self.source = None
+        self._capture = None
+        self.frames_in = 0       # frames the source delivered
+        self.dropped = 0         # frames a live source delivered while the pipeline was busy
+
+    @classmethod
+    def from_model(cls, model: str | Path, **kwargs) -> Tracker:
+        """A tracker for your own frames (`process`), on this model; its target is read from the model."""
+        from .inference.modelfile import read_model_info
+
+        info = read_model_info(Path(model))
+        return cls(model=Path(model), target=kwargs.pop("target", info.target), **kwargs)
+
+    @property
+    def info(self):
+        """The model's metadata (`inference.modelfile.ModelInfo`): target, skeleton, cube, grid..."""
+        return self.predictor.info
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return tuple(self.predictor.skeleton.joints)
+
+    def header(self, intrinsics: Intrinsics | None = None) -> dict:
+        """The stream header of the records (`records.stream_header`)."""
+        info = self.predictor.info
+        if intrinsics is None and self.source is not None:
+            intrinsics = getattr(self.source, "intrinsics", None)
+        return stream_header(info.target, self.predictor.skeleton.name, self.model_path.name,
+                             intrinsics if isinstance(intrinsics, Intrinsics) else None)
+
+    def describe(self) -> str:
+        return self.predictor.session.describe()
+
+    def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, timestamp_ms: float | None = None,
+                index: int | None = None) -> PoseResult:
+        """One depth image of your own (float or integer mm, 0 = no measurement) -> its result.
+        Consecutive calls track subjects across frames (ids, smoothing)."""
+        depth = np.asarray(depth_mm)
+        if depth.ndim != 2 or depth.shape != (intrinsics.height, intrinsics.width):
+            raise UserError(f"depth image is {depth.shape}, the intrinsics say {intrinsics.height}x{intrinsics.width}")
+        frame = DepthFrame(depth.astype(np.float32, copy=False), intrinsics,
+                           timestamp_ms=1000.0 * time.monotonic() if timestamp_ms is None else float(timestamp_ms),
+                           index=self.pipeline_frames if index is None else int(index))
+        return self.process_frame(frame)
+
+    @property
+    def pipeline_frames(self) -> int:
+        return self.pipeline._frames
+
+    def process_frame(self, frame: DepthFrame) -> PoseResult:
+        t0 = time.perf_counter()
+        result = self.pipeline.process(frame)
+        result.frame = frame
+        result.latency_ms["total"] = (time.perf_counter() - t0) * 1e3
+        return result
+
+    def open(self) -> Tracker:
+        """Open the source (iteration does it on first use); a bad source fails here, one line."""
+        from .capture.sources import open_source
+
+        if self.source is None:
+            opts = self.options
+            realtime = opts.realtime if opts.realtime is not None else opts.input is None
+            self.source = open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
+                                      serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps,
+                                      seed=opts.seed, frames=opts.frames or None, intrinsics=opts.intrinsics,
+                                      depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands)
+        return self
+
+    def __iter__(self) -> Iterator[PoseResult]:
+        from .capture.thread import CaptureThread
+
+        self.open()
+        assert self.source is not None
+        self._capture = CaptureThread(self.source).start()
+        done = 0
+        try:
+            while not self.options.frames or done < self.options.frames:
+                try:
+                    frame = self._capture.get(timeout=10.0)
+                except TimeoutError:
+                    raise UserError(f"no frame from {self.source.name} for 10 s") from None
+                if frame is None:
+                    break
+                result = self.process_frame(frame)
+                done += 1
+                yield result
+        finally:
+            self._stop_capture()
+
+    def _stop_capture(self) -> None:
+        if self._capture is not None:
+            self._capture.stop()           # joins the producer, then closes the source
+            self.frames_in, self.dropped = self._capture.frames_in, self._capture.dropped
+            self._capture = None
+
+    def close(self) -> None:
+        self._stop_capture()
+        if self.source is not None:
+            self.source.close()
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
