@@ -21,6 +21,18 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   fi
 fi
 
+# A headless browser for the test of the --ws page (tests/test_websocket.py; skipped without one).
+# Debian's chromium: Playwright's own browser download needs a host CI cannot reach.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing chromium (headless browser for the --ws page test)"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; } \
+      >/dev/null 2>&1 || echo "warning: could not install chromium; the browser test of the --ws page will be skipped" >&2
+  else
+    echo "note: no chromium; the browser test of the --ws page will be skipped (sudo apt-get install chromium)" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.handpose-live-installed
 want=$(sha256sum pyproject.toml | cut -c1-16)

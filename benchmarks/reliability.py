@@ -33,12 +33,11 @@ The project's reliability policy, checked case by case:
 
 - bad input gets one line `error: ...` on stderr and exit status 2, never a traceback;
 - nothing the user recorded is lost;
-- streamed outputs (`run --output` records, `--save-video`) are written under their own name as
-  they go: a kill, even SIGKILL, or a full disk leaves every completed record readable there
-  (at most the last line cut); an mp4 cut by SIGKILL lacks its index (OpenCV's writer has no
-  fragmented mp4), its frames are there for a repair tool;
-- whole artefacts (models, checkpoints, reports, screenshots, recordings, shards) are written
-  atomically (`handpose_live/fileio.py`): the old version or the new one, never half a file;
+- streamed outputs (`run --output` records) are written under their own name as they go: a
+  kill, even SIGKILL, or a full disk leaves every completed record readable there (at most the
+  last line cut);
+- whole artefacts (models, checkpoints, reports, screenshots, `--save-video` videos, recordings,
+  shards) are written atomically (`handpose_live/fileio.py`): the old version or the new one, never half a file;
 - Ctrl-C and SIGTERM stop `run` cleanly: sinks closed, the summary printed, exit 130.
 
 Each row is one test of `tests/test_faults.py`, plus the exact-resume test of

@@ -37,3 +37,12 @@ def default_model(target: str) -> Path:
         raise UserError(f"no shipped {target} model at {path}; pass --model FILE.onnx "
                         "(train one with `handpose-live train` and `handpose-live export-onnx`)")
     return path
+
+
+SHIPPED_DETECTOR = "hand-detector.onnx"
+
+
+def default_detector() -> Path | None:
+    """The shipped hand detector, or None when this installation has none (geometric detection)."""
+    path = models_dir() / SHIPPED_DETECTOR
+    return path if path.is_file() else None

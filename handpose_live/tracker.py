@@ -18,15 +18,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import UserError
 from .options import option
 from .records import stream_header
-from .resources import default_model
+from .resources import default_detector, default_model
 from .targets import get_target
 from .types import DepthFrame, Intrinsics, PoseResult
+
+if TYPE_CHECKING:
+    from .capture.base import FrameSource
+    from .capture.thread import CaptureThread
 
 
 @dataclass
@@ -40,6 +45,7 @@ class TrackerOptions:
     model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
     target: str = option("hand", "hand | body")
     max_hands: int = option(2, "hands tracked at once (--target hand)")
+    detector: str = option("auto", "hand detector: auto (the shipped learned one when installed) | geometric | FILE.onnx")
     max_people: int = option(1, "people tracked at once (--target body)")
     frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
     realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
@@ -108,12 +114,17 @@ class Tracker:
         opts = self.options
         self.model_path = Path(opts.model) if opts.model else default_model(opts.target)
         self.predictor = Predictor(self.model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
+        if opts.detector == "auto":
+            self.detector_path = default_detector()
+        else:
+            self.detector_path = None if opts.detector == "geometric" else Path(opts.detector)
         if self.predictor.info.target != opts.target:
-            raise UserError(f"{self.model_path.name} is a {self.predictor.info.target} model but the target is {opts.target}")
+            raise UserError(f"{self.model_path.name} is a {self.predictor.info.target} model but --target is {opts.target}")
         self.pipeline = PosePipeline(self.predictor, PipelineOptions(
-            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects))
-        self.source = None
-        self._capture = None
+            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects,
+            detector=self.detector_path))
+        self.source: FrameSource | None = None
+        self._capture: CaptureThread | None = None
         self.frames_in = 0       # frames the source delivered
         self.dropped = 0         # frames a live source delivered while the pipeline was busy
 
@@ -143,7 +154,10 @@ class Tracker:
                              intrinsics if isinstance(intrinsics, Intrinsics) else None)
 
     def describe(self) -> str:
-        return self.predictor.session.describe()
+        if self.info.target != "hand":
+            return self.predictor.session.describe()
+        found = f"learned ({self.detector_path.name})" if self.detector_path else "geometric"
+        return f"{self.predictor.session.describe()}; detector: {found}"
 
     def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, timestamp_ms: float | None = None,
                 index: int | None = None) -> PoseResult:
@@ -177,7 +191,10 @@ class Tracker:
             realtime = opts.realtime if opts.realtime is not None else opts.input is None
             self.source = open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
                                       serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps,
-                                      seed=opts.seed, frames=opts.frames or None, intrinsics=opts.intrinsics,
+                                      # a live source drops frames while the pipeline is busy: bound what is
+                                      # processed (in __iter__), not what is made
+                                      seed=opts.seed, frames=None if realtime else (opts.frames or None),
+                                      intrinsics=opts.intrinsics,
                                       depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands)
         return self
 
@@ -186,12 +203,12 @@ class Tracker:
 
         self.open()
         assert self.source is not None
-        self._capture = CaptureThread(self.source).start()
+        capture = self._capture = CaptureThread(self.source).start()
         done = 0
         try:
             while not self.options.frames or done < self.options.frames:
                 try:
-                    frame = self._capture.get(timeout=10.0)
+                    frame = capture.get(timeout=10.0)
                 except TimeoutError:
                     raise UserError(f"no frame from {self.source.name} for 10 s") from None
                 if frame is None:

@@ -22,7 +22,7 @@ def test_doctor_reports_what_run_needs():
                           timeout=120, env=env)   # a headless machine without a runtime dir
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "error" not in proc.stderr.lower(), proc.stderr   # no third-party noise that reads like a failure
-    for component in ("Python", "PyTorch", "ONNX Runtime", "RealSense", "Open3D", "OpenCV"):
+    for component in ("Python", "PyTorch", "ONNX Runtime", "RealSense", "Open3D", "OpenCV", "PyAV"):
         assert component in proc.stdout
     assert "actually loads: " in proc.stdout and "CPU" in proc.stdout
     assert "minimum for `handpose-live run`: present" in proc.stdout

@@ -61,10 +61,13 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
 
 
 def records(path: Path) -> tuple[list[dict], bool]:
-    """Every complete JSONL record of `path`, and whether a cut last line was skipped."""
+    """Every complete JSONL frame record of `path` (not the stream header on the first line), and
+    whether a cut last line was skipped."""
     lines = path.read_bytes().split(b"\n")
     tail, lines = lines[-1], lines[:-1]       # after the last newline: empty, or a line cut short
-    return [json.loads(line) for line in lines], bool(tail)
+    parsed = [json.loads(line) for line in lines]
+    assert not parsed or "frame" not in parsed[0], "the first line is the stream header"
+    return parsed[1:], bool(tail)
 
 
 def summary_counts(stderr: str) -> tuple[int, int, int, float]:
@@ -76,7 +79,7 @@ def summary_counts(stderr: str) -> tuple[int, int, int, float]:
 def wait_for_records(path: Path, n: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and path.read_bytes().count(b"\n") >= n:
+        if path.exists() and path.read_bytes().count(b"\n") >= n + 1:     # the header, then n records
             return
         if proc.poll() is not None:
             pytest.fail(f"exited with {proc.returncode} before {n} records: {proc.communicate()[1][-2000:]}")

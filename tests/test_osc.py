@@ -186,6 +186,13 @@ def test_bad_osc_addresses_are_one_line(address):
         OscSender(address)
 
 
+def test_cli_bad_osc_address_is_one_line():
+    proc = subprocess.run([sys.executable, "-m", "handpose_live", "run", "--camera", "synthetic", "--frames", "3",
+                           "--viewer", "none", "--osc", "9000"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: bad OSC address '9000': expected host:port, e.g. 127.0.0.1:9000"
+
+
 # ---- end to end ------------------------------------------------------------------------------
 
 def free_tcp_port() -> int:

@@ -40,7 +40,10 @@ def recording(tmp_path_factory, synthetic_frames):
 
 
 def _records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The frame records of a JSONL file (its first line is the stream header)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert "joint_names" in lines[0] and "frame" not in lines[0]
+    return lines[1:]
 
 
 def test_replay_db3_through_the_whole_pipeline(tmp_path, recording, synthetic_frames):
@@ -50,12 +53,13 @@ def test_replay_db3_through_the_whole_pipeline(tmp_path, recording, synthetic_fr
     records = _records(out)
     assert [r["frame"] for r in records] == list(range(FRAMES))        # every frame, in order
     truth = np.stack([f.ground_truth_mm for f in synthetic_frames[0]])
-    found = [r for r in records if r["found"]]
+    found = [r for r in records if r["hands"]]
     assert len(found) >= 0.9 * FRAMES
     errors = []
     for r in found:
-        joints = np.array(r["joints_mm"])
-        assert joints.shape == (21, 3) and len(r["confidence"]) == 21 and len(r["centre_mm"]) == 3
+        hand = r["hands"][0]
+        joints = np.array(hand["joints_mm"])
+        assert joints.shape == (21, 3) and len(hand["confidence"]) == 21 and len(hand["centre_mm"]) == 3
         assert set(r["latency_ms"]) >= {"centre", "voxelize", "inference", "decode"}
         assert 250 < joints[:, 2].mean() < 900                              # millimetres, in front of the camera
         errors.append(np.linalg.norm(joints - truth[r["frame"]], axis=1).mean())
@@ -70,7 +74,7 @@ def test_replay_bag_and_csv(tmp_path, synthetic_frames):
     out = tmp_path / "joints.csv"
     cli("run", "--input", bag, "--output", out, "--viewer", "none", "--quiet")
     lines = out.read_text().splitlines()
-    assert len(lines) == 1 + 8 and lines[0].startswith("frame,timestamp_ms,found")
+    assert len(lines) == 1 + 8 and lines[0].startswith("frame,timestamp_ms,subjects,id,handedness")
 
 
 def test_all_zero_depth_reports_no_hand(tmp_path, synthetic_frames):
@@ -81,21 +85,48 @@ def test_all_zero_depth_reports_no_hand(tmp_path, synthetic_frames):
     out = tmp_path / "o.jsonl"
     cli("run", "--input", rec, "--output", out, "--viewer", "none", "--quiet")
     records = _records(out)
-    assert len(records) == 5 and not any(r["found"] for r in records)
-    assert all(r["joints_mm"] is None for r in records)
+    assert len(records) == 5 and all(r["hands"] == [] for r in records)
+
+
+def _exactly(img, bgr) -> int:
+    return int((img == np.asarray(bgr, np.uint8)).all(axis=2).sum())
 
 
 def test_headless_screenshots_show_the_skeleton(tmp_path, recording):
+    import cv2
+
+    from handpose_live.sinks.overlay import frame_panels, subject_bgr
+    from handpose_live.skeletons import HAND21
+    from handpose_live.types import PoseResult
+
     for viewer in ("open3d", "opencv"):
         shot = tmp_path / f"{viewer}.png"
         cli("run", "--input", recording, "--frames", 6, "--viewer", viewer, "--screenshot", shot, "--quiet")
-        import cv2
-
         img = cv2.imread(str(shot))
         assert img is not None and img.shape[0] > 100
-        # the index finger's colour (orange) is only ever drawn by the skeleton
-        b, g, r = img[..., 0].astype(int), img[..., 1].astype(int), img[..., 2].astype(int)
+        # the index finger's colour (orange): the skeleton draws it, and the legend below it
+        above_legend = img[:-int(0.1 * img.shape[0])]
+        b, g, r = (above_legend[..., k].astype(int) for k in range(3))
         assert ((r > 200) & (g > 120) & (g < 200) & (b < 60)).sum() > 20, viewer
+        assert _exactly(above_legend, subject_bgr(0)) > 100, viewer       # hand #0's box and label
+        legend = frame_panels(PoseResult(0, 0.0), HAND21, img.shape[1], img.shape[0], crisp=viewer == "open3d")[1]
+        assert np.array_equal(img[legend.y:legend.y + legend.height, legend.x:legend.x + legend.width], legend.image)
+
+
+def test_screenshots_of_two_hands_label_each(tmp_path):
+    """The synthetic camera's two hands (#0 right, #1 left): each viewer's screenshot shows both,
+    each with its box and label in its own colour (the second hand is found within the first frames)."""
+    import cv2
+
+    from handpose_live.sinks.overlay import subject_bgr
+
+    for viewer in ("opencv", "open3d"):
+        shot = tmp_path / f"{viewer}.png"
+        cli("run", "--camera", "synthetic", "--synthetic-hands", 2, "--frames", 24, "--viewer", viewer,
+            "--screenshot", shot, "--quiet")
+        img = cv2.imread(str(shot))
+        for subject_id in (0, 1):
+            assert _exactly(img, subject_bgr(subject_id)) > 100, (viewer, subject_id)
 
 
 @pytest.mark.parametrize("args,message", [

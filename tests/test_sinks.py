@@ -16,10 +16,25 @@ from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
 from handpose_live.sinks import CsvWriter, JsonlWriter, UdpSender, open_output, record_json
 from handpose_live.sinks.opencv_viewer import OpenCvViewer, save_image
-from handpose_live.sinks.overlay import render_overlay, skeleton_bgr
+from handpose_live.sinks.overlay import (
+    FIT_HOLD_RESULTS,
+    Overlay,
+    ViewMap,
+    fit_goal,
+    frame_panels,
+    legend_panel,
+    render_overlay,
+    skeleton_bgr,
+    status_lines,
+    subject_bgr,
+    subject_label,
+    text_panel,
+    ui_scale,
+    view_rect,
+)
 from handpose_live.sinks.video import VideoWriterSink
-from handpose_live.skeletons import HAND21
-from handpose_live.types import DepthFrame, Intrinsics, PoseResult
+from handpose_live.skeletons import HAND21, ITOP15
+from handpose_live.types import DepthFrame, Intrinsics, PoseResult, Subject
 
 INTR = Intrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480, name="test-d435")
 # An open right hand facing the camera, fingers up (y down), about 55 cm away.
@@ -64,10 +79,11 @@ def make_frame(depth_mm: np.ndarray, index: int = 7) -> DepthFrame:
 
 def make_result(index: int = 7, found: bool = True) -> PoseResult:
     if not found:
-        return PoseResult(frame_index=index, timestamp_ms=33.3 * index, found=False, latency_ms={"total": 5.0})
-    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, found=True,
-                      centre_mm=np.array([0.0, 0.0, 560.0]), joints_mm=JOINTS_MM.copy(),
-                      confidence=np.linspace(0.5, 1.0, 21), latency_ms={"model": 12.5, "total": 20.25})
+        return PoseResult(frame_index=index, timestamp_ms=33.3 * index, latency_ms={"total": 5.0})
+    hand = Subject(4, np.array([0.0, 0.0, 560.0]), JOINTS_MM.copy(), np.linspace(0.5, 1.0, 21), 0.75,
+                   handedness="right", handedness_score=0.9, pinch=0.25, grab=0.5)
+    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects=[hand],
+                      latency_ms={"model": 12.5, "total": 20.25})
 
 
 def small_frame(index: int = 0) -> DepthFrame:
@@ -92,9 +108,10 @@ def test_jsonl_streams_every_record_under_its_name(tmp_path):
     assert _temp_files(tmp_path) == []
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert records == [json.loads(json.dumps(r.to_record())) for r in results]
-    assert set(records[0]) == {"frame", "timestamp_ms", "found", "centre_mm", "joints_mm", "confidence",
-                               "latency_ms"}
-    assert records[1]["found"] is False and records[1]["joints_mm"] is None
+    assert set(records[0]) == {"frame", "timestamp_ms", "hands", "gestures", "latency_ms"}
+    assert set(records[0]["hands"][0]) == {"id", "score", "handedness", "handedness_score", "centre_mm", "joints_mm",
+                                           "joints_px", "confidence", "pinch", "grab"}
+    assert records[1]["hands"] == []
 
 
 def test_jsonl_keeps_records_after_ctrl_c(tmp_path):
@@ -137,25 +154,29 @@ def test_record_json_is_strict_json():
     result = make_result(3)
     result.joints_mm[2, 1] = np.nan
     record = json.loads(record_json(result), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert record["joints_mm"][2][1] is None and record["joints_mm"][2][0] == JOINTS_MM[2, 0]
+    joints = record["hands"][0]["joints_mm"]
+    assert joints[2][1] is None and joints[2][0] == JOINTS_MM[2, 0]
 
 
 def test_csv_has_flattened_columns_and_empty_cells_without_a_hand(tmp_path):
     target = tmp_path / "poses.csv"
     with CsvWriter(target, 21) as writer:
+        writer.begin({"joint_names": list(HAND21.joints)})
         writer.write(small_frame(5), make_result(5))
         writer.write(small_frame(6), make_result(6, found=False))
     with open(target, newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
     header = list(rows[0])
-    assert header[:6] == ["frame", "timestamp_ms", "found", "centre_x_mm", "centre_y_mm", "centre_z_mm"]
-    assert header[6:9] == ["j0_x_mm", "j0_y_mm", "j0_z_mm"] and header[-1] == "conf_j20"
-    assert len(header) == 6 + 21 * 3 + 21
-    assert rows[0]["frame"] == "5" and rows[0]["found"] == "1"
-    assert float(rows[0]["j4_x_mm"]) == -72.0 and float(rows[0]["centre_z_mm"]) == 560.0
-    assert float(rows[0]["conf_j20"]) == 1.0
-    assert rows[1]["found"] == "0" and rows[1]["j0_x_mm"] == "" and rows[1]["conf_j0"] == ""
+    assert header[:12] == ["frame", "timestamp_ms", "subjects", "id", "handedness", "handedness_score", "score",
+                           "pinch", "grab", "centre_x_mm", "centre_y_mm", "centre_z_mm"]
+    assert header[12:15] == ["wrist_x_mm", "wrist_y_mm", "wrist_z_mm"] and header[-1] == "pinky_tip_conf"
+    assert len(header) == 12 + 21 * 3 + 21 * 2 + 21
+    assert rows[0]["frame"] == "5" and rows[0]["subjects"] == "1" and rows[0]["id"] == "4"
+    assert rows[0]["handedness"] == "right" and float(rows[0]["pinch"]) == 0.25
+    assert float(rows[0]["thumb_tip_x_mm"]) == -72.0 and float(rows[0]["centre_z_mm"]) == 560.0
+    assert float(rows[0]["pinky_tip_conf"]) == 1.0
+    assert rows[1]["subjects"] == "0" and rows[1]["id"] == "" and rows[1]["wrist_x_mm"] == "" and rows[1]["wrist_conf"] == ""
 
 
 def test_open_output_picks_by_suffix(tmp_path):
@@ -205,10 +226,47 @@ def test_udp_bad_address_is_a_user_error(address):
 
 # ---- 2D overlay and OpenCV sinks ----------------------------------------------------------
 
+def two_hands(index: int = 7) -> PoseResult:
+    """The right hand of `make_result` (#4) and a left hand (#1, its mirror image) to its left
+    in the picture and nearer; listed by id, as the pipeline does."""
+    right = make_result(index).subjects[0]
+    left_joints = JOINTS_MM * [-1.0, 1.0, 1.0] + [170.0, 0.0, -80.0]
+    left = Subject(1, left_joints[[0, 5, 9, 13, 17]].mean(axis=0), left_joints, np.ones(21), 0.8, handedness="left",
+                   handedness_score=0.97)
+    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects=[left, right])
+
+
+def body_result(index: int = 3) -> PoseResult:
+    """One person (#1) standing 2.5 m away, arms out."""
+    x = [0, 0, -180, 180, -300, 300, -380, 380, 0, -100, 100, -110, 110, -120, 120]
+    y = [-700, -550, -500, -500, -300, -300, -80, -80, -200, 50, 50, 450, 450, 850, 850]
+    joints = np.stack([x, y, np.full(15, 2500.0)], axis=1).astype(np.float64)
+    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects_key="people",
+                      subjects=[Subject(1, joints[8].copy(), joints, np.ones(15), 0.9)])
+
+
+def _count(image: np.ndarray, bgr, box=None) -> int:
+    """Pixels of exactly this colour (in box (x0, y0, x1, y1) when given)."""
+    if box is not None:
+        x0, y0, x1, y1 = (max(0, int(v)) for v in box)
+        image = image[y0:y1, x0:x1]
+    return int((image == np.asarray(bgr, np.uint8)).all(axis=2).sum())
+
+
+def _assert_panels(image: np.ndarray, result: PoseResult, skeleton, fps, hint: bool, crisp: bool = False) -> None:
+    """The status text (top left) and the legend of the finger colours (bottom left), pixel for pixel."""
+    status, legend = frame_panels(result, skeleton, image.shape[1], image.shape[0], fps, hint=hint, crisp=crisp)
+    for panel in (status, legend):
+        assert np.array_equal(image[panel.y:panel.y + panel.height, panel.x:panel.x + panel.width], panel.image)
+    assert legend.y > image.shape[0] * 0.85 and status.y < image.shape[0] * 0.05
+    for colour in set(skeleton_bgr(skeleton)):          # every colour group has its swatch in the legend
+        assert _count(legend.image, colour) > 20, colour
+
+
 def test_overlay_draws_each_joint_in_its_finger_colour(depth_mm):
     frame, result = make_frame(depth_mm), make_result()
     depth_before, joints_before = frame.depth_mm.copy(), result.joints_mm.copy()
-    image = render_overlay(frame, result, HAND21, fps=30.0)
+    image = render_overlay(frame, result, HAND21, fps=30.0, view="full")
     assert image.dtype == np.uint8 and image.shape == (INTR.height, INTR.width, 3)
     uv = np.round(camera_to_pixel(JOINTS_MM, INTR)[:, :2]).astype(int)
     colours = skeleton_bgr(HAND21)
@@ -216,13 +274,77 @@ def test_overlay_draws_each_joint_in_its_finger_colour(depth_mm):
         assert tuple(int(c) for c in image[v, u]) == colours[j], HAND21.joints[j]
     assert (image[300, :INVALID_COLUMNS] == 0).all()  # no depth -> black
     assert np.array_equal(frame.depth_mm, depth_before) and np.array_equal(result.joints_mm, joints_before)
-    cv2.imwrite("/tmp/sinks_overlay_test.png", image)
+    _assert_panels(image, result, HAND21, 30.0, hint=False)
+    # By default the view fits the hand: zoomed so it fills a good share of the picture
+    fitted = render_overlay(frame, result, HAND21, fps=30.0)
+    mapping = ViewMap(view_rect(fit_goal(result, INTR, "hand"), INTR.width, INTR.height), INTR.width, INTR.height)
+    assert mapping.zoom > 1.5
+    px = mapping(camera_to_pixel(JOINTS_MM, INTR)[:, :2])
+    for j, (u, v) in enumerate(np.round(px).astype(int)):
+        assert tuple(int(c) for c in fitted[v, u]) == colours[j], HAND21.joints[j]
+    assert np.ptp(px[:, 1]) > 0.3 * INTR.height          # a tenth of the picture before
+    _assert_panels(fitted, result, HAND21, 30.0, hint=False)
+    cv2.imwrite("/tmp/sinks_overlay_test.png", fitted)
 
 
-def test_overlay_without_a_hand_has_no_skeleton(depth_mm):
-    image = render_overlay(make_frame(depth_mm), make_result(found=False), HAND21)
-    u, v = np.round(camera_to_pixel(JOINTS_MM[12], INTR)[:2]).astype(int)
-    assert tuple(int(c) for c in image[v, u]) != skeleton_bgr(HAND21)[12]
+def test_overlay_labels_every_subject_in_its_own_colour(depth_mm):
+    """Two hands: both skeletons in the finger colours, each framed by a box in its id's colour
+    with its label ("#1 left 0.97") on top; the legend and the status say what is shown."""
+    frame, result = make_frame(depth_mm), two_hands()
+    image = render_overlay(frame, result, HAND21, fps=25.0, view="full", hint=True)
+    cv2.imwrite("/tmp/sinks_overlay_two_hands.png", image)
+    colours = skeleton_bgr(HAND21)
+    assert subject_bgr(1) != subject_bgr(4) and not {subject_bgr(1), subject_bgr(4)} & set(colours)
+    for subject in result.subjects:
+        uv = camera_to_pixel(np.asarray(subject.joints_mm), INTR)[:, :2]
+        for j, (u, v) in enumerate(np.round(uv).astype(int)):
+            assert tuple(int(c) for c in image[v, u]) == colours[j], (subject.id, HAND21.joints[j])
+        (x0, y0), (x1, y1) = uv.min(axis=0), uv.max(axis=0)
+        label = text_panel((subject_label(subject, "hand"),), ui_scale(INTR.height), (0, 0, 0), subject_bgr(subject.id))
+        above = (x0 - 20, y0 - 20 - label.shape[0], x1 + 20, y0)        # the label, on top of the box
+        assert _count(image, subject_bgr(subject.id), above) > 0.4 * _count(label, subject_bgr(subject.id))
+        around = (x0 - 20, y0 - 20, x1 + 20, y1 + 20)                   # the box
+        assert _count(image, subject_bgr(subject.id), around) > 2 * (y1 - y0)
+        other = next(s.id for s in result.subjects if s.id != subject.id)
+        assert _count(image, subject_bgr(other), (x0 - 5, y0 - 5, x1 + 5, y1 + 5)) == 0
+    assert [subject_label(s, "hand") for s in result.subjects] == ["#1 left 0.97", "#4 right 0.90"]
+    assert status_lines(result, "hand", 25.0, hint=True) == ["25.0 fps  frame 7", "2 hands", "q / Esc: quit"]
+    _assert_panels(image, result, HAND21, 25.0, hint=True)
+
+
+def test_overlay_of_a_person(depth_mm):
+    result = body_result()
+    frame = DepthFrame(np.full((INTR.height, INTR.width), 3000.0, np.float32), INTR, 99.9, 3)
+    image = render_overlay(frame, result, ITOP15, fps=None)
+    cv2.imwrite("/tmp/sinks_overlay_body.png", image)
+    assert subject_label(result.subjects[0], "body") == "#1 person"
+    assert status_lines(result, "body") == ["frame 3", "1 person"]
+    _assert_panels(image, result, ITOP15, None, hint=False)
+    head_v = camera_to_pixel(result.subjects[0].joints_mm[:1], INTR)[0, 1]
+    assert _count(image, subject_bgr(1), (0, 0, INTR.width, head_v)) > 200       # label and box, above the head
+    assert _count(legend_panel(ITOP15, ui_scale(INTR.height)), skeleton_bgr(ITOP15)[2]) > 20   # right arm
+
+
+def test_the_view_follows_the_subjects_without_shaking(depth_mm):
+    """The view frames the hand; trembling joints do not move it; a hand that moves is followed,
+    smoothly; without any hand for a while it goes back to the whole frame."""
+    overlay = Overlay(HAND21)
+    views = [overlay.follow(make_result(i), INTR) for i in range(3)]
+    assert views[0][2] < INTR.height / 1.5 and all(np.array_equal(v, views[0]) for v in views)
+    trembling = make_result(3)
+    trembling.subjects[0].joints_mm = JOINTS_MM + [2.0, -2.0, 0.0]
+    assert np.array_equal(overlay.follow(trembling, INTR), views[0])
+    moved = make_result(4)
+    moved.subjects[0].joints_mm = JOINTS_MM + [120.0, 0.0, 0.0]
+    moved.subjects[0].centre_mm = moved.subjects[0].centre_mm + [120.0, 0.0, 0.0]
+    steps = [overlay.follow(moved, INTR)[0] for _ in range(30)]
+    assert views[0][0] < steps[0] < steps[1] < steps[-1]                  # eases over, no jump
+    assert steps[-1] == pytest.approx(fit_goal(moved, INTR, "hand")[0], abs=1.0)
+    for i in range(FIT_HOLD_RESULTS + 30):
+        view = overlay.follow(make_result(i, found=False), INTR)
+    assert view == pytest.approx([INTR.width / 2, INTR.height / 2, INTR.height], abs=1.0)
+    image = overlay.render(make_frame(depth_mm), make_result())
+    assert image.shape == (INTR.height, INTR.width, 3)
 
 
 def test_opencv_viewer_headless_saves_last_image_on_close(tmp_path, depth_mm, monkeypatch):
@@ -344,3 +466,44 @@ def test_open3d_screenshot_shows_skeleton_from_the_sensor(tmp_path, depth_mm):
         assert np.abs(image[vs[j], us[j]].astype(np.int32) - colours[j]).max() <= 12, HAND21.joints[j]
     cloud_grey = (np.ptp(image.astype(np.int32), axis=2) < 4) & (image.mean(axis=2) > 60)
     assert cloud_grey.mean() > 0.2  # the point cloud fills the view around the hand
+    _assert_panels(image, result, HAND21, None, hint=True, crisp=True)   # status and legend over the 3D view
+
+
+def test_open3d_draws_every_subject_with_its_label(tmp_path, depth_mm):
+    """Two hands: a skeleton mesh per subject slot, each hand's box and label in its colour, the
+    view framing both; slots are kept (not made again) while the number of hands changes."""
+    from handpose_live.sinks.open3d_viewer import Open3DViewer, open3d_window_available
+    available, how = open3d_window_available()
+    if not available:
+        pytest.skip(f"Open3D cannot create any window here: {how}")
+    width, height = 640, 480
+    result = two_hands()
+    with Open3DViewer(HAND21, width=width, height=height, visible=False, max_subjects=2) as viewer:
+        meshes = [slot.mesh for slot in viewer._slots]
+        viewer.draw(make_frame(depth_mm), result, 20.0)
+        viewer.screenshot(tmp_path / "two.png")
+        focal_px, extrinsic = viewer._view[0], viewer._view[1]
+        viewer.draw(make_frame(depth_mm, 8), make_result(8), 20.0)      # one hand: the other slot hides
+        viewer.screenshot(tmp_path / "one.png")
+        assert [slot.mesh for slot in viewer._slots] == meshes          # the same meshes, not new ones
+        assert not np.asarray(meshes[1].vertices).any()                 # collapsed to a point
+        three = two_hands(9)
+        third = Subject(7, three.subjects[0].centre_mm + [0, 150, 0], three.subjects[0].joints_mm + [0, 150, 0],
+                        np.ones(21), 0.7, handedness="left", handedness_score=0.6)
+        three.subjects.append(third)
+        viewer.draw(make_frame(depth_mm, 9), three, 20.0)                # more than made up front: one more slot
+        assert viewer.slots == 3 and [slot.mesh for slot in viewer._slots][:2] == meshes
+    image, one = cv2.imread(str(tmp_path / "two.png")), cv2.imread(str(tmp_path / "one.png"))
+    cv2.imwrite("/tmp/sinks_open3d_two_hands.png", image)
+    colours = np.asarray(skeleton_bgr(HAND21), np.int32)
+    for subject in result.subjects:
+        cam = np.asarray(subject.joints_mm) @ extrinsic[:3, :3].T + extrinsic[:3, 3]
+        uv = focal_px * cam[:, :2] / cam[:, 2:3] + [width / 2 - 0.5, height / 2 - 0.5]
+        assert (uv > 0).all() and (uv < [width, height]).all()             # both hands in the view
+        for j in (4, 8, 12, 16, 20):                                       # the finger tips, in their colours
+            u, v = np.round(uv[j]).astype(int)
+            assert np.abs(image[v, u].astype(np.int32) - colours[j]).max() <= 12, (subject.id, HAND21.joints[j])
+        (x0, y0), (x1, y1) = uv.min(axis=0), uv.max(axis=0)
+        assert _count(image, subject_bgr(subject.id), (x0 - 30, y0 - 60, x1 + 30, y1 + 30)) > 300   # box and label
+    _assert_panels(image, result, HAND21, 20.0, hint=True, crisp=True)
+    assert _count(one, subject_bgr(1)) == 0 and _count(one, subject_bgr(4)) > 300    # hand #1's label went with it

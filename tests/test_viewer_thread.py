@@ -30,10 +30,10 @@ from handpose_live.errors import UserError
 from handpose_live.sinks import base
 from handpose_live.sinks.base import Viewer
 from handpose_live.sinks.opencv_viewer import OpenCvViewer
-from handpose_live.sinks.overlay import render_overlay, skeleton_bgr
+from handpose_live.sinks.overlay import Overlay, frame_panels, render_overlay, skeleton_bgr, subject_bgr
 from handpose_live.sinks.viewer_thread import LatestSlot, ViewerThread
 from handpose_live.skeletons import HAND21
-from handpose_live.types import DepthFrame, Intrinsics, PoseResult
+from handpose_live.types import DepthFrame, Intrinsics, PoseResult, Subject
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 60.0    # a limit that only a broken build reaches
@@ -57,10 +57,11 @@ def make_frame(index: int) -> DepthFrame:
 
 def make_result(index: int, found: bool = True) -> PoseResult:
     if not found:
-        return PoseResult(frame_index=index, timestamp_ms=33.3 * index, found=False)
+        return PoseResult(frame_index=index, timestamp_ms=33.3 * index)
     shift = np.array([float(index), 0.0, 0.0])
-    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, found=True, centre_mm=np.array([0.0, 0.0, 560.0]) + shift,
-                      joints_mm=JOINTS_MM + shift, confidence=np.ones(21))
+    hand = Subject(0, np.array([0.0, 0.0, 560.0]) + shift, JOINTS_MM + shift, np.ones(21), 1.0, handedness="right",
+                   handedness_score=0.9)
+    return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects=[hand])
 
 
 def wait_until(predicate, what: str) -> None:
@@ -210,10 +211,14 @@ def test_screenshot_shows_the_newest_result_as_drawn_in_one_thread(tmp_path, mon
     plain.write(make_frame(4), make_result(4))
     shown.close()
     plain.close()
-    expected = render_overlay(make_frame(4), make_result(4), HAND21, fps=30.0)
+    # the view follows the hand through every result, the skipped ones too (which carry no frame
+    # here: the thread hands the viewer their frame's camera), so both show the same picture
+    pairs = [(make_frame(i), make_result(i, found=i != 2)) for i in range(5)]
+    expected = followed_picture(pairs)
     assert np.array_equal(cv2.imread(str(threaded_shot)), expected)
     assert np.array_equal(cv2.imread(str(plain_shot)), expected)
-    assert np.array_equal(cv2.imread(str(mid)), render_overlay(make_frame(3), make_result(3), HAND21, fps=30.0))
+    assert np.array_equal(cv2.imread(str(mid)), followed_picture(pairs[:4]))
+    assert not np.array_equal(expected, render_overlay(*pairs[-1], HAND21, fps=30.0, hint=True))   # history counts
     other = ViewerThread(lambda: OpenCvViewer(HAND21, window=False), "opencv")
     other.write(make_frame(0), make_result(0))
     with pytest.raises(UserError, match="cannot write image"):   # the caller's error, the viewer goes on
@@ -223,10 +228,19 @@ def test_screenshot_shows_the_newest_result_as_drawn_in_one_thread(tmp_path, mon
     assert (tmp_path / "x.png").exists()
 
 
-def test_open3d_screenshot_from_its_thread_matches_one_drawn_in_place(tmp_path):
+def followed_picture(pairs: list, fps: float = 30.0) -> np.ndarray:
+    """What an OpenCV viewer shows after these (frame, result) pairs: its view followed each one."""
+    overlay = Overlay(HAND21, hint=True)
+    for frame, result in pairs:
+        view = overlay.follow(result, frame.intrinsics)
+    return render_overlay(frame, result, HAND21, fps=fps, view=view, hint=True)
+
+
+def test_open3d_screenshot_from_its_thread_matches_one_drawn_in_place(tmp_path, monkeypatch):
     """Off-screen the thread draws only for the image, yet the image is the one a viewer drawing
     every frame shows: the view follows the subject through the skipped results too."""
     from handpose_live.sinks.open3d_viewer import Open3DViewer, open3d_window_available
+    monkeypatch.setattr(base.FpsMeter, "tick", lambda self: 30.0)   # the fps in the status text
     available, how = open3d_window_available()
     if not available:
         pytest.skip(f"Open3D cannot create any window here: {how}")
@@ -249,7 +263,8 @@ def test_open3d_screenshot_from_its_thread_matches_one_drawn_in_place(tmp_path):
     assert np.array_equal(threaded, drawn)
     assert not np.array_equal(threaded, cv2.imread(str(tmp_path / "last_only.png")))   # the history counts
     colours = np.asarray(skeleton_bgr(HAND21), np.int32)
-    index_colour = (np.abs(threaded.astype(np.int32) - colours[5]).max(axis=2) <= 12).sum()
+    above_legend = threaded[:-60].astype(np.int32)
+    index_colour = (np.abs(above_legend - colours[5]).max(axis=2) <= 12).sum()
     assert index_colour > 20                            # the skeleton is in it
 
 
@@ -382,9 +397,11 @@ def test_screenshot_of_the_opencv_window_is_the_headless_one(xvfb_display, tmp_p
         assert proc.returncode == 0, proc.stderr[-2000:]
     window, headless = (cv2.imread(str(shots[v])) for v in ("opencv", "none"))
     assert window.shape == headless.shape == (480, 640, 3)
-    window[:60, :220] = headless[:60, :220] = 0          # the fps text: the rate of this run
-    assert np.array_equal(window, headless)             # the same last frame, drawn the same way
-    assert (np.abs(window.astype(np.int32) - skeleton_bgr(HAND21)[5]).max(axis=2) == 0).sum() > 20
+    window[:70, :240] = headless[:70, :240] = 0          # the status text: the fps of this run
+    assert np.array_equal(window, headless)             # the same last frame, drawn the same way (view, labels)
+    above_legend = window[:-40].astype(np.int32)
+    assert (np.abs(above_legend - skeleton_bgr(HAND21)[5]).max(axis=2) == 0).sum() > 20
+    assert (np.abs(above_legend - subject_bgr(0)).max(axis=2) == 0).sum() > 100      # hand #0's box and label
 
 
 def test_screenshot_of_the_open3d_window_shows_the_skeleton(xvfb_display, tmp_path):
@@ -396,8 +413,14 @@ def test_screenshot_of_the_open3d_window_shows_the_skeleton(xvfb_display, tmp_pa
     image = cv2.imread(str(shot))
     assert image.shape == (720, 960, 3)
     cv2.imwrite("/tmp/viewer_thread_open3d_xvfb.png", image)
-    b, g, r = image[..., 0].astype(int), image[..., 1].astype(int), image[..., 2].astype(int)
+    above_legend = image[:-60]
+    b, g, r = above_legend[..., 0].astype(int), above_legend[..., 1].astype(int), above_legend[..., 2].astype(int)
     assert ((r > 200) & (g > 120) & (g < 200) & (b < 60)).sum() > 20     # the index finger's orange
+    # the annotations drawn over the 3D view in a real window too, pixel for pixel: status, legend
+    shown = image.copy()
+    legend = next(p for p in frame_panels(PoseResult(0, 0.0), HAND21, 960, 720, crisp=True) if p.y > 360)
+    assert np.array_equal(shown[legend.y:legend.y + legend.height, legend.x:legend.x + legend.width], legend.image)
+    assert (np.abs(image.astype(np.int32) - subject_bgr(0)).max(axis=2) == 0).sum() > 100   # hand #0's box and label
 
 
 # ---- `bench --viewer`: the whole app next to the pipeline alone -----------------------------
@@ -414,7 +437,8 @@ def test_bench_runs_the_app_with_each_viewer_next_to_the_pipeline(xvfb_display):
     assert "stages_ms" in pipeline and "kind" not in pipeline
     assert [a["viewer"] for a in apps] == ["none", "opencv"] and all(a["kind"] == "app" for a in apps)
     for a in apps:
-        assert a["frames_in"] == 20 and a["frames"] + a["dropped"] <= a["frames_in"] and a["fps"] > 0
+        # the live source runs until the app stops after 20 results: at least 20 frames came in
+        assert a["frames"] == 20 and a["frames_in"] >= 20 and a["frames"] + a["dropped"] <= a["frames_in"] and a["fps"] > 0
         assert a["source_alone_fps"] > 0
     assert apps[0]["viewer_draws"] is None
     assert apps[1]["window"] and apps[1]["viewer_draws"] >= 1 and apps[1]["viewer_stale"] >= 0

@@ -184,7 +184,7 @@ def test_a_client_that_never_reads_neither_blocks_write_nor_gets_a_backlog(serve
         while True:                  # now read everything the server has for it, until a second of silence
             try:
                 chunk = stuck.recv(1 << 20)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not chunk:
                 break
@@ -197,6 +197,21 @@ def test_a_client_that_never_reads_neither_blocks_write_nor_gets_a_backlog(serve
     assert len(frame_numbers) < frames // 2, f"the slow client got a backlog: {len(frame_numbers)} records"
     print(f"the slow client got {len(frame_numbers)} of {frames} records")
     assert frame_numbers == sorted(frame_numbers)
+
+
+def test_a_client_that_stopped_reading_is_dropped():
+    srv = WebSocketServer("127.0.0.1", 0, ping_s=0.5)
+    srv.begin(HEADER)
+    stuck = raw_handshake(srv.port, rcvbuf=4096)
+    try:
+        assert wait_until(lambda: srv.clients == 1)
+        for i in range(50):
+            srv.write(FRAME, big_result(i))
+        assert wait_until(lambda: srv.clients == 0, timeout_s=10), "a client that reads nothing stays forever"
+        srv.write(FRAME, big_result(51))
+    finally:
+        stuck.close()
+        srv.close()
 
 
 # ---- who may connect ------------------------------------------------------------------------
@@ -348,9 +363,18 @@ def test_the_loopback_default_and_its_origins():
 
 # ---- in a real browser ----------------------------------------------------------------------
 
-BROWSER = find_browser()
-needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium/Chrome installed (Debian: apt-get install "
-                                                           "chromium; .ci/setup.sh does it)")
+NO_BROWSER = "no Chromium/Chrome installed (Debian: apt-get install chromium; .ci/setup.sh does it)"
+
+
+@pytest.fixture
+def browser_path() -> str:
+    """The browser. Without one the test is skipped, except in CI, where .ci/setup.sh installs one."""
+    path = find_browser()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(NO_BROWSER)
+        pytest.skip(NO_BROWSER)
+    return path
 
 
 class Feeder(threading.Thread):
@@ -372,12 +396,11 @@ class Feeder(threading.Thread):
             time.sleep(1 / 30)
 
 
-@needs_browser
-def test_the_page_draws_the_stream_in_a_headless_browser(server, tmp_path):
+def test_the_page_draws_the_stream_in_a_headless_browser(server, tmp_path, browser_path):
     feeder = Feeder(server)
     feeder.start()
     try:
-        with HeadlessBrowser(BROWSER) as browser:
+        with HeadlessBrowser(browser_path) as browser:
             browser.goto(server.url)
             frame = browser.wait_for("Number(document.body.dataset.frame) > 0 && document.body.dataset.frame", 30)
             assert frame and int(frame) > 0, "the page shows no frame"
@@ -402,8 +425,7 @@ def test_the_page_draws_the_stream_in_a_headless_browser(server, tmp_path):
         assert close.sum() > 300, f"too few pixels of colour {bgr}: {close.sum()}"
 
 
-@needs_browser
-def test_a_page_of_another_origin_cannot_open_the_stream(server, tmp_path):
+def test_a_page_of_another_origin_cannot_open_the_stream(server, tmp_path, browser_path):
     """A real cross-site WebSocket hijacking attempt: a page served from another port connects to the stream."""
     import http.server
 
@@ -428,7 +450,7 @@ def test_a_page_of_another_origin_cannot_open_the_stream(server, tmp_path):
     feeder.start()
     try:
         before = server.rejected
-        with HeadlessBrowser(BROWSER) as browser:
+        with HeadlessBrowser(browser_path) as browser:
             browser.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
             assert browser.wait_for("document.title === 'closed' || document.title === 'LEAKED'", 20)
             assert browser.evaluate("document.title") == "closed"
@@ -438,3 +460,25 @@ def test_a_page_of_another_origin_cannot_open_the_stream(server, tmp_path):
         feeder.join()
         evil.shutdown()
         evil.server_close()
+
+
+# ---- as a user types it -----------------------------------------------------------------------
+
+def test_cli_bad_ws_address_and_port_in_use_are_one_line():
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "handpose_live", "run", "--camera", "synthetic", "--frames", "3",
+                               "--viewer", "none", *args], capture_output=True, text=True, timeout=300)
+
+    bad = run("--ws", "localhost:99999")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: bad WebSocket address")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run("--ws", str(port))
+    assert busy.returncode == 2, busy.stderr[-2000:]
+    assert busy.stderr.strip().splitlines()[-1] == f"error: cannot serve WebSocket on 127.0.0.1:{port}: the port is in use"
+    assert "Traceback" not in busy.stderr

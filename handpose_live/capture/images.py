@@ -40,11 +40,14 @@ def is_image_input(path: str | Path) -> bool:
     """Whether `--input` names depth images (a folder, a glob pattern, a .png or .npy file)."""
     text = str(path)
     p = Path(text)
-    if p.is_dir():
-        return True
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return True
-    return not p.exists() and any(c in _GLOB_CHARS for c in text)
+    try:
+        if p.is_dir():
+            return True
+        return not p.exists() and any(c in _GLOB_CHARS for c in text)
+    except OSError:      # a folder on the way that may not be read: the reader says so, in one line
+        return False
 
 
 def natural_key(path: Path) -> list:

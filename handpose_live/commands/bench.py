@@ -106,6 +106,41 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
                        stats.mean_error_mm, predictor.session.describe())
 
 
+def subject_cost(model: Path, frames: list, counts: list[int], threads: int | None, device: str,
+                 backend: str = "onnxruntime", rounds: int = 3) -> dict:
+    """End-to-end cost of N subjects per frame (centre search once, then N cubes voxelized and run
+    through the network as one batch, decoded), for each N, interleaved frame by frame so the
+    ratios come from one run under the same load. The N cubes sit around the frame's own subject
+    (its centre moved by up to a third of a cube), so every cube holds a realistic point cloud."""
+    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.predictor import Predictor
+
+    predictor = Predictor(model, device=device, threads=threads, backend=backend)
+    pipeline = PosePipeline(predictor, PipelineOptions())
+    rng = np.random.default_rng(0)
+    times: dict[int, list[float]] = {n: [] for n in counts}
+    centres = []
+    for f in frames:
+        result = pipeline.process(f)
+        centres.append(result.centre_mm if result.found else None)
+    for _ in range(rounds):
+        for f, centre in zip(frames, centres):
+            if centre is None:
+                continue
+            for n in rng.permutation(counts):
+                shifts = rng.uniform(-1, 1, (int(n), 3)) * predictor.cube_mm / 3
+                shifts[0] = 0.0
+                t0 = time.perf_counter()
+                pipeline.centre.detect(f, limit=1)
+                predictor.predict_centres(f.depth_mm, f.intrinsics, centre + shifts)
+                times[int(n)].append((time.perf_counter() - t0) * 1e3)
+    if not times[counts[0]]:
+        raise UserError("no frame with a subject to time --subjects on")
+    p50 = {n: float(np.percentile(v, 50)) for n, v in times.items()}
+    base = p50[min(counts)]
+    return {"subjects": [{"n": n, "p50_ms": round(p50[n], 3), "ratio": round(p50[n] / base, 3)} for n in counts]}
+
+
 def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print,
          backend: str = "onnxruntime") -> dict:
     """Replay `frames` cyclically for `total` frames and sample RSS: memory must stay flat."""
@@ -213,11 +248,14 @@ def print_app_results(apps: list[dict], pipeline_fps: float, source_fps: float, 
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
               device: str, as_json: bool, target: str, soak_frames: int = 0,
               backends: list[str] | None = None, viewers: list[str] | None = None, intrinsics: str | None = None,
-              depth_encoding: str = "auto") -> list[BenchResult]:
+              depth_encoding: str = "auto", subjects: list[int] | None = None) -> list[BenchResult]:
     from ..resources import default_model
 
     if frames <= 0:
         raise UserError("--frames must be positive")
+    subjects = sorted(set(subjects or []))
+    if any(n < 1 or n > 16 for n in subjects):
+        raise UserError(f"--subjects must lie in 1..16, got {subjects}")
     models = [Path(m) for m in models] or [default_model(target)]
     threads = threads or [0]
     backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
@@ -237,8 +275,11 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
     source_fps = 1000.0 / decode_ms if decode_ms > 0 else float("inf")
     apps = [bench_app(v, models[0], camera, input_path, frames, target, threads[0] or None, device, backends[0],
                       source_fps, intrinsics, depth_encoding) for v in viewers]
+    cost = subject_cost(models[0], data, subjects, threads[0] or None, device, backends[0]) if subjects else None
     if as_json:
         payload = [r.to_json() for r in results]
+        if cost is not None:
+            payload[0]["subject_cost"] = cost
         if soak_frames:
             payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None,
                                       backend=backends[0])
@@ -248,6 +289,10 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
         if apps:
             from .run import RunOptions
             print_app_results(apps, results[0].fps, source_fps, RunOptions.fps)
+        if cost is not None:
+            from rich.console import Console
+            Console(stderr=False).print("per frame, end to end, N subjects batched (p50 ms, ratio to one): " + ", ".join(
+                f"{c['n']}: {c['p50_ms']:.2f} ({c['ratio']:.2f}x)" for c in cost["subjects"]), highlight=False, soft_wrap=True)
         if soak_frames:
             soak(models[0], data, soak_frames, threads[0] or None, device, backend=backends[0])
     return results

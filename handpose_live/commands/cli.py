@@ -16,14 +16,14 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import UserError
-from ..training.args import TrainArgs
+from ..training.args import DetectorTrainArgs, TrainArgs
 from .run import RunOptions
 
 
 class _Commands(TyperGroup):
-    """The command group, with flags shown as flags in `--help`: typer labels every option with
-    its type, so `--json`, `--resume` or `--help` read `<bool>` as if they took a value; an empty
-    metavar leaves them bare, while options with a value keep their type (`<int>`, `<path>`)."""
+    """The command group, with flags shown bare in `--help` (`--json`, not `--json <bool>`): when
+    typer draws help with Rich it labels every option with its type, flags included, as if they
+    took a value. An empty metavar leaves flags bare; options with a value keep their type."""
 
     def get_command(self, ctx, cmd_name):
         command = super().get_command(ctx, cmd_name)
@@ -35,6 +35,14 @@ class _Commands(TyperGroup):
         _bare_flags(self, ctx)
         super().format_help(ctx, formatter)
 
+    def format_commands(self, ctx, formatter) -> None:
+        """Each command's first sentence whole, wrapped, rather than cut to one line with '...'."""
+        rows = [(name, command.get_short_help_str(limit=1000)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 def _bare_flags(command, ctx) -> None:
     for param in command.get_params(ctx):      # includes the --help option
@@ -42,7 +50,10 @@ def _bare_flags(command, ctx) -> None:
             param.metavar = ""
 
 
-# rich_markup_mode=None: help texts are plain text, so "[x, y, z]" or "[host:]port" are shown, not taken for markup.
+# Help as plain text (rich_markup_mode=None): one line per option as wide as the terminal allows (COLUMNS or
+# the terminal's width, up to 160), so option names are never cut and the text is not squeezed into the
+# last column of a boxed table; and help texts are shown verbatim ("[x, y, z]" or "[host:]port" are not
+# taken for Rich markup and dropped).
 app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings={"max_content_width": 160},
                   help="Real-time 3D hand and body pose from depth cameras (V2V-PoseNet).")
@@ -116,6 +127,15 @@ def export_onnx(
 
 register("run", RunOptions, _run)
 register("train", TrainArgs, _train)
+
+
+def _train_detector(options) -> None:
+    """Train the hand detector on whole synthetic scenes and export it as ONNX."""
+    from ..training.detector import train_detector
+    train_detector(options)
+
+
+register("train-detector", DetectorTrainArgs, _train_detector)
 
 
 @app.command()
@@ -193,12 +213,15 @@ def bench(
     viewer: Optional[list[str]] = typer.Option(
         None, "--viewer", help="none | opencv | open3d; repeat: also run the whole app (live source, pipeline, viewer) "
                                "with each, next to the pipeline alone"),
+    subjects: Optional[list[int]] = typer.Option(
+        None, "--subjects", help="also time N subjects per frame through the network as one batch; repeat "
+                                 "(e.g. --subjects 1 --subjects 2 --subjects 4), ratios to one subject in one run"),
 ) -> None:
     """Measure per-stage latency, fps, CPU and memory of the real pipeline (and of the whole app with --viewer)."""
     from .bench import bench_cli
     bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak,
               backends=list(backend or []), viewers=list(viewer or []), intrinsics=intrinsics,
-              depth_encoding=depth_encoding)
+              depth_encoding=depth_encoding, subjects=list(subjects or []))
 
 
 def _private_runtime_dir() -> None:

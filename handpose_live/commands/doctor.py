@@ -100,6 +100,16 @@ def _opencv():
     return True, f"{cv2.__version__}; {gui}"
 
 
+def _pyav():
+    import av
+
+    from ..sinks.video import h264_encoder
+    encoder = h264_encoder(av)
+    if encoder is None:
+        return False, f"{av.__version__}; no H.264 encoder (--save-video cannot write)"
+    return True, f"{av.__version__}; H.264 encoder {encoder} (--save-video)"
+
+
 def run_doctor() -> int:
     rows = [("Python", (sys.version_info >= (3, 10), f"{platform.python_version()} ({sys.executable})"), True)]
     rows.append(("PyTorch", _check(_torch), True))
@@ -110,6 +120,7 @@ def run_doctor() -> int:
     rows.append(("Orbbec", _check(_orbbec), False))
     rows.append(("Open3D", _check(_open3d), False))
     rows.append(("OpenCV", _check(_opencv), True))
+    rows.append(("PyAV", _check(_pyav), False))
     table = Table(title="handpose-live doctor")
     table.add_column("component")
     table.add_column("status")

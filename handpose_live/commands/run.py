@@ -145,10 +145,10 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
             for sink in sinks:
                 if hasattr(sink, "announce"):
                     log(sink.announce())     # where to point a browser (--ws)
+        start = last_status = time.perf_counter()      # the header may already meet a full disk: summary too
         header = tracker.header()
         for sink in sinks:
             sink.begin(header)
-        start = last_status = time.perf_counter()
         try:
             for result in tracker:
                 frame = result.frame

@@ -50,6 +50,7 @@ import numpy as np
 from ..geometry import cube_roi_px, pixels_to_points_mm
 from ..targets import get_target
 from ..types import DepthFrame, Intrinsics
+from .detector import HandDetector
 
 _NEAR_MARGIN_MM = 30.0      # blob pixels may be this much nearer than the robust nearest surface
 _EXIT_BAND_MM = 20.0        # blob pixels this close to the back of the depth band are arm exits
@@ -108,10 +109,17 @@ def _mean_shift(points_mm: np.ndarray, start_mm: np.ndarray, radii_mm) -> np.nda
 
 
 class CentreEstimator:
-    """Computes the cube centre of one frame; holds no state between frames."""
+    """Computes the cube centre of one frame; holds no state between frames.
 
-    def __init__(self, config: CentreConfig | None = None):
+    With a learned `detector` (`inference/detector.py`), hand candidates come from its palm
+    heatmap: each palm pixel gets the near surface's depth there (the 25th percentile of the valid
+    depths in a 9x9 window), and the cube around that point is refined by the same shrinking mean
+    shift as tracking. Without one, the geometric detection above runs.
+    """
+
+    def __init__(self, config: CentreConfig | None = None, detector: HandDetector | None = None):
         self.config = config or CentreConfig.for_target("hand")
+        self.detector = detector if self.config.target == "hand" else None
 
     def estimate(self, frame: DepthFrame, previous_joints_mm: np.ndarray | None = None,
                  previous_confidence: np.ndarray | None = None) -> CentreEstimate | None:
@@ -139,6 +147,8 @@ class CentreEstimator:
         depth = self._depth(frame)
         if depth is None or limit < 1:
             return []
+        if self.detector is not None:
+            return self._detect_learned(depth, frame.intrinsics, limit, exclude_mm or [])
         found = self._in_range(depth)
         if found is None:
             return []
@@ -155,6 +165,31 @@ class CentreEstimator:
             if estimate is not None:
                 out.append(estimate)
             in_range = in_range & ~taken
+        return out
+
+    def _detect_learned(self, depth: np.ndarray, intr: Intrinsics, limit: int, exclude_mm: list) -> list[CentreEstimate]:
+        cfg = self.config
+        assert self.detector is not None
+        lo, hi = cfg.depth_range_mm
+        taken = [np.asarray(c, np.float64) for c in exclude_mm]
+        out: list[CentreEstimate] = []
+        for u, v, _ in self.detector.propose(depth, limit + len(taken) + 2):
+            ui, vi = int(round(u)), int(round(v))
+            window = depth[max(vi - 4, 0):vi + 5, max(ui - 4, 0):ui + 5]
+            zs = window[(window >= lo) & (window <= hi)]
+            if zs.size == 0:
+                continue
+            seed = pixels_to_points_mm(np.array([u]), np.array([v]), np.array([np.percentile(zs, 25)]), intr)[0]
+            estimate = self._track(depth, intr, seed[None].astype(np.float64))
+            if estimate is None:
+                continue
+            if any(np.linalg.norm(estimate.centre_mm - c) < 0.25 * cfg.cube_mm for c in taken):
+                continue
+            estimate.method = "detect"
+            taken.append(estimate.centre_mm)
+            out.append(self._offset(estimate) or estimate)
+            if len(out) >= limit:
+                break
         return out
 
     @staticmethod

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +50,7 @@ class PipelineOptions:
                                           # from the centre it was given (default: the target's, targets.py)
     recentre_passes: int | None = None    # at most this many extra passes (default: the target's)
     max_subjects: int = 1                 # hands (or people) tracked at once
+    detector: Path | None = None          # learned hand detector (ONNX); None: geometric detection
     detect_every: int = 3                 # look for more subjects every N frames while some are tracked
 
 
@@ -69,7 +71,11 @@ class PosePipeline:
         if self.options.max_subjects < 1:
             raise ValueError("max_subjects must be at least 1")
         info = predictor.info
-        self.centre = CentreEstimator(CentreConfig.for_target(info.target, info.cube_mm))
+        detector = None
+        if self.options.detector is not None and info.target == "hand":
+            from .detector import HandDetector
+            detector = HandDetector(self.options.detector)
+        self.centre = CentreEstimator(CentreConfig.for_target(info.target, info.cube_mm), detector)
         default_gate = info.min_confidence if info.min_confidence is not None else 0.05
         self.min_confidence = self.options.min_confidence if self.options.min_confidence is not None else default_gate
         target = get_target(info.target)

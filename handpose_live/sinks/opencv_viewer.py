@@ -1,7 +1,8 @@
-"""The 2D viewer built on `render_overlay`: an OpenCV window (the .mp4 writer is `sinks/video.py`).
+"""The 2D viewer built on `overlay.Overlay`: an OpenCV window (the .mp4 writer is `sinks/video.py`).
 
-It works on a machine without a display: the window is simply not opened there. A screenshot
-is a whole artefact, written atomically (`fileio.atomic_path`).
+It works on a machine without a display: the window is simply not opened there, and a
+screenshot is the picture the window would show (the same view, labels, legend and status).
+A screenshot is a whole artefact, written atomically (`fileio.atomic_path`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
 from .base import FpsMeter, Viewer, display_available
 from .files import check_writable_target
-from .overlay import render_overlay
+from .overlay import Overlay, render_overlay
 
 WINDOW_NAME = "handpose-live"
 QUIT_KEYS = (ord("q"), 27)
@@ -42,7 +43,9 @@ class OpenCvViewer(Viewer):
 
     `quit_requested` turns true when the user presses q / Esc or closes the window; the app
     loop reads it (the viewer does not stop other stages itself). `write` draws and polls on the
-    caller's thread; `ViewerThread` calls `draw` and `poll` on its own.
+    caller's thread; `ViewerThread` calls `draw` and `poll` on its own. The view follows the
+    subjects through every result, drawn or skipped (`observe`), so the picture is the same
+    whichever results are drawn.
     """
 
     def __init__(self, skeleton: Skeleton, window: bool = True, screenshot_path=None) -> None:
@@ -58,7 +61,8 @@ class OpenCvViewer(Viewer):
         self.quit_requested = False
         self._fps = FpsMeter()
         self._window_open = False
-        self._last: tuple | None = None       # (frame, result, fps) not yet rendered
+        self._overlay = Overlay(skeleton, hint=True)
+        self._last: tuple | None = None       # (frame, result, fps, view) not yet rendered
         self._image: np.ndarray | None = None
 
     @property
@@ -66,15 +70,19 @@ class OpenCvViewer(Viewer):
         """The overlay of the newest frame. Headless, it is drawn only when asked for (a
         screenshot at the end), so an invisible viewer costs nothing per frame."""
         if self._last is not None:
-            self._image = render_overlay(self._last[0], self._last[1], self.skeleton, fps=self._last[2])
+            frame, result, fps, view = self._last
+            self._image = render_overlay(frame, result, self.skeleton, fps=fps, view=view, hint=True)
             self._last = None
         return self._image
 
     def draw(self, frame: DepthFrame, result: PoseResult, fps: float | None = None) -> None:
-        self._last = (frame, result, fps)
+        self._last = (frame, result, fps, self._overlay.follow(result, frame.intrinsics))
         if self.showing:
             cv2.imshow(WINDOW_NAME, self.last_image)   # painted by the event loop of the next poll
             self._window_open = True
+
+    def observe(self, result: PoseResult) -> None:
+        self._overlay.follow(result)
 
     def poll(self) -> bool:
         if self._window_open and not self.quit_requested:

@@ -30,7 +30,7 @@ from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
 from .base import Sink
 from .files import check_writable_target
-from .overlay import render_overlay
+from .overlay import Overlay
 
 TIME_BASE = Fraction(1, 90000)   # the usual video clock: fine enough for any frame timestamp in ms
 ENCODERS = ("libx264", "h264")   # libx264 ships in PyAV's wheels; `h264` is FFmpeg's default H.264 encoder
@@ -39,14 +39,15 @@ ENCODERS = ("libx264", "h264")   # libx264 ships in PyAV's wheels; `h264` is FFm
 ENCODER_OPTIONS = {"preset": "ultrafast", "crf": "23"}
 
 
-def _h264_encoder(av) -> str:
+def h264_encoder(av) -> str | None:
+    """The first H.264 encoder of ENCODERS that this PyAV has (None: none)."""
     for name in ENCODERS:
         try:
             av.codec.Codec(name, "w")
             return name
         except Exception:   # av's UnknownCodecError and friends
             continue
-    raise UserError("cannot write an H.264 video: the installed PyAV has no H.264 encoder (pip install av)")
+    return None
 
 
 class VideoWriterSink(Sink):
@@ -68,9 +69,13 @@ class VideoWriterSink(Sink):
         except ImportError:
             raise UserError("--save-video needs PyAV: pip install av") from None
         self._av = av
-        self.encoder = _h264_encoder(av)
+        encoder = h264_encoder(av)
+        if encoder is None:
+            raise UserError("cannot write an H.264 video: the installed PyAV has no H.264 encoder (pip install av)")
+        self.encoder = encoder
         self.fps = float(fps)
         self.skeleton = skeleton
+        self._overlay = Overlay(skeleton)     # the view follows the subjects, as in the viewer
         check_writable_target(self.path)
         self.frames_written = 0
         self._files = contextlib.ExitStack()
@@ -114,7 +119,7 @@ class VideoWriterSink(Sink):
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         if self._closed:
             raise ValueError(f"VideoWriterSink for {self.path} is closed")
-        image = render_overlay(frame, result, self.skeleton)
+        image = self._overlay.render(frame, result)
         if self._container is None:
             self._open(image.shape[1], image.shape[0])
         assert self._size is not None and self._stream is not None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -89,6 +90,13 @@ class LatestSlot:
             return notes
 
 
+def _observed(item: tuple) -> PoseResult:
+    """What a viewer observes of a result it will not draw: the result, with its frame (the
+    camera's size and intrinsics frame the view), which `run`'s results carry already."""
+    frame, result = item[0], item[1]
+    return result if result.frame is not None else replace(result, frame=frame)
+
+
 class _Request:
     """A call the viewer thread carries out for another thread (a screenshot), and its outcome."""
 
@@ -122,8 +130,8 @@ class ViewerThread(Sink):
         self.showing = False
         self._make_viewer = make_viewer
         # a stale result is not drawn, but the viewer still sees it (`Viewer.observe`, e.g. the
-        # view following the subject), so skipping changes which frames are drawn, not how
-        self._slot = LatestSlot(note=lambda item: item[1])
+        # view following the subjects), so skipping changes which frames are drawn, not how
+        self._slot = LatestSlot(note=_observed)
         self._fps = FpsMeter()
         self._quit = threading.Event()
         self._ready = threading.Event()

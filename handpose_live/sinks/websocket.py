@@ -8,7 +8,8 @@ the newest frame record (`PoseResult.to_record()`, the same JSON as `--udp` and 
 Never in the pipeline's way: the server runs on a thread with its own asyncio loop; `write` only
 stores the newest record and wakes that loop, and returns at once. A client that reads slowly
 gets the newest record when it is ready for one, never a backlog; one that stops reading stalls
-nobody but itself and is dropped by the keepalive (no pong within `PING_S` seconds).
+nobody but itself and is dropped when a record has waited `2 * PING_S` seconds for it (or when
+it leaves a keepalive ping unanswered for `PING_S` seconds).
 
 Nobody gets in where they should not:
 - it listens on 127.0.0.1 unless the user names another host (`--ws 0.0.0.0:8765`);
@@ -24,6 +25,7 @@ Nobody gets in where they should not:
 from __future__ import annotations
 
 import asyncio
+import errno
 import http
 import ipaddress
 import json
@@ -119,11 +121,8 @@ class WebSocketServer(Sink):
             self._thread.join(timeout=5)
             self._loop.close()
             exc = self._start_error
-            why = "the port is in use" if getattr(exc, "errno", None) in (98, 48, 10048) else str(exc)
+            why = "the port is in use" if getattr(exc, "errno", None) == errno.EADDRINUSE else str(exc)
             raise UserError(f"cannot serve WebSocket on {_url_host(host)}:{port}: {why}") from None
-        self.origins = {f"http://{name}:{self.port}" for name in _origin_names(host)}
-        if self.port == 80:
-            self.origins |= {f"http://{name}" for name in _origin_names(host)}
 
     @classmethod
     def from_address(cls, address: str) -> WebSocketServer:
@@ -145,7 +144,10 @@ class WebSocketServer(Sink):
     # ---- the pipeline's side ----------------------------------------------------------------
 
     def begin(self, header: dict) -> None:
-        self._header = json.dumps(header, allow_nan=False)
+        try:
+            self._header = json.dumps(header, allow_nan=False)
+        except ValueError:
+            self._header = json.dumps(header)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         """Hand the newest record over and return: never waits for a client or the server."""
@@ -193,6 +195,9 @@ class WebSocketServer(Sink):
 
             self._server = self._loop.run_until_complete(start())
             self.port = int(self._server.sockets[0].getsockname()[1])
+            names = _origin_names(host)       # set before the loop runs, so before any request is handled
+            self.origins = {f"http://{name}:{self.port}" for name in names} | \
+                           ({f"http://{name}" for name in names} if self.port == 80 else set())
         except BaseException as exc:
             self._start_error = exc
             self._started.set()
@@ -296,7 +301,11 @@ class WebSocketServer(Sink):
                 text = self._latest
                 if text is not None and text is not client.last:
                     client.last = text
-                    await client.websocket.send(text)      # waits only while this client's buffer is full
+                    try:                                   # waits only while this client's buffers are full
+                        await asyncio.wait_for(client.websocket.send(text), timeout=2 * self.ping_s)
+                    except asyncio.TimeoutError:           # it stopped reading (a ping would wait behind the same buffer)
+                        client.websocket.transport.abort()
+                        return
         except ConnectionClosed:
             pass
         except Exception:

@@ -1,8 +1,11 @@
 """The options of a training run (light: the command line imports it without torch)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..errors import UserError
 from ..options import option
 
 
@@ -31,3 +34,26 @@ class TrainArgs:
     export: bool = option(True, "export model.onnx from the best checkpoint at the end", "--export/--no-export")
     schedule: str = option("none", "learning-rate schedule: none (paper) | cosine")
     init_from: str | None = option(None, "start from this checkpoint's weights (fine-tune; new optimizer and schedule)")
+
+
+@dataclass
+class DetectorTrainArgs:
+    """`handpose-live train-detector` options."""
+
+    data: Path = option(Path("detector-data"), "folder of rendered scenes (made or extended here)")
+    frames: int = option(6000, "scenes to render and train on")
+    epochs: int = option(30, "passes over the scenes")
+    batch: int = option(64, "scenes per step")
+    lr: float = option(2e-3, "AdamW learning rate (cosine decay)")
+    seed: int = option(0, "scene and training seed")
+    out: Path = option(Path("hand-detector.onnx"), "the exported detector")
+    checkpoint: Path = option(Path("detector-checkpoint.pt"), "checkpoint after every epoch")
+    resume: bool = option(False, "continue from --checkpoint", "--resume")
+    threads: int | None = option(None, "CPU threads")
+
+    def __post_init__(self) -> None:
+        for name, value in (("--frames", self.frames), ("--epochs", self.epochs), ("--batch", self.batch)):
+            if value < 1:
+                raise UserError(f"{name} must be at least 1, got {value}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UserError(f"--lr must be positive, got {self.lr}")

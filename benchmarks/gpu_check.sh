@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# GPU check, one call on a machine with an NVIDIA GPU (benchmarks/README: "GPU"), within 8 minutes:
+#   1. what is there: nvidia-smi, torch CUDA, ONNX Runtime's providers (installs onnxruntime-gpu
+#      and the CPU-less torch only when pip can reach an index; otherwise says what is missing);
+#   2. the CUDA equivalence tests (tests/test_gpu.py: torch voxelizer on CUDA and the ONNX Runtime
+#      CUDA provider with IO binding, against the CPU path);
+#   3. `handpose-live bench` on the GPU, hand and body, 1-8 subjects batched, next to the CPU;
+#   4. a JSON report: $OUT/gpu-report.json (or ./gpu-report.json).
+# Usage: bash benchmarks/gpu_check.sh [python]     (default: .venv/bin/python, else python3)
+set -u
+cd "$(dirname "$0")/.."
+PY="${1:-}"
+if [ -z "$PY" ]; then if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi; fi
+OUTDIR="${OUT:-.}"
+mkdir -p "$OUTDIR"
+LOG="$OUTDIR/gpu-check.log"
+: > "$LOG"
+say() { echo "$*" | tee -a "$LOG"; }
+
+say "== machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
+"$PY" - <<'PY' 2>&1 | tee -a "$LOG"
+import importlib
+for m in ("torch", "onnxruntime", "handpose_live"):
+    try:
+        mod = importlib.import_module(m)
+        print(m, getattr(mod, "__version__", "?"))
+    except Exception as exc:
+        print(m, "MISSING", exc)
+PY
+if ! "$PY" -c "import onnxruntime as o; assert 'CUDAExecutionProvider' in o.get_available_providers()" 2>/dev/null; then
+  say "ONNX Runtime has no CUDA provider: trying pip install onnxruntime-gpu (needs an index)"
+  timeout 120 "$PY" -m pip install -q onnxruntime-gpu 2>&1 | tail -2 | tee -a "$LOG"
+fi
+if ! "$PY" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  say "torch sees no CUDA device: the voxelizer runs on the CPU (the equivalence test will skip)"
+fi
+
+say "== CUDA equivalence tests"
+timeout 180 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5 | tee -a "$LOG"
+EQ_RC=${PIPESTATUS[0]}
+
+say "== bench (GPU, then CPU for the ratio)"
+for target in hand body; do
+  for device in cuda cpu; do
+    timeout 150 "$PY" -m handpose_live bench --target "$target" --device "$device" --frames 200 \
+      --subjects 1 --subjects 2 --subjects 4 --subjects 8 --json > "$OUTDIR/bench-$target-$device.json" 2>> "$LOG"
+    say "bench $target $device: exit $?"
+  done
+done
+
+"$PY" - "$OUTDIR" "$EQ_RC" <<'PY' 2>&1 | tee -a "$LOG"
+import json, pathlib, subprocess, sys
+out, eq_rc = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+report = {"equivalence_tests_exit": eq_rc, "bench": {}}
+try:
+    report["gpu"] = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                                   capture_output=True, text=True).stdout.strip()
+except OSError:
+    report["gpu"] = None
+for f in sorted(out.glob("bench-*.json")):
+    try:
+        report["bench"][f.stem] = json.loads(f.read_text().strip().splitlines()[-1])
+    except Exception as exc:
+        report["bench"][f.stem] = {"error": str(exc)}
+(out / "gpu-report.json").write_text(json.dumps(report, indent=1))
+for k, v in report["bench"].items():
+    if isinstance(v, list) and v:
+        r = v[0]
+        print(k, "fps", r.get("fps"), "e2e p50", r.get("latency_ms", {}).get("p50"), "subjects", r.get("subject_cost"))
+print("wrote", out / "gpu-report.json")
+PY

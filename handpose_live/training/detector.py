@@ -1,0 +1,201 @@
+"""Train the hand detector (`modeling/detector.py`) on whole synthetic scenes and export it.
+
+    handpose-live train-detector --data det-data --frames 6000 --epochs 30 --out models/hand-detector.onnx
+
+1. Scenes (`synth/scenes.py`) are rendered straight at the network's resolution (the camera's
+   intrinsics scaled by 1/4, which is exactly what striding a full frame by 4 samples), for
+   several cameras' fields of view, into shards of `SHARD` frames under --data (uint16 mm and
+   the palm pixels). Rendering resumes where it stopped; the settings are in index.json.
+2. Targets: a Gaussian (sigma 1 cell) at each palm's heatmap cell; CenterNet's focal loss.
+   Augmentation: horizontal flips.
+3. A checkpoint after every epoch (atomic); `--resume` continues from the last whole epoch with
+   the same options: each epoch's order and flips come from (seed, epoch), and the weights,
+   optimizer and schedule are restored, so a resumed run follows the uninterrupted one.
+4. Export: ONNX (dynamic image size) with the detector's metadata, checked against PyTorch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..fileio import atomic_path, atomic_write, atomic_write_text
+from ..modeling.detector import DetectorConfig, HandDetectorNet, detector_input
+from .args import DetectorTrainArgs
+from .checkpoint import load_checkpoint, save_checkpoint
+
+SHARD = 500
+GENERATOR = "scenes-1"
+CAMERAS = ("d435-640x480", "sr305", "nyu", "kinect-v2", "azure-kinect-nfov")
+DETECTOR_FORMAT = "handpose-live-detector"
+DETECTOR_KEY = "handpose_live_detector"
+
+
+def render_shards(data: Path, frames: int, seed: int, log=print) -> list[Path]:
+    """Render (or extend) the scene shards; returns the shard files in order."""
+    from ..calib import load_intrinsics
+    from ..synth.scenes import render_detection_scene
+
+    data.mkdir(parents=True, exist_ok=True)
+    index_path = data / "index.json"
+    settings = {"generator": GENERATOR, "seed": seed, "shard": SHARD, "cameras": list(CAMERAS), "size": [160, 120]}
+    if index_path.exists():
+        old = json.loads(index_path.read_text())
+        if {k: old.get(k) for k in settings} != settings:
+            raise UserError(f"{data} holds scenes made with other settings ({old}); use another --data folder")
+    atomic_write_text(index_path, json.dumps(settings, indent=1))
+    cams = [load_intrinsics(c).scaled(160, 120) for c in CAMERAS]
+    shards = []
+    t0 = time.perf_counter()
+    for k in range(math.ceil(frames / SHARD)):
+        path = data / f"scenes-{k:04d}.npz"
+        shards.append(path)
+        if path.exists():
+            continue
+        rng = np.random.default_rng([seed, k])
+        depth = np.zeros((SHARD, 120, 160), np.uint16)
+        hands = []
+        for i in range(SHARD):
+            intr = cams[int(rng.integers(len(cams)))]
+            d, scene_hands = render_detection_scene(rng, intr)
+            depth[i] = np.clip(np.rint(d), 0, 65535).astype(np.uint16)
+            hands.extend([i, h.centre_px[0], h.centre_px[1], h.side == "left"] for h in scene_hands)
+        table = np.asarray(hands, np.float32).reshape(-1, 4)
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, depth=depth, hands=table)
+        log(f"rendered {min((k + 1) * SHARD, frames)}/{frames} scenes ({time.perf_counter() - t0:.0f} s)")
+    return shards
+
+
+def load_scenes(shards: list[Path], frames: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    depth, hands = [], []
+    for path in shards:
+        with np.load(path) as z:
+            d, h = z["depth"], z["hands"]
+        for i in range(len(d)):
+            depth.append(d[i])
+            hands.append(h[h[:, 0] == i, 1:3])
+    return np.stack(depth[:frames]), hands[:frames]
+
+
+def heatmap_targets(hands: list[np.ndarray], shape: tuple[int, int], stride: int, flip: np.ndarray) -> torch.Tensor:
+    """Gaussian (sigma 1 cell) per palm at the heatmap resolution; `flip` mirrors the batch items."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.zeros((len(hands), 1, h, w), np.float32)
+    for n, uv in enumerate(hands):
+        for u, v in uv:
+            if flip[n]:
+                u = w * stride - 1 - u
+            cx, cy = (u - (stride - 1) / 2) / stride, (v - (stride - 1) / 2) / stride
+            if not (-1 <= cx <= w and -1 <= cy <= h):
+                continue
+            g = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / 2.0)
+            ix, iy = int(np.clip(round(cx), 0, w - 1)), int(np.clip(round(cy), 0, h - 1))
+            g[iy, ix] = 1.0
+            out[n, 0] = np.maximum(out[n, 0], g)
+    return torch.from_numpy(out)
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss (alpha 2, beta 4), per palm."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1.0).float()
+    pos_loss = -(torch.log(p) * (1 - p) ** 2 * pos).sum()
+    neg_loss = -(torch.log(1 - p) * p ** 2 * (1 - target) ** 4 * (1 - pos)).sum()
+    return (pos_loss + neg_loss) / pos.sum().clamp(min=1.0)
+
+
+def train_detector(args: DetectorTrainArgs, log=print) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    shards = render_shards(Path(args.data), args.frames, args.seed, log)
+    depth, hands = load_scenes(shards, args.frames)
+    config = DetectorConfig()
+    torch.manual_seed(args.seed)
+    net = HandDetectorNet(config)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(depth) / args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
+    start_epoch, history = 0, []
+    if args.resume:
+        ck = load_checkpoint(args.checkpoint)
+        saved = ck.get("args", {})
+        changed = [k for k in ("frames", "epochs", "batch", "lr", "seed") if saved.get(k) != str(getattr(args, k))]
+        if changed:
+            raise UserError(f"{args.checkpoint} was made with other --{', --'.join(changed)}: resume with the same "
+                            "options (a resumed run continues the same schedule)")
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        start_epoch, history = int(ck["epoch"]), list(ck["history"])
+        log(f"resumed from {args.checkpoint} after epoch {start_epoch}")
+    stride = config.output_stride
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, args.epochs):
+        rng = np.random.default_rng([args.seed, epoch])
+        order = rng.permutation(len(depth))
+        net.train()
+        total = 0.0
+        for b in range(steps_per_epoch):
+            idx = order[b * args.batch:(b + 1) * args.batch]
+            flip = rng.random(len(idx)) < 0.5
+            d = torch.from_numpy(depth[idx].astype(np.float32))
+            d = torch.where(torch.from_numpy(flip)[:, None, None], d.flip(-1), d)
+            x = detector_input(d, config, strided=True)
+            logits = net(x)
+            target = heatmap_targets([hands[i] for i in idx], logits.shape[-2:], stride, flip)
+            loss = focal_loss(logits, target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        history.append(total / len(depth))
+        save_checkpoint(args.checkpoint, {"model": net.state_dict(), "optimizer": opt.state_dict(),
+                                          "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                                          "config": config.to_dict(), "args": {k: str(v) for k, v in asdict(args).items()}})
+        log(f"epoch {epoch + 1}/{args.epochs}: loss {history[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
+    export_detector(net, config, Path(args.out), {"frames": args.frames, "epochs": args.epochs, "seed": args.seed,
+                                                   "generator": GENERATOR, "cameras": list(CAMERAS),
+                                                   "final_loss": history[-1] if history else None})
+    log(f"wrote {args.out}")
+    return {"history": history}
+
+
+def export_detector(net: HandDetectorNet, config: DetectorConfig, out: Path, training: dict,
+                    threshold: float = 0.3) -> None:
+    """ONNX with a dynamic image size and the metadata the runtime reads, checked against PyTorch."""
+    import onnx
+    import onnxruntime as ort
+
+    net = net.eval()
+    example = detector_input(torch.rand(1, 120, 160) * 2000, config, strided=True)
+    meta = {"format": DETECTOR_FORMAT, "version": 1, "target": "hand", "config": config.to_dict(),
+            "threshold": threshold, "training_data": training}
+    with atomic_path(out) as tmp:
+        torch.onnx.export(net, example, str(tmp), input_names=["depth_input"], output_names=["palm_logits"],
+                          dynamic_axes={"depth_input": {0: "n", 2: "h", 3: "w"}, "palm_logits": {0: "n", 2: "h4", 3: "w4"}},
+                          opset_version=17, dynamo=False)
+        proto = onnx.load(str(tmp))
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = DETECTOR_KEY, json.dumps(meta)
+        atomic_write(tmp, lambda f: f.write(proto.SerializeToString()))
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        for h, w in ((120, 160), (120, 212), (144, 160)):
+            x = detector_input(torch.rand(1, h, w) * 2000, config, strided=True)
+            with torch.no_grad():
+                ref = net(x).numpy()
+            got = sess.run(None, {"depth_input": x.numpy()})[0]
+            if got.shape != ref.shape or float(np.abs(got - ref).max()) > 1e-3:
+                raise UserError(f"exported detector disagrees with PyTorch at {h}x{w}")
+
+
+def train_detector_cli(args: DetectorTrainArgs) -> None:
+    train_detector(args)

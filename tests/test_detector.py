@@ -1,0 +1,67 @@
+"""The learned hand detector: the shipped file finds palms on whole synthetic frames and nothing on a
+bare wall, refuses foreign files in one line, and `train-detector` renders, trains, resumes and
+exports a file the runtime loads."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handpose_live.capture.synthetic import SyntheticCamera
+from handpose_live.errors import UserError
+from handpose_live.geometry import camera_to_pixel
+from handpose_live.inference.detector import HandDetector
+from handpose_live.resources import default_detector, default_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def detector() -> HandDetector:
+    path = default_detector()
+    assert path is not None, "the hand detector ships in models/"
+    return HandDetector(path)
+
+
+def test_shipped_detector_finds_both_hands_and_not_a_wall(detector):
+    hits = total = 0
+    for frame in SyntheticCamera(seed=11, frames=6, hands=2).frames():
+        props = detector.propose(frame.depth_mm, 4)
+        for centre in frame.ground_truth_centre_mm:
+            u, v, _ = camera_to_pixel(centre, frame.intrinsics)
+            total += 1
+            hits += any(np.hypot(pu - u, pv - v) < 40 for pu, pv, _ in props)
+    assert hits >= 0.8 * total
+    intr = frame.intrinsics
+    _, u = np.mgrid[0:intr.height, 0:intr.width]
+    wall = (1000.0 + 0.2 * (u - intr.cx)).astype(np.float32)
+    assert detector.propose(wall, 4) == []
+    assert detector.heatmap(wall).shape == (30, 40)
+    odd = detector.heatmap(np.zeros((424, 512), np.float32))       # any size: cropped to whole cells
+    assert odd.shape == (26, 32)
+
+
+def test_a_pose_model_is_not_a_detector():
+    with pytest.raises(UserError, match="not a handpose-live hand detector"):
+        HandDetector(default_model("hand"))
+    with pytest.raises(UserError, match="detector not found"):
+        HandDetector(Path("no/such/detector.onnx"))
+
+
+def test_train_detector_renders_trains_resumes_and_exports(tmp_path):
+    common = [sys.executable, "-m", "handpose_live", "train-detector", "--data", tmp_path / "data", "--frames", "500",
+              "--batch", "64", "--out", tmp_path / "det.onnx", "--checkpoint", tmp_path / "ck.pt", "--threads", "2"]
+    first = subprocess.run([*map(str, common), "--epochs", "1"], capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "epoch 1/1" in first.stdout + first.stderr and (tmp_path / "det.onnx").is_file()
+    again = subprocess.run([*map(str, common), "--epochs", "1", "--resume"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    out = again.stdout + again.stderr
+    assert "resumed" in out and "after epoch 1" in out and "epoch 1/1:" not in out     # nothing left to train
+    other = subprocess.run([*map(str, common), "--epochs", "3", "--resume"], capture_output=True, text=True, timeout=600)
+    assert other.returncode == 2 and other.stderr.strip().startswith("error:") and "--epochs" in other.stderr
+    det = HandDetector(tmp_path / "det.onnx")
+    assert det.meta["training_data"]["frames"] == 500 and det.input_stride == 4
+    bad = subprocess.run([*map(str, common[:4]), "--frames", "0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --frames must be at least 1")
