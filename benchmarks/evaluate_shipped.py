@@ -34,6 +34,7 @@ from handpose_live.data import open_dataset
 from handpose_live.evaluation.metrics import evaluate_xyz, map_at
 from handpose_live.fileio import atomic_write_text
 from handpose_live.inference.runtime import read_model_info
+from handpose_live.records import nearest_subject, read_jsonl
 from handpose_live.types import DepthFrame
 
 SEEDS = [77, 78, 79, 80, 81]
@@ -70,12 +71,13 @@ def gate_peaks(model: Path, frames_per_seed: list[list], threads: int | None) ->
         for frame in frames:
             result = pipeline.process(frame)
             if result.found:
-                peaks.append(float(np.mean(result.confidence)))
+                peaks.append(max(float(np.mean(s.confidence)) for s in result.subjects))
     intr = frames_per_seed[0][0].intrinsics
     objects = {}
     for name, depth in non_subject_scenes(predictor.info.target, intr.width, intr.height).items():
         result = PosePipeline(predictor, PipelineOptions(min_confidence=0.0)).process(DepthFrame(depth, intr))
-        objects[name] = round(float(np.mean(result.confidence)), 4) if result.found else None   # None: no object found
+        objects[name] = round(max(float(np.mean(s.confidence)) for s in result.subjects), 4) if result.found \
+            else None   # None: no object found
     p = np.array(peaks) if peaks else np.array([np.nan])
     return {"gate": predictor.info.min_confidence, "frames": len(peaks), "subject_min": round(float(p.min()), 4),
             "subject_p5": round(float(np.percentile(p, 5)), 4), "subject_median": round(float(np.median(p)), 4),
@@ -89,15 +91,16 @@ def run_on_recording(model: Path, target: str, frames: list, intrinsics, tmp: Pa
     subprocess.run([sys.executable, "-m", "handpose_live", "run", "--input", str(rec), "--model", str(model),
                     "--target", target, "--output", str(out), "--viewer", "none", "--quiet"],
                    check=True, stdout=sys.stderr)
-    return [json.loads(line) for line in out.read_text().splitlines()]
+    return read_jsonl(out)[1]
 
 
 def live_figures(records: list[dict], truth: np.ndarray, target: str) -> dict:
-    found = [r for r in records if r["found"]]
+    """Per frame, the found subject nearest to the truth is scored (a second, false one is not its error)."""
+    found = [r for r in records if r.get("hands", r.get("people"))]
     out = {"frames": len(records), "found": len(found)}
     if not found:
         return out
-    pred = np.stack([np.array(r["joints_mm"]) for r in found])
+    pred = np.stack([np.array(nearest_subject(r, truth[r["frame"]])["joints_mm"]) for r in found])
     gt = truth[[r["frame"] for r in found]]
     res = evaluate_xyz(pred, gt)
     out.update({"mean_error_mm": round(res.mean_error_mm, 2), "success_20mm": round(res.success_at(20), 4),

@@ -2,8 +2,10 @@
 
 For each seed, the same frames of the synthetic camera go through
 - `oracle`: the predictor around the TRUE cube centre (what the held-out test-set figure measures), and
-- `live`:   the whole `PosePipeline` as `handpose-live run` builds it (centre estimation, tracking,
-            re-centring, the model's "no hand" gate; `--smoothing` when asked),
+- `live`:   the whole `PosePipeline` as `handpose-live run` builds it (detection with the shipped
+            learned detector, up to 2 hands, tracking, re-centring, the model's "no hand" gate;
+            `--smoothing` when asked; `--detector geometric --max-hands 1` is the pipeline before
+            the detector), the found hand nearest to the truth being the one scored,
 and are compared with the ground truth. Besides the mean joint error it reports what users see
 over time:
 - jump: per joint, the distance between consecutive predictions, against the ground truth's own
@@ -17,6 +19,7 @@ Set-up of the published figures: 5 seeds x 600 frames, the shipped hand model, 2
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -28,7 +31,7 @@ from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.fileio import atomic_write_text
 from handpose_live.inference.pipeline import PipelineOptions, PosePipeline
 from handpose_live.inference.predictor import Predictor
-from handpose_live.resources import default_model
+from handpose_live.resources import default_detector, default_model
 from handpose_live.skeletons import HAND21
 
 TIPS = [HAND21.joints.index(f"{f}_tip") for f in ("thumb", "index", "middle", "ring", "pinky")]
@@ -65,12 +68,14 @@ def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOpti
     oracle_err, live_err, swaps_live, swaps_oracle, found = [], [], 0, 0, 0
     live_preds, oracle_preds, truths, pipeline_ms, passes = [], [], [], [], []
     calls = [0]
-    inner = predictor.predict_depth
+    inner = predictor.predict_centres
 
-    def counted(*args, **kwargs):       # network passes the pipeline spends per frame (its main cost)
-        calls[0] += 1
-        return inner(*args, **kwargs)
-    pipeline.predictor = type("Counted", (), {"predict_depth": staticmethod(counted), "info": predictor.info})()
+    def counted(depth_mm, intr, centres_mm):   # network passes (cubes) the pipeline spends per frame: its main cost
+        calls[0] += len(np.asarray(centres_mm).reshape(-1, 3))
+        return inner(depth_mm, intr, centres_mm)
+    counting = copy.copy(predictor)              # the oracle keeps the uncounted predictor
+    counting.predict_centres = counted
+    pipeline.predictor = counting
     cam = SyntheticCamera(seed=seed, frames=frames)
     for frame in cam.frames():
         truth = frame.ground_truth_mm
@@ -83,11 +88,13 @@ def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOpti
         passes.append(calls[0] - before)
         pipeline_ms.append(sum(result.latency_ms.values()))
         truths.append(truth)
-        if result.found:
+        if result.found:            # the subject on the true hand (a second, false one is not the hand's error)
             found += 1
-            live_err.append(float(np.linalg.norm(result.joints_mm - truth, axis=1).mean()))
-            swaps_live += swapped(result.joints_mm, truth)
-            live_preds.append(result.joints_mm)
+            joints = min((np.asarray(s.joints_mm) for s in result.subjects),
+                         key=lambda j: float(np.linalg.norm(j - truth, axis=1).mean()))
+            live_err.append(float(np.linalg.norm(joints - truth, axis=1).mean()))
+            swaps_live += swapped(joints, truth)
+            live_preds.append(joints)
         else:
             live_preds.append(None)
     n = len(truths)
@@ -123,6 +130,8 @@ def main(argv=None) -> int:
     ap.add_argument("--recentre-mm", type=float, default=None, help="PipelineOptions.recentre_mm (default: the pipeline's)")
     ap.add_argument("--recentre-passes", type=int, default=None, help="PipelineOptions.recentre_passes")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-hands", type=int, default=2, help="as `run --max-hands` (default: run's)")
+    ap.add_argument("--detector", default="auto", help="as `run --detector`: auto (the shipped learned one) | geometric | FILE")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     predictor = Predictor(args.model or default_model("hand"), device="cpu", threads=args.threads)
@@ -130,7 +139,10 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         t0 = time.perf_counter()
         passes = {} if args.recentre_passes is None else {"recentre_passes": args.recentre_passes}
-        options = PipelineOptions(smoothing=args.smoothing, recentre_mm=args.recentre_mm, **passes)
+        detector = default_detector() if args.detector == "auto" else None if args.detector == "geometric" \
+            else Path(args.detector)
+        options = PipelineOptions(smoothing=args.smoothing, recentre_mm=args.recentre_mm, max_subjects=args.max_hands,
+                                  detector=detector, **passes)
         rows.append(run_seed(predictor, seed, args.frames, options))
         r = rows[-1]
         print(f"seed {seed}: oracle {r['oracle_mean_mm']:.2f} mm, live {r['live_mean_mm'] or float('nan'):.2f} mm, "

@@ -38,3 +38,35 @@ def stream_header(target: str, skeleton: str, model: str = "", intrinsics: Intri
                   "joints_px": "pixels of the depth image: u right, v down",
                   "timestamp_ms": "milliseconds of the source's clock"},
     }
+
+
+def read_jsonl(path) -> tuple[dict | None, list[dict]]:
+    """A JSONL file of `run --output`: (its stream header or None, its frame records). A last line
+    cut short by a kill is skipped (every other line is whole: records are written one by one)."""
+    import json
+
+    header, frames = None, []
+    lines = Path(path).read_text().splitlines()
+    for k, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if k == len(lines) - 1:
+                break
+            raise
+        if "frame" in record:
+            frames.append(record)
+        elif header is None:
+            header = record
+    return header, frames
+
+
+def nearest_subject(record: dict, truth_mm) -> dict | None:
+    """The subject of a frame record nearest to true joints [J, 3] (mean joint distance), or None."""
+    import numpy as np
+
+    subjects = record.get("hands", record.get("people")) or []
+    if not subjects:
+        return None
+    truth = np.asarray(truth_mm, np.float64)
+    return min(subjects, key=lambda s: float(np.linalg.norm(np.asarray(s["joints_mm"], np.float64) - truth, axis=1).mean()))

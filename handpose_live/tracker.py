@@ -45,8 +45,8 @@ class TrackerOptions:
     model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
     target: str = option("hand", "hand | body")
     max_hands: int = option(2, "hands tracked at once (--target hand)")
-    detector: str = option("auto", "hand detector: auto (the shipped learned one when installed) | geometric | FILE.onnx")
     max_people: int = option(1, "people tracked at once (--target body)")
+    detector: str = option("auto", "hand detector: auto (the shipped learned one when installed) | geometric | FILE.onnx")
     frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
     realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
                                    "--realtime/--no-realtime")

@@ -145,7 +145,8 @@ class SyntheticCamera(FrameSource):
 
         def sample(previous: HandPose | None) -> HandPose:
             pose = facing_camera_pose()
-            z = float(np.clip(pose.centre_mm[2], 350, 700))
+            # one person's two hands stay within 200 mm of depth of each other
+            z = float(np.clip(pose.centre_mm[2], 350, 700) if lateral is None else np.clip(pose.centre_mm[2], 420, 620))
             pose = replace(pose, centre_mm=pose.centre_mm * (z / pose.centre_mm[2]))
             if lateral is not None:   # this hand's side of the image, 20-30 % of the distance off-centre
                 centre = pose.centre_mm.copy()

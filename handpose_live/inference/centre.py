@@ -89,7 +89,7 @@ class CentreConfig:
 @dataclass
 class CentreEstimate:
     centre_mm: np.ndarray   # [3] camera mm
-    method: str             # "detect" | "track"
+    method: str             # "track" | "detect" (geometric) | "learned" (the learned detector's candidate)
     num_points: int         # valid full-resolution pixels behind the estimate (approximate)
 
 
@@ -133,12 +133,14 @@ class CentreEstimator:
         return estimate
 
     def track(self, frame: DepthFrame, previous_joints_mm: np.ndarray,
-              previous_confidence: np.ndarray | None = None) -> CentreEstimate | None:
-        """The subject of the previous joints in this frame, or None when it is lost."""
+              previous_confidence: np.ndarray | None = None, others_mm: list[np.ndarray] | None = None
+              ) -> CentreEstimate | None:
+        """The subject of the previous joints in this frame, or None when it is lost; `others_mm`:
+        the other tracked subjects' previous centres, whose points this one must not pull in."""
         depth = self._depth(frame)
         if depth is None or not self._confident(previous_joints_mm, previous_confidence):
             return None
-        return self._offset(self._track(depth, frame.intrinsics, np.asarray(previous_joints_mm, np.float64)))
+        return self._offset(self._track(depth, frame.intrinsics, np.asarray(previous_joints_mm, np.float64), others_mm))
 
     def detect(self, frame: DepthFrame, limit: int = 1, exclude_mm: list[np.ndarray] | None = None
                ) -> list[CentreEstimate]:
@@ -185,7 +187,7 @@ class CentreEstimator:
                 continue
             if any(np.linalg.norm(estimate.centre_mm - c) < 0.25 * cfg.cube_mm for c in taken):
                 continue
-            estimate.method = "detect"
+            estimate.method = "learned"
             taken.append(estimate.centre_mm)
             out.append(self._offset(estimate) or estimate)
             if len(out) >= limit:
@@ -223,7 +225,10 @@ class CentreEstimator:
             return True
         return float(np.mean(confidence)) >= self.config.track_min_confidence
 
-    def _track(self, depth: np.ndarray, intr: Intrinsics, joints_mm: np.ndarray) -> CentreEstimate | None:
+    def _track(self, depth: np.ndarray, intr: Intrinsics, joints_mm: np.ndarray,
+               others_mm: list[np.ndarray] | None = None) -> CentreEstimate | None:
+        """Refine the previous joints' centre on this frame's points; points nearer to another
+        subject's seed (`others_mm`) than to this one's belong to that subject and are left out."""
         cfg = self.config
         seed = (joints_mm.min(axis=0) + joints_mm.max(axis=0)) / 2.0
         half = cfg.cube_mm / 2.0
@@ -241,6 +246,9 @@ class CentreEstimator:
         vs, us = np.nonzero((window >= z_lo) & (window <= z_hi))
         points = _back_project(depth, intr, vs * step + v0, us * step + u0)
         in_cube = np.all(np.abs(points - seed.astype(np.float32)) <= half, axis=1)
+        own = np.sum((points - seed.astype(np.float32)) ** 2, axis=1)
+        for other in others_mm or []:
+            in_cube &= own <= np.sum((points - np.asarray(other, np.float32)) ** 2, axis=1)
         num_points = int(in_cube.sum()) * step * step
         if num_points < cfg.min_points:
             return None

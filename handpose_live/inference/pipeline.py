@@ -5,9 +5,11 @@ previous joints (`CentreEstimator.track`); while fewer than `max_subjects` are t
 detector proposes new candidates outside the tracked cubes. All centres of a frame go through
 the network as one batch. The network then decides: a candidate whose mean heatmap peak is below
 `min_confidence` is dropped (a torso, a table edge or a wall gives flat heatmaps); a new candidate
-while another subject is tracked needs the target's `extra_confidence` (0.5 for hands: on real
-SR305 frames with the person behind the hand, clutter scored 0.41-0.48 and the hand 0.54-0.68;
-a single subject keeps the model's own gate, so one-hand behaviour is unchanged), and two
+from geometric detection while another subject is kept needs the target's `extra_confidence`
+(0.5 for hands: on real SR305 frames with the person behind the hand, geometric candidates on
+clutter scored 0.41-0.48 and the hand 0.54-0.68; a single subject keeps the model's own gate, so
+one-hand behaviour is unchanged; a candidate of the learned detector has the detector's own
+evidence and keeps the model's gate too: a far, edge-on second hand scores ~0.45), and two
 candidates on the same subject (reference points closer than a quarter cube) keep the better one.
 
 Each subject keeps an `id` while it is tracked (a subject lost and found again gets a new id),
@@ -121,17 +123,22 @@ class PosePipeline:
             self._tracks = []
         centres: list[np.ndarray] = []
         owners: list[_Track | None] = []
-        for track in self._tracks:
-            est = self.centre.track(frame, track.joints_mm, track.confidence)
+        learned: list[bool] = []
+        seeds = [(t.joints_mm.min(axis=0) + t.joints_mm.max(axis=0)) / 2.0 for t in self._tracks]
+        for k, track in enumerate(self._tracks):
+            others = seeds[:k] + seeds[k + 1:]
+            est = self.centre.track(frame, track.joints_mm, track.confidence, others)
             if est is not None:
                 centres.append(est.centre_mm)
                 owners.append(track)
+                learned.append(False)
         room = opts.max_subjects - len(owners)
         if room > 0 and (not owners or self._frames % max(opts.detect_every, 1) == 0):
             spare = 1 if opts.max_subjects > 1 else 0     # one more candidate than room: clutter may come first
             for est in self.centre.detect(frame, limit=room + spare, exclude_mm=centres):
                 centres.append(est.centre_mm)
                 owners.append(None)
+                learned.append(est.method == "learned")
         self._frames += 1
         t1 = time.perf_counter()
         latency = {"centre": (t1 - t0) * 1e3}
@@ -142,22 +149,27 @@ class PosePipeline:
         centres_arr, joints, conf, stage = self._fit(frame, np.stack(centres))
         latency.update(stage)
         t2 = time.perf_counter()
-        subjects = self._keep(frame, centres_arr, joints, conf, owners)
+        subjects = self._keep(frame, centres_arr, joints, conf, owners, learned)
         gestures = [g for s in subjects for g in self._gestures(s)]
         latency["decode"] = (time.perf_counter() - t2) * 1e3
         return PoseResult(frame.index, frame.timestamp_ms, subjects, self.subjects_key, gestures, latency)
 
     def _keep(self, frame: DepthFrame, centres: np.ndarray, joints: np.ndarray, conf: np.ndarray,
-              owners: list[_Track | None]) -> list[Subject]:
+              owners: list[_Track | None], learned: list[bool] | None = None) -> list[Subject]:
         """Gate, de-duplicate and cap the candidates; update the tracks; build the subjects."""
         scores = conf.mean(axis=1)
         skeleton = self.predictor.info.skeleton
-        # tracked subjects first (they keep their ids), then by score
-        order = sorted(range(len(centres)), key=lambda i: (owners[i] is None, -scores[i]))
+        # tracked subjects first, the longest tracked first (two tracks on one subject: the older one
+        # keeps it), then new candidates by score
+        def rank(i: int) -> tuple[bool, int, float]:
+            owner = owners[i]
+            return owner is None, owner.id if owner is not None else 0, -float(scores[i])
+        order = sorted(range(len(centres)), key=rank)
         kept: list[int] = []
         refs: list[np.ndarray] = []
         for i in order:
-            gate = self.min_confidence if owners[i] is not None or not kept else self.extra_confidence
+            extra = owners[i] is None and bool(kept) and not (learned and learned[i])
+            gate = self.extra_confidence if extra else self.min_confidence
             if scores[i] < gate or len(kept) >= self.options.max_subjects:
                 continue
             ref = reference_point_mm(skeleton, joints[i])

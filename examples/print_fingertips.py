@@ -1,0 +1,16 @@
+"""Print each hand's fingertips (camera mm) as they come.
+
+    python examples/print_fingertips.py [frames]      # a RealSense/Kinect/Orbbec if connected, else the synthetic camera
+"""
+import sys
+
+from handpose_live import Tracker
+
+TIPS = ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip")
+
+frames = int(sys.argv[1]) if len(sys.argv) > 1 else 0          # 0: until Ctrl-C
+with Tracker(camera="auto", frames=frames, smoothing=True) as tracker:
+    for result in tracker:
+        for hand in result.hands:
+            tips = "  ".join(f"{name.split('_')[0]} {hand.joints_mm[name].round(0)}" for name in TIPS)
+            print(f"frame {result.frame_index} hand {hand.id} ({hand.handedness}): {tips}")
