@@ -72,18 +72,29 @@ def load_frames(camera: str, input_path: Path | None, frames: int, target: str, 
     return out, (time.perf_counter() - t0) * 1e3 / len(out)
 
 
+def run_defaults(target: str):
+    """The pipeline options `run` uses by default (subjects, detector), so bench times what runs."""
+    from ..inference.pipeline import PipelineOptions
+    from ..resources import default_detector
+    from ..tracker import TrackerOptions
+
+    opts = TrackerOptions(target=target)
+    return PipelineOptions(max_subjects=opts.max_subjects, detector=default_detector() if target == "hand" else None)
+
+
 def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None, device: str, label: str,
                 warmup: int = 10, backend: str = "onnxruntime") -> BenchResult:
     import psutil
 
-    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.pipeline import PosePipeline
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model, device=device, threads=threads, backend=backend)
-    pipeline = PosePipeline(predictor, PipelineOptions())
+    options = run_defaults(predictor.info.target)
+    pipeline = PosePipeline(predictor, options)
     for f in frames[:warmup]:
         pipeline.process(f)
-    pipeline = PosePipeline(predictor, PipelineOptions())
+    pipeline = PosePipeline(predictor, options)
     proc = psutil.Process()
     cpu0 = proc.cpu_times()
     stats = FrameStats()
@@ -144,10 +155,11 @@ def subject_cost(model: Path, frames: list, counts: list[int], threads: int | No
 def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print,
          backend: str = "onnxruntime") -> dict:
     """Replay `frames` cyclically for `total` frames and sample RSS: memory must stay flat."""
-    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.pipeline import PosePipeline
     from ..inference.predictor import Predictor
 
-    pipeline = PosePipeline(Predictor(model, device=device, threads=threads, backend=backend), PipelineOptions())
+    predictor = Predictor(model, device=device, threads=threads, backend=backend)
+    pipeline = PosePipeline(predictor, run_defaults(predictor.info.target))
     samples = []
     for i in range(total):
         pipeline.process(frames[i % len(frames)])
