@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import socket
 import struct
 import threading
@@ -371,7 +372,8 @@ def browser_path() -> str:
     """The browser. Without one the test is skipped, except in CI, where .ci/setup.sh installs one."""
     path = find_browser()
     if path is None:
-        if os.environ.get("CI"):
+        could_install = os.geteuid() == 0 and shutil.which("apt-get") is not None
+        if os.environ.get("CI") and could_install:     # .ci/setup.sh should have installed it: say so loudly
             pytest.fail(NO_BROWSER)
         pytest.skip(NO_BROWSER)
     return path
