@@ -31,6 +31,7 @@ from handpose_live.geometry import back_project  # noqa: E402
 from handpose_live.synth.render import Background, Plane, render_depth_mm  # noqa: E402
 from handpose_live.synth.sensor import SensorModel  # noqa: E402
 from handpose_live.synth.shapes import Surface, rotation_about  # noqa: E402
+from handpose_live.synth.world import add_distractor  # noqa: E402
 from handpose_live.tracker import Tracker  # noqa: E402
 from handpose_live.types import DepthFrame  # noqa: E402
 
@@ -55,12 +56,7 @@ def clutter_sequences(count: int, sequences: int = 10):
             bg.planes.append(Plane(t, float(rng.uniform(100, 300))))
         for _ in range(int(rng.integers(1, 5))):
             c = np.array(back_project(rng.uniform(0, intr.width), rng.uniform(0, intr.height), rng.uniform(300, 900), intr))
-            if rng.random() < 0.5:
-                bg.distractors.ellipsoid(c, np.diag(rng.uniform(20, 120, 3)))
-            else:
-                d = rng.normal(size=3)
-                d *= rng.uniform(30, 200) / np.linalg.norm(d)
-                bg.distractors.capsule(c - d, c + d, rng.uniform(15, 60))
+            add_distractor(rng, bg.distractors, c)
         clean = render_depth_mm(Surface(), bg, intr)
         frames = [DepthFrame(sensor.apply(clean, intr, rng, (0, 0)), intr, timestamp_ms=1000.0 * i / 30, index=i)
                   for i in range(count // sequences)]

@@ -1,6 +1,7 @@
 """The one interface every depth source implements (cameras, recordings, the synthetic camera)."""
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterator
@@ -57,8 +58,20 @@ class RecordingSource(FrameSource):
     @abstractmethod
     def _rewind(self) -> None: ...
 
+    realtime: bool = False
+    _start_wall: float | None = None     # realtime pacing: wall clock and timestamp of the first frame
+    _start_ts: float = 0.0
+
     def _pace(self, frame: DepthFrame) -> None:
-        """Called before each frame is handed out (realtime playback may sleep here)."""
+        """Called before each frame is handed out: with `realtime`, sleep until the frame's time
+        (the first frame's wall clock plus its timestamp's distance from the first one)."""
+        if not self.realtime:
+            return
+        if self._start_wall is None:
+            self._start_wall, self._start_ts = time.monotonic(), frame.timestamp_ms
+        delay_s = (frame.timestamp_ms - self._start_ts) / 1000.0 - (time.monotonic() - self._start_wall)
+        if delay_s > 0:
+            time.sleep(delay_s)
 
     def frames(self) -> Iterator[DepthFrame]:
         index, offset_ms, last_ms = 0, 0.0, None   # offset added to this pass's clock; last timestamp out

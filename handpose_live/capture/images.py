@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import glob
 import re
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -195,8 +194,6 @@ class ImageSequence(RecordingSource):
         self.realtime, self.loop = bool(realtime), bool(loop)
         self._period_ms = 1000.0 / float(fps)
         self._open = True
-        self._start_wall: float | None = None
-        self._start_ts = 0.0
         first, used = read_depth_image(self.files[0], intrinsics, encoding)
         self._first: np.ndarray | None = first
         count = len(self.files)
@@ -217,15 +214,6 @@ class ImageSequence(RecordingSource):
                 depth, _ = read_depth_image(path, self._intrinsics, self.encoding)
             yield DepthFrame(depth_mm=depth, intrinsics=self._intrinsics, timestamp_ms=i * self._period_ms,
                              index=first_index + i)
-
-    def _pace(self, frame: DepthFrame) -> None:
-        if not self.realtime:
-            return
-        if self._start_wall is None:
-            self._start_wall, self._start_ts = time.monotonic(), frame.timestamp_ms
-        delay_s = (frame.timestamp_ms - self._start_ts) / 1000.0 - (time.monotonic() - self._start_wall)
-        if delay_s > 0:
-            time.sleep(delay_s)
 
     def _is_open(self) -> bool:
         return self._open

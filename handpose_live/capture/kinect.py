@@ -26,7 +26,6 @@ import json
 import os
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -516,8 +515,6 @@ class KinectPlayback(RecordingSource):
     def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False):
         self.path = _check_mkv(Path(path))
         self.realtime, self.loop, self.name = bool(realtime), bool(loop), f"playback:{self.path.name}"
-        self._start_wall: float | None = None     # realtime pacing: wall clock and timestamp of the first frame
-        self._start_ts = 0.0
         lib = self._sdk = sdk()
         handle = _H()
         if lib.playback_open(str(self.path).encode(), ctypes.byref(handle)) != RESULT_OK:
@@ -566,15 +563,6 @@ class KinectPlayback(RecordingSource):
             if frame is not None:
                 yield frame
                 index += 1
-
-    def _pace(self, frame: DepthFrame) -> None:
-        if not self.realtime:
-            return
-        if self._start_wall is None:
-            self._start_wall, self._start_ts = time.monotonic(), frame.timestamp_ms
-        delay_s = (frame.timestamp_ms - self._start_ts) / 1000.0 - (time.monotonic() - self._start_wall)
-        if delay_s > 0:
-            time.sleep(delay_s)
 
     def _is_open(self) -> bool:
         return self._playback is not None

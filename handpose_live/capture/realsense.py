@@ -197,6 +197,9 @@ class RealSensePlayback(RecordingSource):
     wait_ms = 100
     stall_timeout_s = 10.0   # realtime only: a recording silent this long is treated as ended
 
+    def _pace(self, frame: DepthFrame) -> None:
+        """librealsense paces realtime playback itself (`set_real_time`)."""
+
     def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False):
         self.path = check_recording_path(Path(path))
         self.realtime, self.loop = bool(realtime), bool(loop)

@@ -64,14 +64,19 @@ def sample_hand_background(rng: np.random.Generator, subject: Subject, intr: Int
         for _ in range(int(rng.integers(1, 4))):
             z = cz + rng.uniform(150, 900)
             u, v = rng.uniform(0, intr.width), rng.uniform(0, intr.height)
-            c = np.array(back_project(u, v, z, intr))
-            if rng.random() < 0.5:
-                bg.distractors.ellipsoid(c, np.diag(rng.uniform(20, 120, 3)))
-            else:
-                d = rng.normal(size=3)
-                d *= rng.uniform(30, 200) / np.linalg.norm(d)
-                bg.distractors.capsule(c - d, c + d, rng.uniform(15, 60))
+            add_distractor(rng, bg.distractors, np.array(back_project(u, v, z, intr)))
     return bg
+
+
+def add_distractor(rng: np.random.Generator, surface: Surface, centre_mm: np.ndarray) -> None:
+    """An object around `centre_mm`: an axis-aligned ellipsoid (20-120 mm semi-axes) or a capsule
+    (60-400 mm long, 15-60 mm radius), half and half."""
+    if rng.random() < 0.5:
+        surface.ellipsoid(centre_mm, np.diag(rng.uniform(20, 120, 3)))
+    else:
+        d = rng.normal(size=3)
+        d *= rng.uniform(30, 200) / np.linalg.norm(d)
+        surface.capsule(centre_mm - d, centre_mm + d, rng.uniform(15, 60))
 
 
 def sample_hand_scene(rng: np.random.Generator, intr: Intrinsics, shape: HandShape | None = None) -> tuple[Subject, Background]:
