@@ -307,6 +307,50 @@ def step_backends(ctx: Context, sz: dict) -> dict:
     return v
 
 
+def step_int8(ctx: Context, sz: dict) -> dict:
+    """benchmarks/int8.py: both int8 models rebuilt from the fp32 files, held-out accuracy, parity, speed."""
+    raw = ctx.work / "int8.json"
+    ctx.cmd([PY, BENCH / "int8.py", "--data", ctx.data, "--hand-test", sz["hand_test"], "--body-test", sz["body_test"],
+             "--repeats", sz["repeats"], "--bench-frames", sz["bench_frames"], "--threads", ctx.threads, "--json", raw])
+    r = json.loads(raw.read_text())
+    v: dict = {}
+    for t in ("hand", "body"):
+        x = r[t]
+        v.update({f"{t}.fp32_mm": x["fp32_mean_mm"], f"{t}.int8_mm": x["int8_mean_mm"], f"{t}.delta_mm": x["delta_mm"],
+                  f"{t}.within_voxel_pct": _pct(x["parity"]["within_one_voxel"]),
+                  f"{t}.net_speedup": x["network"]["speedup"], f"{t}.net_fp32_ms": x["network"]["fp32_p50_ms"],
+                  f"{t}.net_int8_ms": x["network"]["int8_p50_ms"], f"{t}.e2e_speedup": x["pipeline"]["e2e_speedup"],
+                  f"{t}.e2e_fp32_ms": x["pipeline"]["fp32_e2e_p50_ms"], f"{t}.e2e_int8_ms": x["pipeline"]["int8_e2e_p50_ms"],
+                  f"{t}.int8_mb": x["file_mb"]["int8"], f"{t}.rebuilt_same": 100.0 * bool(x["rebuilt_equals_shipped"])})
+    v.update({"body.fp32_map_pct": r["body"]["fp32_map_pct"], "body.int8_map_pct": r["body"]["int8_map_pct"],
+              "body.delta_map": r["body"]["delta_map_points"]})
+    return v
+
+
+def step_peers(ctx: Context, sz: dict) -> dict:
+    raw = ctx.work / "peers.json"
+    ctx.cmd([PY, BENCH / "peers.py", "--rounds", sz["rounds"], "--warmup", sz["warmup"], "--threads", ctx.threads,
+             "--json", raw])
+    rows = {r["network"].split(" (")[0]: r for r in json.loads(raw.read_text())["networks"]}
+    keys = {"v2v-lite fp32": "lite", "v2v-lite int8": "int8", "A2J-shaped": "a2j", "V2V-PoseNet": "full"}
+    v: dict = {}
+    for name, key in keys.items():
+        v.update({f"{key}.p50_ms": rows[name]["p50_ms"], f"{key}.x": rows[name]["x_lite_fp32"],
+                  f"{key}.gmac": rows[name]["gmac"]})
+    return v
+
+
+def step_subjects(ctx: Context, sz: dict) -> dict:
+    """`bench --subjects 1 --subjects 2 --subjects 4` for hands and for bodies (batched, ratios in one run)."""
+    v: dict = {}
+    for target in ("hand", "body"):
+        [r] = _bench(ctx, ["--target", target, "--camera", "synthetic", "--frames", sz["frames"],
+                           "--subjects", 1, "--subjects", 2, "--subjects", 4])
+        for c in r["subject_cost"]["subjects"]:
+            v[f"{target}.{c['n']}_ms"], v[f"{target}.{c['n']}_x"] = c["p50_ms"], c["ratio"]
+    return v
+
+
 def step_kinect(ctx: Context, sz: dict) -> dict:
     """tests/test_kinect.py's end-to-end measurement: `record --out x.mkv` (libk4arecord) and `run` on it,
     against the same synthetic frames written to a .db3, both against the ground truth."""
@@ -435,6 +479,18 @@ STEPS = [
     Step("bench-body", "whole pipeline with the body model (`bench --target body --camera synthetic`)",
          {"frames": (300, 30)}, "synthetic body camera (seed 0), shipped body model, ONNX Runtime CPU, 2 threads",
          run=step_bench_body),
+    Step("int8", "int8 against fp32, both lite models: rebuilt, held-out accuracy, parity, speed (benchmarks/int8.py)",
+         {"hand_test": (2000, 40), "body_test": (500, 20), "repeats": (200, 10), "bench_frames": (300, 20)},
+         "calibration: `synth --seed 0 --count 200` (96 used); tests: seed 2000 (true centre); network alone "
+         "interleaved fp32/int8, batch 1, and `bench --precision fp32 --precision int8` on the synthetic camera; 2 threads",
+         run=step_int8),
+    Step("peers", "v2v-lite fp32/int8, an A2J-shaped network and the paper's V2V in one process, interleaved "
+         "(benchmarks/peers.py)", {"rounds": (20, 1), "warmup": (2, 0)},
+         "one synthetic-camera frame (seed 0) prepared for each network; ONNX Runtime CPU, batch 1, 2 threads; "
+         "peers with random weights", run=step_peers),
+    Step("subjects", "N subjects per frame, batched (`bench --subjects 1 --subjects 2 --subjects 4`), hand and body",
+         {"frames": (300, 20)}, "synthetic camera (seed 0), shipped models at the default precision, 2 threads",
+         run=step_subjects),
     Step("backends", "network alone per CPU backend, batch 1 (benchmarks/backends.py)",
          {"repeats": (30, 3), "full_repeats": (5, 1), "warmup": (3, 0)},
          "random weights, 21 joints, 2 threads; v2v-lite and v2v-full", run=step_backends),
@@ -492,7 +548,29 @@ RESULTS_DET_GEO_Q = "| geometric, up to 2, verified by the network | 95.6 % | 94
 RESULTS_DET_LEARNED_Q = "| learned detector (default), up to 2, verified | 100.0 % | 94.8 % | 100.0 / 87.5 % | 100 |"
 RESULTS_LIVE_NOW_Q = ("| now (default): as then, with the learned detector, up to 2 hands | 8.36 mm | 12.88 mm | 1.54x | "
                       "100.0 % | 30.2 % | 4.4 / 50 mm | 54 / 119 mm | 2.00 |")
-README_BODY_Q = "| mAP at 10 cm 87.5 % (feet 42 %); 97.6 % through `run` on front views; 52 fps through the whole pipeline |"
+README_BODY_Q = ("| mAP at 10 cm 87.5 % (feet 42 %); 97.6 % through `run` on front views; 92 fps through the whole pipeline "
+                 "(int8) |")
+BODY_SPEED_Q = "91.7 frames/s, 10.3 ms p50 per frame (centre 1.5, voxelize 5.2, inference 3.3 ms)"
+README_INT8_Q = ("| hand 9.66 mm (+0.08 mm), body mAP 87.3 % (-0.27 points); network 1.69x / 1.80x faster "
+                 "(`benchmarks/int8.py`) |")
+INT8_HAND_ROW = ("| hand | 9.58 -> 9.66 mm (+0.08 mm) | 7.0 -> 4.2 ms: 1.69x faster | 24.9 -> 16.9 ms p50: 1.48x faster |")
+INT8_BODY_ROW = "| body | mAP at 10 cm 87.5 -> 87.3 % (-0.27 points) | 5.7 -> 3.2 ms: 1.80x faster |"
+HCARD_INT8 = {"mm": "| mean joint error, 2,000 held-out frames (seed 2000, true centre) | 9.58 mm | 9.66 mm (+0.08 mm) |",
+              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 98.4 % |",
+              "net": "| network alone, batch 1, interleaved in one process | 7.0 ms | 4.2 ms (1.69x faster) |",
+              "e2e": "| whole pipeline, `bench --precision fp32 --precision int8` (synthetic camera, run's defaults) | 24.9 ms | "
+                     "16.9 ms (1.48x faster) |"}
+BCARD_INT8 = {"map": "| mAP at 10 cm, 500 held-out frames (seed 2000, true centre) | 87.5 % | 87.3 % (-0.27 points) |",
+              "mm": "| mean joint error, same frames | 54.1 mm | 55.7 mm |",
+              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 99.5 % |",
+              "net": "| network alone, batch 1, interleaved in one process | 5.7 ms | 3.2 ms (1.80x faster) |"}
+PEER_ROWS = {"lite": "| v2v-lite fp32 (shipped) | 1,620,512 | 0.52 | 6.87 ms | 1.00x |",
+             "int8": "| v2v-lite int8 (shipped) | 1,620,512 | 0.52 | 3.82 ms | 0.56x (1.80x faster) |",
+             "a2j": ("| A2J-shaped: ResNet-50 on a 176x176 crop, three anchor heads | 43,713,792 | 6.23 | 65.8 ms | "
+                     "9.59x slower |"),
+             "full": "| V2V-PoseNet, the paper's network (88^3) | 3,410,453 | 36.4 | 852 ms | 124x slower |"}
+PEERS_FPS_Q = "on this CPU its shape\nruns at 15 fps, the lite network at 146 (fp32) and 262 (int8) fps"
+SUBJ_Q = ("hands 8.2 ms for one, 1.60x for two, 2.74x for four; people 10.0 ms for one,\n1.68x for two, 3.04x for four")
 README_FULL_Q = "(3,410,453 parameters at 21 joints, 88^3 -> 44^3, ~36 GMAC)"
 README_SPEED_Q = "takes 7.2 ms p50 / 9.7 ms p95 per 640x480 frame, about 130 frames/s"
 CARD_SPEED_Q = ("Network alone 5.4 ms p50; whole pipeline on a 640x480 recording (centre 0.7 ms, voxelize 1.0 ms, inference "
@@ -710,13 +788,13 @@ FIGURES: list[Figure] = [
       W(BENCHMARKS, "So ONNX Runtime stays the default (2x faster for the lite models", "2x"),
       note="OpenVINO p50 / ONNX Runtime p50, whole pipeline"),
     # --- body pipeline -----------------------------------------------------------------------------
-    F("bodybench.fps", "bench-body", "fps", "fps", 52.5, "measured", None,
-      W(BODY_CARD, "52.5 frames/s, 18.7 ms p50 per frame (centre 2.6, voxelize 9.7, inference 5.6 ms)", "52.5 frames/s"),
-      W(README, README_BODY_Q, "52 fps")),
+    F("bodybench.fps", "bench-body", "fps", "fps", 91.7, "measured", None,
+      W(BODY_CARD, BODY_SPEED_Q, "91.7 frames/s"),
+      W(README, README_BODY_Q, "92 fps")),
     *[F(f"bodybench.{key}", "bench-body", key, "ms", pub, "measured", None,
-        W(BODY_CARD, "52.5 frames/s, 18.7 ms p50 per frame (centre 2.6, voxelize 9.7, inference 5.6 ms)", text))
-      for key, pub, text in (("e2e_p50", 18.7, "18.7 ms"), ("centre_p50", 2.6, "centre 2.6"),
-                             ("voxelize_p50", 9.7, "voxelize 9.7"), ("inference_p50", 5.6, "inference 5.6 ms"))],
+        W(BODY_CARD, BODY_SPEED_Q, text))
+      for key, pub, text in (("e2e_p50", 10.3, "10.3 ms"), ("centre_p50", 1.5, "centre 1.5"),
+                             ("voxelize_p50", 5.2, "voxelize 5.2"), ("inference_p50", 3.3, "inference 3.3 ms"))],
     # --- network alone per backend (two sessions, one table each) --------------------------------
     F("net.lite.params", "backends", "lite.params", "params", 1620512, "exact", 0,
       W(BENCHMARKS, NET1_LITE_Q, "1,620,512"), W(README, "1.6 M parameters, 0.52 GMAC", "1.6 M")),
@@ -801,6 +879,67 @@ FIGURES: list[Figure] = [
           W(RESULTS, ABL_Q[prefix], f"{within} %"),
           *([W(RESULTS, "2D regression is slightly ahead (3.1 % vs 2.4 %;", f"{within} %")]
             if prefix in ("2d_lr1e-4", "v2v_lr1e-3") else [])))],
+    # --- int8 (benchmarks/int8.py) -----------------------------------------------------------------
+    F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.58, "accuracy", 0.1,
+      W(HAND_CARD, HCARD_INT8["mm"], "9.58 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.58")),
+    F("int8.hand.int8_mm", "int8", "hand.int8_mm", "mm", 9.66, "accuracy", 0.1,
+      W(HAND_CARD, HCARD_INT8["mm"], "9.66 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.66 mm"), W(README, README_INT8_Q, "9.66 mm")),
+    F("int8.hand.delta_mm", "int8", "hand.delta_mm", "mm", 0.08, "at_most", 0.3,
+      W(HAND_CARD, HCARD_INT8["mm"], "+0.08 mm"), W(BENCHMARKS, INT8_HAND_ROW, "+0.08 mm"), W(README, README_INT8_Q, "+0.08 mm")),
+    F("int8.hand.within_voxel_pct", "int8", "hand.within_voxel_pct", "%", 98.4, "accuracy", 1.0,
+      W(HAND_CARD, HCARD_INT8["vox"], "98.4 %")),
+    F("int8.hand.net_fp32_ms", "int8", "hand.net_fp32_ms", "ms", 7.0, "measured", None,
+      W(HAND_CARD, HCARD_INT8["net"], "7.0 ms"), W(BENCHMARKS, INT8_HAND_ROW, "7.0")),
+    F("int8.hand.net_int8_ms", "int8", "hand.net_int8_ms", "ms", 4.2, "measured", None,
+      W(HAND_CARD, HCARD_INT8["net"], "4.2 ms"), W(BENCHMARKS, INT8_HAND_ROW, "4.2 ms")),
+    F("int8.hand.net_speedup", "int8", "hand.net_speedup", "x", 1.69, "ratio", 0.15,
+      W(HAND_CARD, HCARD_INT8["net"], "1.69x"), W(BENCHMARKS, INT8_HAND_ROW, "1.69x"), W(README, README_INT8_Q, "1.69x")),
+    F("int8.hand.e2e_fp32_ms", "int8", "hand.e2e_fp32_ms", "ms", 24.9, "measured", None,
+      W(HAND_CARD, HCARD_INT8["e2e"], "24.9 ms"), W(BENCHMARKS, INT8_HAND_ROW, "24.9")),
+    F("int8.hand.e2e_int8_ms", "int8", "hand.e2e_int8_ms", "ms", 16.9, "measured", None,
+      W(HAND_CARD, HCARD_INT8["e2e"], "16.9 ms"), W(BENCHMARKS, INT8_HAND_ROW, "16.9 ms")),
+    F("int8.hand.e2e_speedup", "int8", "hand.e2e_speedup", "x", 1.48, "ratio", 0.15,
+      W(HAND_CARD, HCARD_INT8["e2e"], "1.48x"), W(BENCHMARKS, INT8_HAND_ROW, "1.48x")),
+    F("int8.hand.int8_mb", "int8", "hand.int8_mb", "MB", 2.1, "accuracy", 0.1,
+      W(HAND_CARD, "2.1 MB instead of 6.5 MB", "2.1 MB")),
+    F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 87.5, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "87.5 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.5")),
+    F("int8.body.int8_map", "int8", "body.int8_map_pct", "%", 87.3, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "87.3 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.3 %"), W(README, README_INT8_Q, "87.3 %")),
+    F("int8.body.delta_map", "int8", "body.delta_map", "points", -0.27, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "-0.27 points"), W(BENCHMARKS, INT8_BODY_ROW, "-0.27 points"),
+      W(README, README_INT8_Q, "-0.27 points"), note="points of mAP; the goal is >= -1"),
+    F("int8.body.fp32_mm", "int8", "body.fp32_mm", "mm", 54.1, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "54.1 mm")),
+    F("int8.body.int8_mm", "int8", "body.int8_mm", "mm", 55.7, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "55.7 mm")),
+    F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.5, "accuracy", 1.0,
+      W(BODY_CARD, BCARD_INT8["vox"], "99.5 %")),
+    F("int8.body.net_fp32_ms", "int8", "body.net_fp32_ms", "ms", 5.7, "measured", None,
+      W(BODY_CARD, BCARD_INT8["net"], "5.7 ms"), W(BENCHMARKS, INT8_BODY_ROW, "5.7")),
+    F("int8.body.net_int8_ms", "int8", "body.net_int8_ms", "ms", 3.2, "measured", None,
+      W(BODY_CARD, BCARD_INT8["net"], "3.2 ms"), W(BENCHMARKS, INT8_BODY_ROW, "3.2 ms")),
+    F("int8.body.net_speedup", "int8", "body.net_speedup", "x", 1.80, "ratio", 0.15,
+      W(BODY_CARD, BCARD_INT8["net"], "1.80x"), W(BENCHMARKS, INT8_BODY_ROW, "1.80x"), W(README, README_INT8_Q, "1.80x")),
+    F("int8.body.int8_mb", "int8", "body.int8_mb", "MB", 2.0, "accuracy", 0.1,
+      W(BODY_CARD, "calibrated on 96\ngrids of `synth --target body --count 200 --seed 0`; 2.0 MB", "2.0 MB")),
+    # --- peers (benchmarks/peers.py) ---------------------------------------------------------------
+    *[F(f"peers.{key}.p50_ms", "peers", f"{key}.p50_ms", "ms", pub, "measured", None, W(BENCHMARKS, PEER_ROWS[key], text))
+      for key, pub, text in (("lite", 6.87, "6.87 ms"), ("int8", 3.82, "3.82 ms"), ("a2j", 65.8, "65.8 ms"),
+                             ("full", 852, "852 ms"))],
+    *[F(f"peers.{key}.x", "peers", f"{key}.x", "x", pub, "ratio", 0.25, W(BENCHMARKS, PEER_ROWS[key], text))
+      for key, pub, text in (("lite", 1.0, "1.00x"), ("int8", 0.56, "0.56x"), ("a2j", 9.59, "9.59x"), ("full", 124.07, "124x"))],
+    F("peers.int8.speedup", "peers", "int8.x", "x", 0.56, "ratio", 0.25, W(BENCHMARKS, PEER_ROWS["int8"], "1.80x"),
+      note="the same figure written as its inverse (1 / 0.56)"),
+    *[F(f"peers.{key}.gmac", "peers", f"{key}.gmac", "GMAC", pub, "accuracy", 0.01, W(BENCHMARKS, PEER_ROWS[key], text))
+      for key, pub, text in (("lite", 0.52, "0.52"), ("int8", 0.52, "0.52"), ("a2j", 6.23, "6.23"), ("full", 36.4, "36.4"))],
+    F("peers.fps", "peers", "lite.p50_ms", "ms", 6.87, "measured", None,
+      W(BENCHMARKS, PEERS_FPS_Q, "15 fps"), W(BENCHMARKS, PEERS_FPS_Q, "262 (int8) fps"),
+      note="fps = 1000 / p50 of each row"),
+    # --- several subjects (bench --subjects) ---------------------------------------------------------
+    *[F(f"subjects.{key}", "subjects", key, unit, pub, "measured" if unit == "ms" else "ratio", None if unit == "ms" else 0.15,
+        W(BENCHMARKS, SUBJ_Q, text))
+      for key, unit, pub, text in (("hand.1_ms", "ms", 8.2, "8.2 ms"), ("hand.2_x", "x", 1.60, "1.60x"),
+                                   ("hand.4_x", "x", 2.74, "2.74x"), ("body.1_ms", "ms", 10.0, "10.0 ms"),
+                                   ("body.2_x", "x", 1.68, "1.68x"), ("body.4_x", "x", 3.04, "3.04x"))],
     F("ablation.v2v_margin_pct", "ablation", "v2v_margin_pct", "%", 9.0, "accuracy", 5.0,
       W(RESULTS, "the margin over 2D regression is small (9 %)", "9 %"),
       note="(best regression - V2V) / best regression, test mean error"),
@@ -808,6 +947,26 @@ FIGURES: list[Figure] = [
 
 # Numbers with units in DOCUMENTS that are not measurements on the shipped models.
 NOT_REGENERATED: list[tuple[str, str, str]] = [
+    (BENCHMARKS, "one person end to end 34.0 -> 10.3 ms p50, 3.31x faster (29 -> 92 fps; voxelize 19.7 -> 5.2 ms,\n"
+                 "centre 6.1 -> 1.5 ms, inference 6.7 -> 3.3 ms with int8)",
+     "before/after a change of code: benchmarks/ab_commits.py --base 91755f7 (needs the base commit; not a step)"),
+    (BENCHMARKS, "27.0 -> 12.2 ms, 2.21x", "benchmarks/ab_commits.py --base 91755f7 ... --model models/v2v-lite-body.onnx"),
+    (BODY_CARD, "34.0 ms before the faster voxelizer and int8", "benchmarks/ab_commits.py --base 91755f7 (not a step)"),
+    (BENCHMARKS, "int8 hand network\nalone: 1.73x for 2, 3.45x for 4", "an interactive check of batch scaling (ONNX Runtime "
+     "session, random grids), stated to explain the subject ratios"),
+    (BENCHMARKS, "(two hands <= 1.4x, four people <= 2x)", "targets of the performance issue"),
+    (BENCHMARKS, "int8 hand network >= 1.6x and one hand end to end >= 1.35x\nfaster, <= 0.3 mm more error, <= 1 point of mAP",
+     "targets of the performance issue"),
+    (BENCHMARKS, "A2J reports 105 fps on a GPU", "the A2J paper's figure"),
+    (BENCHMARKS, "about 2.5x slower than the AMD EPYC", "comparison of this session's and earlier sessions' measurements"),
+    (BENCHMARKS, "Goal (2x): met", "target of the performance issue"),
+    (BENCHMARKS, "glibc's allocator handed ~1 MB blocks", "the size of the per-frame temporaries (a 640x480 float image)"),
+    (BODY_CARD, "2-core\nIntel Xeon", "the machine"),
+    (HAND_CARD, "0.007 lower on average", "a check on 120 frames of the tune set (seed 3000), stated as a caveat"),
+    (HAND_CARD, "(297 instead of 300 of 300 frames found in that run)", "the found counts of the e2e row's bench run"),
+    (HAND_CARD, "Percentile (99.99) calibration on 96 voxel grids", "configuration of training/quantize.py"),
+    (HAND_CARD, "synth --target hand --count 200 --seed 0", "the calibration recipe"),
+    (BODY_CARD, "synth --target body --count 200 --seed 0", "the calibration recipe"),
     (README, "about 2.6x slower, `handpose-live bench` measured 24.6 ms p50 end to end, 39 frames/s",
      "timing on another machine (`handpose-live bench --frames 200`, session 4); absolute times are machine-dependent"),
     (RESULTS, "| then: re-centre beyond 3 % of the cube (7.5 mm), one extra pass; geometric detection, one hand | 8.36 mm | "
@@ -882,7 +1041,8 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
 
 RANGES = {"mm": (0.0, 5000.0), "%": (0.0, 100.0), "ms": (0.0, 1e6), "fps": (0.0, 1e5), "x": (0.0, 1e4),
           "MB": (0.0, 1e6), "params": (1.0, 1e9), "M params": (0.001, 1e3), "GMAC": (0.0, 1e4), "peak": (0.0, 1.0),
-          "fraction": (0.0, 1.0), "count": (0.0, 1e6), "min": (0.0, 1e5), "passes": (1.0, 10.0)}
+          "fraction": (0.0, 1.0), "count": (0.0, 1e6), "min": (0.0, 1e5), "passes": (1.0, 10.0),
+          "points": (-100.0, 100.0)}
 
 
 def _values(v) -> list[float] | None:

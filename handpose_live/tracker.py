@@ -25,7 +25,7 @@ import numpy as np
 from .errors import UserError
 from .options import option
 from .records import stream_header
-from .resources import default_detector, default_model
+from .resources import PRECISIONS, default_detector, shipped_model
 from .targets import get_target
 from .types import DepthFrame, Intrinsics, PoseResult
 
@@ -43,6 +43,8 @@ class TrackerOptions:
     intrinsics: str | None = option(None, "depth images: camera preset (sr305, d435, kinect-v2, ...) or calib JSON file")
     depth_encoding: str = option("auto", "depth images: auto | raw (x depth_scale_m) | nyu-rgb (G*256+B mm)")
     model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
+    precision: str = option("auto", "shipped model: auto (int8 on a CPU with int8 dot products such as AVX-512 VNNI, "
+                                    "else fp32) | fp32 | int8")
     target: str = option("hand", "hand | body")
     max_hands: int = option(2, "hands tracked at once (--target hand)")
     max_people: int = option(1, "people tracked at once (--target body)")
@@ -66,6 +68,10 @@ class TrackerOptions:
     def __post_init__(self) -> None:
         """Numeric options are checked before anything opens."""
         get_target(self.target)
+        if self.precision not in PRECISIONS:
+            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.model is not None and self.precision != "auto":
+            raise UserError("--precision picks a shipped model; with --model the file decides (e.g. a *-int8.onnx)")
         check_image_options(self.input, self.intrinsics, self.depth_encoding)
         if self.frames < 0:
             raise UserError(f"--frames must be >= 0, got {self.frames}")
@@ -112,7 +118,8 @@ class Tracker:
             raise TypeError("pass TrackerOptions or keyword options, not both")
         self.options = options if options is not None else TrackerOptions(**kwargs)
         opts = self.options
-        self.model_path = Path(opts.model) if opts.model else default_model(opts.target)
+        self.model_path = (Path(opts.model) if opts.model
+                           else shipped_model(opts.target, opts.precision, opts.device, opts.backend))
         self.predictor = Predictor(self.model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
         if opts.detector == "auto":
             self.detector_path = default_detector()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from .geometry import back_project, clamp_roi, cube_roi_px, mm_to_norm
+from .geometry import clamp_roi, cube_roi_px, mm_to_norm
 from .types import Intrinsics
 
 
@@ -91,25 +92,44 @@ def voxelize_points(points_mm: torch.Tensor, centre_mm: torch.Tensor, cube_mm: f
     return voxelize_norm(norm, valid, grid)
 
 
-def roi_points_mm(depth_mm: torch.Tensor, intr: Intrinsics, centre_mm, cube_mm: float) -> torch.Tensor:
-    """Back-project only the pixels of a depth image [H, W] that can fall inside the cube.
-
-    Restricting to the cube's pixel window and z-slab keeps the cost independent of the
-    frame size (a 640x480 frame costs the same as its ~200x200 hand window).
-    """
-    cz = float(centre_mm[2])
-    u0, v0, u1, v1 = clamp_roi(cube_roi_px(centre_mm, cube_mm, intr), depth_mm.shape[1], depth_mm.shape[0])
-    if u1 <= u0 or v1 <= v0:
-        return torch.zeros(0, 3, device=depth_mm.device)
-    z = depth_mm[v0:v1, u0:u1]
-    keep = (z > 0) & (z >= cz - cube_mm / 2) & (z <= cz + cube_mm / 2) & torch.isfinite(z)
-    vs, us = torch.nonzero(keep, as_tuple=True)
-    xs, ys, zs = back_project((us + u0).to(torch.float32), (vs + v0).to(torch.float32), z[vs, us].to(torch.float32), intr)
-    return torch.stack([xs, ys, zs], dim=1)
-
-
 def voxelize_depth(depth_mm: torch.Tensor, intr: Intrinsics, centre_mm, cube_mm: float, grid: int) -> torch.Tensor:
     """Live path: one depth image [H, W] (mm, 0 = invalid) -> occupancy [1, 1, S, S, S]."""
-    pts = roi_points_mm(depth_mm, intr, centre_mm, cube_mm)
-    centre = torch.as_tensor(centre_mm, dtype=torch.float32, device=depth_mm.device).reshape(1, 3)
-    return voxelize_points(pts[None], centre, cube_mm, grid)
+    return voxelize_depth_many(depth_mm, intr, np.asarray(centre_mm, np.float64).reshape(1, 3), cube_mm, grid)
+
+
+def voxelize_depth_many(depth_mm: torch.Tensor, intr: Intrinsics, centres_mm: np.ndarray, cube_mm: float,
+                        grid: int) -> torch.Tensor:
+    """One depth image, N cube centres [N, 3] -> occupancy [N, 1, S, S, S].
+
+    The grid of `voxelize_points(roi_points_mm(...))` (the back-projection of geometry.py, then
+    mm -> voxel), folded into one affine map per axis and run on the cube's whole pixel window:
+    voxel index = trunc(z * a[u] + b) with a per column / row (x, y) or a constant (z), shifted
+    by S so that truncation is a floor on everything that can be inside. No `nonzero`, no gather;
+    pixels that miss the cube write to one spare cell. Same occupancy up to float rounding at voxel
+    boundaries (tests/test_voxelize.py); a near person's window (a whole 640x480 frame, 186k points
+    in the slab) went from ~19 to ~4 ms on one core.
+    """
+    dev = depth_mm.device
+    g = int(grid)
+    out = torch.zeros(len(centres_mm), g ** 3 + 1, dtype=torch.float32, device=dev)   # last cell: misses
+    scale = g / float(cube_mm)                              # voxels per mm
+    for i, centre in enumerate(np.asarray(centres_mm, np.float64).reshape(-1, 3)):
+        cx, cy, cz = (float(c) for c in centre)
+        u0, v0, u1, v1 = clamp_roi(cube_roi_px(centre, cube_mm, intr), depth_mm.shape[1], depth_mm.shape[0])
+        if u1 <= u0 or v1 <= v0:
+            continue
+        z = depth_mm[v0:v1, u0:u1].to(torch.float32)
+        # x = (u - cx_px) * z / fx  ->  x voxel + S = z * a[u] + (S/2 - cx * scale + S), likewise y and z.
+        ax = ((torch.arange(u0, u1, dtype=torch.float64, device=dev) - intr.cx) / intr.fx * scale).to(torch.float32)
+        ay = ((torch.arange(v0, v1, dtype=torch.float64, device=dev) - intr.cy) / intr.fy * scale).to(torch.float32)
+        ix = torch.addcmul(torch.tensor(1.5 * g - cx * scale, device=dev), z, ax[None, :]).to(torch.int32)
+        iy = torch.addcmul(torch.tensor(1.5 * g - cy * scale, device=dev), z, ay[:, None]).to(torch.int32)
+        iz = (z * scale + (1.5 * g - cz * scale)).to(torch.int32)
+        lo = torch.minimum(torch.minimum(ix, iy), iz)
+        hi = torch.maximum(torch.maximum(ix, iy), iz)
+        keep = (lo >= g) & (hi < 2 * g)          # NaN / inf depths cast to INT_MIN: outside
+        if cz - cube_mm / 2 <= 0:                # only then can a missing depth (0) land in the cube
+            keep &= z > 0
+        flat = (iz * g + iy) * g + ix - (g * g * g + g * g + g)
+        out[i].index_fill_(0, torch.where(keep, flat, g ** 3).reshape(-1).to(torch.int64), 1.0)
+    return out[:, :-1].reshape(-1, 1, g, g, g)

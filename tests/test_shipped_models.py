@@ -15,7 +15,9 @@ from handpose_live.synth.generate import generate_dataset
 # model cards (hand: 9.6 mm mean on 2,000 test frames, 11.0 mm on this set; body: mAP@10cm 87.5 %
 # on 500 test frames, 87 % on this set).
 FLOORS = {"v2v-lite-hand.onnx": ("hand", 40, {"mean_error_mm": 14.0}),
-          "v2v-lite-body.onnx": ("body", 20, {"map_10cm": 0.75})}
+          "v2v-lite-body.onnx": ("body", 20, {"map_10cm": 0.75}),
+          "v2v-lite-hand-int8.onnx": ("hand", 40, {"mean_error_mm": 14.0}),
+          "v2v-lite-body-int8.onnx": ("body", 20, {"map_10cm": 0.75})}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -33,10 +35,11 @@ def test_shipped_model_meets_its_floor(tmp_path, name):
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_models_are_shipped_small_with_a_card(name):
     assert (models_dir() / name).stat().st_size < 10e6
-    assert (models_dir() / name).with_suffix(".md").is_file()
+    assert (models_dir() / name.replace("-int8", "")).with_suffix(".md").is_file()   # int8: in the fp32 model's card
 
 
-def test_hand_model_does_not_invent_hands():
+@pytest.mark.parametrize("name", ["v2v-lite-hand.onnx", "v2v-lite-hand-int8.onnx"])
+def test_hand_model_does_not_invent_hands(name):
     """Objects that are not hands (a wall, a box, a ball) stay `found: false`."""
     import numpy as np
 
@@ -45,7 +48,7 @@ def test_hand_model_does_not_invent_hands():
     from handpose_live.types import DepthFrame
 
     intr = load_intrinsics("d435-640x480")
-    pipeline = PosePipeline(Predictor(models_dir() / "v2v-lite-hand.onnx", device="cpu"))
+    pipeline = PosePipeline(Predictor(models_dir() / name, device="cpu"))
     yy, xx = np.mgrid[0:intr.height, 0:intr.width]
     wall = np.full((intr.height, intr.width), 600, np.float32)
     box = np.full_like(wall, 1500)

@@ -202,9 +202,16 @@ def print_results(results: list[BenchResult]) -> None:
         console.print(f"{r.label}: {r.provider}")
     if len(results) > 1:
         base = results[0]
+
+        def speed(before: float, after: float) -> str:
+            ratio = before / after
+            return f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
+
         for r in results[1:]:
-            console.print(f"{base.label} vs {r.label}: {r.latency_p50_ms / base.latency_p50_ms:.1f}x faster at p50, "
-                          f"{base.fps / r.fps:.1f}x the fps")
+            line = f"{r.label} against {base.label}, same run: end to end {speed(base.latency_p50_ms, r.latency_p50_ms)} (p50)"
+            if "inference" in r.stages_ms and "inference" in base.stages_ms:
+                line += f", network {speed(base.stages_ms['inference']['p50'], r.stages_ms['inference']['p50'])}"
+            console.print(line + f", {r.fps / base.fps:.2f}x the fps")
 
 
 VIEWERS = ("none", "opencv", "open3d")
@@ -260,15 +267,23 @@ def print_app_results(apps: list[dict], pipeline_fps: float, source_fps: float, 
 def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
               device: str, as_json: bool, target: str, soak_frames: int = 0,
               backends: list[str] | None = None, viewers: list[str] | None = None, intrinsics: str | None = None,
-              depth_encoding: str = "auto", subjects: list[int] | None = None) -> list[BenchResult]:
-    from ..resources import default_model
+              depth_encoding: str = "auto", subjects: list[int] | None = None,
+              precisions: list[str] | None = None) -> list[BenchResult]:
+    from ..resources import PRECISIONS, shipped_model
 
     if frames <= 0:
         raise UserError("--frames must be positive")
     subjects = sorted(set(subjects or []))
     if any(n < 1 or n > 16 for n in subjects):
         raise UserError(f"--subjects must lie in 1..16, got {subjects}")
-    models = [Path(m) for m in models] or [default_model(target)]
+    precisions = list(dict.fromkeys(precisions or []))
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {p!r}")
+    if precisions and models:
+        raise UserError("--precision picks shipped models; with --model the files decide")
+    backend0 = check_backend((backends or ["onnxruntime"])[0])
+    models = [Path(m) for m in models] or [shipped_model(target, p, device, backend0) for p in precisions or ["auto"]]
     threads = threads or [0]
     backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
     viewers = list(dict.fromkeys(viewers or []))

@@ -106,7 +106,8 @@ def doctor() -> None:
 
 @app.command("export-onnx")
 def export_onnx(
-    checkpoint: Path = typer.Argument(..., help="training checkpoint (ours or the public PyTorch port's)"),
+    checkpoint: Path = typer.Argument(..., help="training checkpoint (ours or the public PyTorch port's); with --int8 "
+                                                "also an fp32 model file (.onnx)"),
     out: Path = typer.Option(..., "--out", help="ONNX file to write"),
     arch: Optional[str] = typer.Option(None, help="architecture of a port checkpoint (inferred when omitted)"),
     skeleton: Optional[str] = typer.Option(None, help="skeleton name for a port checkpoint (e.g. msra21, nyu14)"),
@@ -118,11 +119,21 @@ def export_onnx(
     opset: int = typer.Option(17, help="ONNX opset"),
     min_confidence: Optional[float] = typer.Option(
         None, "--min-confidence", help="store the model's 'no hand' gate (mean heatmap peak), measured on held-out data"),
+    int8: bool = typer.Option(False, "--int8", help="write an int8 model (uint8 activations, int8 weights) for CPUs with "
+                                                    "int8 dot products; needs --calibration"),
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration", help="with --int8: labelled dataset folder (e.g. from `handpose-live synth`) whose frames "
+                                    "set the activation ranges; use training data, not the test set"),
+    calibration_dataset: str = typer.Option("synthetic", "--calibration-dataset",
+                                            help="loader of the --calibration folder (synthetic, nyu, msra, icvl, ...)"),
+    calibration_frames: int = typer.Option(96, "--calibration-frames", help="with --int8: frames used to calibrate"),
 ) -> None:
     """Turn a checkpoint into the self-describing ONNX model that `run` uses, and verify it."""
-    from ..training.export import export_checkpoint
-    export_checkpoint(checkpoint, out, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
-                      source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset, min_confidence=min_confidence)
+    from ..training.export import export_cli
+    export_cli(checkpoint, out, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
+               source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset, min_confidence=min_confidence,
+               int8=int8, calibration=calibration, calibration_dataset=calibration_dataset,
+               calibration_frames=calibration_frames)
 
 
 register("run", RunOptions, _run)
@@ -197,6 +208,9 @@ def evaluate(
 @app.command()
 def bench(
     model: Optional[list[Path]] = typer.Option(None, "--model", help="ONNX model(s); repeat to compare (default: shipped)"),
+    precision: Optional[list[str]] = typer.Option(
+        None, "--precision", help="shipped model: auto | fp32 | int8, as `run --precision`; repeat to compare "
+                                  "(e.g. --precision fp32 --precision int8)"),
     camera: str = typer.Option("synthetic", help="synthetic | realsense (ignored with --input)"),
     input: Optional[Path] = typer.Option(None, "--input", help="recording to replay (.db3, .bag, .mkv) or depth images "
                                                                "(folder, glob, .png, .npy)"),
@@ -221,7 +235,7 @@ def bench(
     from .bench import bench_cli
     bench_cli(list(model or []), camera, input, frames, list(threads or []), device, as_json, target, soak,
               backends=list(backend or []), viewers=list(viewer or []), intrinsics=intrinsics,
-              depth_encoding=depth_encoding, subjects=list(subjects or []))
+              depth_encoding=depth_encoding, subjects=list(subjects or []), precisions=list(precision or []))
 
 
 def _private_runtime_dir() -> None:

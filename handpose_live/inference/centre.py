@@ -83,7 +83,9 @@ class CentreConfig:
                      track_radius_mm=0.3 * cube)
         if t.name == "hand":
             return replace(common, band_mm=0.6 * cube, hand_length_mm=0.8 * cube, surface_offset_mm=0.04 * cube)
-        return replace(common, band_mm=cube, hand_length_mm=cube, shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0)
+        # Bodies: every 4th pixel for the centre of mass of a 2 m cube (2: 4.7 -> 1.9 ms, the same error).
+        return replace(common, band_mm=cube, hand_length_mm=cube, shift_radii=(0.5, 0.5, 0.5), surface_offset_mm=0.0,
+                       point_step_px=4)
 
 
 @dataclass

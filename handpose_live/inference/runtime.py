@@ -47,6 +47,38 @@ def _as_array(voxels) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+_ALLOCATOR_TUNED = False
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the OS at once.
+
+    Every frame allocates a few temporaries of about 1 MB (a 640x480 float image, the voxelizer's
+    index planes, the centre estimator's masks). glibc serves blocks over 128 KB with mmap and
+    unmaps them on free (or trims the heap top), so each frame page-faults all of them in again:
+    measured on the body path, the voxelize stage took 13.7 ms p50 instead of 6.5 ms and the whole
+    frame 24.5 instead of 15.9 ms (`bench --target body`, int8, 2 cores). Raising the mmap and trim
+    thresholds keeps those pages mapped (a few tens of MB of heap stay with the process). Linux/glibc
+    only, once per process; elsewhere a no-op. Returns whether the settings took."""
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return True
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) == 1 and libc.mallopt(m_trim_threshold, 256 * 2**20) == 1
+    except (OSError, AttributeError):
+        return False
+    _ALLOCATOR_TUNED = bool(ok)
+    return _ALLOCATOR_TUNED
+
+
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise UserError(f"unknown backend '{backend}' ({', '.join(BACKENDS)})")

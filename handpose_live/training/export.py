@@ -210,3 +210,36 @@ def export_checkpoint(checkpoint: Path, out: Path, *, arch=None, skeleton=None, 
             raise UserError(f"--min-confidence must lie in [0, 1), got {min_confidence}")
         meta["min_confidence"] = float(min_confidence)  # the runtime's default "no hand" gate for this model
     return export_model(model, meta, out, with_heatmaps=with_heatmaps, opset=opset, log=log)
+
+
+def export_cli(checkpoint: Path, out: Path, *, int8: bool = False, calibration: Path | None = None,
+               calibration_dataset: str = "synthetic", calibration_frames: int = 96, log=print, **export_kw) -> dict:
+    """`export-onnx`: checkpoint -> fp32 model; with `--int8`, checkpoint or fp32 model -> int8 model."""
+    checkpoint, out = Path(checkpoint), Path(out)
+    if not int8:
+        if calibration is not None:
+            raise UserError("--calibration is only used with --int8")
+        if checkpoint.suffix == ".onnx":
+            raise UserError(f"{checkpoint} is already a model file; export-onnx takes a checkpoint "
+                            "(or, with --int8, quantises an fp32 model)")
+        return export_checkpoint(checkpoint, out, log=log, **export_kw)
+    if calibration is None:
+        raise UserError("--int8 needs --calibration DIR: a labelled dataset folder (e.g. `handpose-live synth --out DIR`)")
+    if not Path(calibration).is_dir():
+        raise UserError(f"--calibration {calibration}: no such folder")
+    if not 1 <= calibration_frames <= 10000:
+        raise UserError(f"--calibration-frames must lie in 1..10000, got {calibration_frames}")
+    if out.suffix != ".onnx":
+        raise UserError(f"output must end in .onnx: {out}")
+    if not checkpoint.is_file():
+        raise UserError(f"{checkpoint}: no such file")
+    from .quantize import calibration_grids, quantize_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if checkpoint.suffix == ".onnx":
+            fp32 = checkpoint
+        else:
+            fp32 = Path(tmp) / (out.stem.replace("int8", "fp32") + ".onnx")
+            export_checkpoint(checkpoint, fp32, log=log, **export_kw)
+        grids = calibration_grids(fp32, Path(calibration), calibration_dataset, count=calibration_frames)
+        return quantize_model(fp32, out, grids, calibration=f"{calibration_dataset}: {Path(calibration).name}", log=log)

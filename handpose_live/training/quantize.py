@@ -1,0 +1,192 @@
+"""fp32 model file -> int8 model file for CPUs with int8 dot products (AVX-512 VNNI, AVX-VNNI, ARM dot).
+
+Static quantisation with ONNX Runtime's own tooling, in the recipe measured on the shipped
+lite models (`../shared/reference/int8.md`, confirmed on held-out sets in
+`benchmarks/results.md`):
+
+- uint8 activations, int8 per-channel weights (U8S8): on a VNNI CPU int8 activations run
+  *slower* than fp32; U8S8 is the fast kernel;
+- QOperator format (QLinearConv...), 0.2-0.4 mm more accurate than QDQ at the same speed;
+- Conv, ConvTranspose, Relu, Add and MaxPool quantised, so activations stay uint8 between
+  layers; the heatmap (output) convolution and the decoding (argmax, sub-voxel fit) stay fp32:
+  the joints are read from the fp32 heatmaps, as in the fp32 model;
+- Percentile calibration (99.99th) on voxel grids of labelled frames, built exactly as the
+  model sees them (the frame's reference point, the model's cube and grid). MinMax lets a few
+  outlier activations set the scale and cost ~5 mm; Entropy did not help.
+
+The result is an ordinary model file: the same inputs, outputs and `handpose_live` metadata
+(quantisation drops metadata, so it is copied over), plus a `quantization` entry saying how
+it was made. Parity with the fp32 model is checked on the calibration grids before writing.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..fileio import atomic_path
+from ..inference.modelfile import INPUT, METADATA_KEY
+
+QUANTISED_OPS = ("Conv", "ConvTranspose", "Relu", "Add", "MaxPool")
+PERCENTILE = 99.99
+CALIBRATION_FRAMES = 96
+
+
+def calibration_grids(model_path: Path, data_root: Path, dataset: str = "synthetic", split: str = "train",
+                      count: int = CALIBRATION_FRAMES, seed: int = 0) -> np.ndarray:
+    """`count` voxel grids [N,1,S,S,S] of a labelled dataset, spread evenly over it, voxelized
+    around each frame's reference point with the model's cube and grid."""
+    import torch
+
+    from ..data import open_dataset
+    from ..inference.modelfile import read_model_info
+    from ..voxelize import pad_points, voxelize_points
+
+    info = read_model_info(model_path)
+    try:
+        data = open_dataset(dataset, data_root, split)
+    except FileNotFoundError as exc:
+        raise UserError(f"--calibration {data_root}: {exc}") from None
+    if len(data) == 0:
+        raise UserError(f"--calibration {data_root} has no frames")
+    if data.skeleton_name != info.skeleton:
+        raise UserError(f"--calibration {data_root} holds {data.skeleton_name} frames; the model predicts {info.skeleton}")
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(data), size=min(count, len(data)), replace=False))
+    grids = []
+    for start in range(0, len(picks), 16):
+        samples = [data[int(i)] for i in picks[start:start + 16]]
+        pts, valid = pad_points([s.points_mm for s in samples])
+        centres = torch.as_tensor(np.stack([s.centre_mm for s in samples]).astype(np.float32))
+        grids.append(voxelize_points(pts, centres, info.cube_mm, info.input_grid, valid=valid).numpy())
+    return np.concatenate(grids).astype(np.float32)
+
+
+def _output_conv(proto) -> str:
+    """Name of the convolution that writes the heatmaps: the last Conv/ConvTranspose of the graph."""
+    convs = [n for n in proto.graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    if not convs:
+        raise UserError("the model has no convolution to quantise")
+    return convs[-1].name
+
+
+def _named(proto) -> None:
+    """Give every node a unique name (the exporter leaves some empty; exclusion is by name)."""
+    seen = set()
+    for i, node in enumerate(proto.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{i}"
+        seen.add(node.name)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The quantisation tool prints its histogram steps and warns through the root logger about
+    the decoding's integer tensors (which are deliberately not quantised); keep that off the console."""
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+class _Reader:
+    """ONNX Runtime's CalibrationDataReader protocol over an array of grids, a few at a time."""
+
+    def __init__(self, grids: np.ndarray, batch: int = 8):
+        self.grids, self.batch, self.pos = grids, batch, 0
+
+    def get_next(self):
+        if self.pos >= len(self.grids):
+            return None
+        chunk = self.grids[self.pos:self.pos + self.batch]
+        self.pos += self.batch
+        return {INPUT: chunk}
+
+    def rewind(self) -> None:
+        self.pos = 0
+
+
+def quantize_model(fp32_path: Path, out: Path, grids: np.ndarray, *, percentile: float = PERCENTILE,
+                   calibration: str = "", log=print) -> dict:
+    """Write the int8 model to `out` (atomically) and return its parity report against fp32."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    fp32_path, out = Path(fp32_path), Path(out)
+    if out.suffix != ".onnx":
+        raise UserError(f"output must end in .onnx: {out}")
+    proto = onnx.load(str(fp32_path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    if METADATA_KEY not in props:
+        raise UserError(f"{fp32_path} is not a handpose-live model (no '{METADATA_KEY}' metadata)")
+    meta = json.loads(props[METADATA_KEY])
+    if meta.get("quantization"):
+        raise UserError(f"{fp32_path} is already quantised; quantise the fp32 model")
+    _named(proto)
+    excluded = _output_conv(proto)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "fp32.onnx"
+        dst = Path(tmp) / "int8.onnx"
+        onnx.save(proto, str(src))
+        log(f"calibrating on {len(grids)} grids and quantising ...")
+        with _quiet():
+            quantize_static(str(src), str(dst), _Reader(grids), quant_format=QuantFormat.QOperator,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            op_types_to_quantize=list(QUANTISED_OPS), nodes_to_exclude=[excluded],
+                            calibrate_method=CalibrationMethod.Percentile,
+                            extra_options={"CalibPercentile": percentile})
+        qproto = onnx.load(str(dst))
+    meta = dict(meta)
+    meta["quantization"] = {
+        "precision": "int8", "scheme": "static U8S8 per-channel, QOperator", "ops": list(QUANTISED_OPS),
+        "fp32": ["heatmap convolution", "decoding"], "calibration": calibration, "calibration_frames": int(len(grids)),
+        "calib_method": f"percentile {percentile}", "source_model": fp32_path.name,
+    }
+    del qproto.metadata_props[:]
+    for key, value in props.items():
+        entry = qproto.metadata_props.add()
+        entry.key, entry.value = key, value
+    for entry in qproto.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = json.dumps(meta)
+    qproto.producer_name, qproto.producer_version = proto.producer_name, proto.producer_version
+    onnx.checker.check_model(qproto)
+    report = parity(proto, qproto, grids, meta["output_grid"])
+    with atomic_path(out) as tmp:
+        onnx.save(qproto, str(tmp))
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, int8 U8S8, {len(grids)} calibration grids, "
+        f"percentile {percentile}; fp32 kept: {excluded} and the decoding)")
+    log(f"parity with fp32 on the calibration grids: median joint shift {report['median_joint_shift_vox']:.2f} voxels, "
+        f"{100 * report['within_one_voxel']:.1f} % of joints within 1 voxel")
+    return report
+
+
+def parity(fp32_proto, int8_proto, grids: np.ndarray, output_grid: int) -> dict:
+    """Joints of both models on the same grids: the share within one output voxel of fp32.
+
+    A quantised graph that decodes differently (wrong scales, a broken decoding) moves most
+    joints by many voxels; a good one keeps the great majority within one."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    joints = []
+    for proto in (fp32_proto, int8_proto):
+        sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        joints.append(np.concatenate([sess.run(["joints_vox"], {INPUT: grids[i:i + 8]})[0]
+                                      for i in range(0, len(grids), 8)]))
+    shift = np.linalg.norm(joints[0] - joints[1], axis=-1)
+    report = {"grids": int(len(grids)), "median_joint_shift_vox": float(np.median(shift)),
+              "within_one_voxel": float((shift <= 1.0).mean()), "max_joint_shift_vox": float(shift.max())}
+    if report["within_one_voxel"] < 0.9:
+        raise UserError(f"the int8 model moves {100 * (1 - report['within_one_voxel']):.0f} % of joints by more than "
+                        f"one voxel of {output_grid}^3 against fp32; not written")
+    return report
