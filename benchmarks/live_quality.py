@@ -31,7 +31,7 @@ from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.fileio import atomic_write_text
 from handpose_live.inference.pipeline import PipelineOptions, PosePipeline
 from handpose_live.inference.predictor import Predictor
-from handpose_live.resources import default_detector, default_model
+from handpose_live.resources import default_detector, shipped_model
 from handpose_live.skeletons import HAND21
 
 TIPS = [HAND21.joints.index(f"{f}_tip") for f in ("thumb", "index", "middle", "ring", "pinky")]
@@ -132,9 +132,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-hands", type=int, default=2, help="as `run --max-hands` (default: run's)")
     ap.add_argument("--detector", default="auto", help="as `run --detector`: auto (the shipped learned one) | geometric | FILE")
+    ap.add_argument("--track-centre", default=None,
+                    help="PipelineOptions.track_centre: predicted (the hand's default) | reference | points (before)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    predictor = Predictor(args.model or default_model("hand"), device="cpu", threads=args.threads)
+    predictor = Predictor(args.model or shipped_model("hand", device="cpu"), device="cpu", threads=args.threads)
     rows = []
     for seed in args.seeds:
         t0 = time.perf_counter()
@@ -142,7 +144,7 @@ def main(argv=None) -> int:
         detector = default_detector() if args.detector == "auto" else None if args.detector == "geometric" \
             else Path(args.detector)
         options = PipelineOptions(smoothing=args.smoothing, recentre_mm=args.recentre_mm, max_subjects=args.max_hands,
-                                  detector=detector, **passes)
+                                  detector=detector, track_centre=args.track_centre, **passes)
         rows.append(run_seed(predictor, seed, args.frames, options))
         r = rows[-1]
         print(f"seed {seed}: oracle {r['oracle_mean_mm']:.2f} mm, live {r['live_mean_mm'] or float('nan'):.2f} mm, "

@@ -24,13 +24,18 @@ class Target:
     shipped_model: str                     # file name under models/
     recentre_fraction: float               # re-run the model around its own joints when they sit this far
                                            # (x cube edge) from the cube centre it was given ...
-    recentre_passes: int                   # ... at most this many times (benchmarks/live_quality.py)
+    recentre_passes: int                   # ... at most this many times (benchmarks/live_quality.py; hands: 2,
+                                           # the second runs only after a large jump, docs/results.md)
     extra_confidence: float                # mean heatmap peak a new subject needs while another is tracked
+    track_centre: str                      # next cube of a tracked subject (inference/pipeline.py): "predicted"
+                                           # (the model's reference point + its last motion) or "points"
 
 
 TARGETS: dict[str, Target] = {
-    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 0.03, 1, 0.5),
-    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 0.15, 1, 0.55),
+    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 0.03, 2, 0.5,
+                   "predicted"),
+    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 0.15, 1, 0.55,
+                   "points"),
 }
 
 

@@ -12,6 +12,18 @@ one-hand behaviour is unchanged; a candidate of the learned detector has the det
 evidence and keeps the model's gate too: a far, edge-on second hand scores ~0.45), and two
 candidates on the same subject (reference points closer than a quarter cube) keep the better one.
 
+A tracked subject's cube for the next frame is centred where the model put its reference point
+(the palm centre, the point the network was trained around) plus that point's motion over the
+last frame (`track_centre="predicted"`); the image-based tracking step checks that the subject
+is still there (enough points in its cube) and gives the fallback: when the predicted cube's
+heatmaps fall under the gate (a sudden move, frames far apart), the subject's point-mass centre
+is tried in the same frame. Centring on the previous joints' point mass
+instead (`"points"`, before) left the first pass off-centre in nearly every frame, so almost
+every frame took a second, re-centred pass: on 5 seeds x 600 frames of the synthetic camera the
+prediction cut the live error and the passes per frame (docs/results.md, "Live quality"). Bodies
+keep `"points"` (targets.py): on 3 x 300 frames of the synthetic body camera the prediction was
+worse there (e.g. 28.0 -> 36.2 mm on one seed), as the body model's cube centre is not its torso.
+
 Each subject keeps an `id` while it is tracked (a subject lost and found again gets a new id),
 its own One-Euro filter, its handedness (chirality averaged over the track, `gestures.py`) and
 its pinch state. With one subject tracked, looking for a second one costs a network pass per
@@ -54,6 +66,9 @@ class PipelineOptions:
     max_subjects: int = 1                 # hands (or people) tracked at once
     detector: Path | None = None          # learned hand detector (ONNX); None: geometric detection
     detect_every: int = 3                 # look for more subjects every N frames while some are tracked
+    track_centre: str | None = None       # next cube of a tracked subject: "predicted" (its reference point
+                                          # + last motion) | "reference" (no motion) | "points" (its point
+                                          # mass); default: the target's (targets.py)
 
 
 @dataclass
@@ -64,12 +79,16 @@ class _Track:
     smoother: OneEuroFilter | None = None
     chirality: float | None = None
     pinch: PinchEvents = field(default_factory=PinchEvents)
+    reference_mm: np.ndarray | None = None    # the model's reference point in the last frame
+    velocity_mm: np.ndarray | None = None     # its motion over the last frame
 
 
 class PosePipeline:
     def __init__(self, predictor: Predictor, options: PipelineOptions | None = None):
         self.predictor = predictor
         self.options = options or PipelineOptions()
+        if self.options.track_centre not in (None, "predicted", "reference", "points"):
+            raise ValueError(f"track_centre must be predicted, reference or points, not {self.options.track_centre!r}")
         if self.options.max_subjects < 1:
             raise ValueError("max_subjects must be at least 1")
         info = predictor.info
@@ -88,6 +107,7 @@ class PosePipeline:
             else target.recentre_passes
         self.hand = HandJoints(predictor.skeleton.joints) if target.name == "hand" else None
         self.extra_confidence = max(self.min_confidence, target.extra_confidence)
+        self.track_centre = self.options.track_centre or target.track_centre
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._frames = 0
@@ -124,14 +144,22 @@ class PosePipeline:
         centres: list[np.ndarray] = []
         owners: list[_Track | None] = []
         learned: list[bool] = []
+        fallbacks: list[np.ndarray | None] = []      # a tracked subject's point-mass centre, when predicted
         seeds = [(t.joints_mm.min(axis=0) + t.joints_mm.max(axis=0)) / 2.0 for t in self._tracks]
         for k, track in enumerate(self._tracks):
             others = seeds[:k] + seeds[k + 1:]
             est = self.centre.track(frame, track.joints_mm, track.confidence, others)
             if est is not None:
+                fallback = None
+                if self.track_centre != "points" and track.reference_mm is not None:
+                    fallback = est.centre_mm
+                    est.centre_mm = track.reference_mm.copy()
+                    if self.track_centre == "predicted" and track.velocity_mm is not None:
+                        est.centre_mm = est.centre_mm + track.velocity_mm
                 centres.append(est.centre_mm)
                 owners.append(track)
                 learned.append(False)
+                fallbacks.append(fallback)
         room = opts.max_subjects - len(owners)
         if room > 0 and (not owners or self._frames % max(opts.detect_every, 1) == 0):
             spare = 1 if opts.max_subjects > 1 else 0     # one more candidate than room: clutter may come first
@@ -139,6 +167,7 @@ class PosePipeline:
                 centres.append(est.centre_mm)
                 owners.append(None)
                 learned.append(est.method == "learned")
+                fallbacks.append(None)
         self._frames += 1
         t1 = time.perf_counter()
         latency = {"centre": (t1 - t0) * 1e3}
@@ -147,6 +176,14 @@ class PosePipeline:
             latency["decode"] = 0.0
             return PoseResult(frame.index, frame.timestamp_ms, subjects_key=self.subjects_key, latency_ms=latency)
         centres_arr, joints, conf, stage = self._fit(frame, np.stack(centres))
+        # A prediction that missed (a sudden move, frames far apart): the point-mass centre, as before.
+        missed = [(i, f) for i, f in enumerate(fallbacks) if f is not None and conf[i].mean() < self.min_confidence]
+        if missed:
+            c2, j2, k2, more = self._fit(frame, np.stack([f for _, f in missed]))
+            for n, (i, _) in enumerate(missed):
+                if k2[n].mean() > conf[i].mean():
+                    centres_arr[i], joints[i], conf[i] = c2[n], j2[n], k2[n]
+            stage = {k: stage[k] + more[k] for k in stage}
         latency.update(stage)
         t2 = time.perf_counter()
         subjects = self._keep(frame, centres_arr, joints, conf, owners, learned)
@@ -179,13 +216,15 @@ class PosePipeline:
             refs.append(ref)
         tracks: list[_Track] = []
         subjects: list[Subject] = []
-        for i in kept:
+        for i, ref in zip(kept, refs):
             track = owners[i]
             if track is None or track in tracks:
                 track = _Track(self._next_id, joints[i], conf[i],
                                OneEuroFilter() if self.options.smoothing else None)
                 self._next_id += 1
             out = joints[i]
+            track.velocity_mm = None if track.reference_mm is None else ref - track.reference_mm
+            track.reference_mm = ref
             if track.smoother is not None:
                 out = track.smoother(out, frame.timestamp_ms)
             track.joints_mm, track.confidence = out, conf[i]
