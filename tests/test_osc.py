@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from handpose_live.errors import UserError
 from handpose_live.records import stream_header
+from handpose_live.resources import shipped_model
 from handpose_live.sinks.osc import MAX_DATAGRAM, OscSender
 from handpose_live.types import DepthFrame, Intrinsics, PoseResult, Subject
 
@@ -247,7 +248,7 @@ def test_run_streams_osc_and_websocket(receiver, tmp_path):
     assert names and "index_tip" in names[0]
 
     assert ws_messages, "the WebSocket client got nothing"
-    assert ws_messages[0]["joint_names"] == list(names[0]) and ws_messages[0]["model"] == "v2v-lite-hand.onnx"
+    assert ws_messages[0]["joint_names"] == list(names[0]) and ws_messages[0]["model"] == shipped_model("hand").name
     ws_records = ws_messages[1:]
     assert ws_records and all("frame" in r for r in ws_records)
     by_frame = {r["frame"]: r for r in records}

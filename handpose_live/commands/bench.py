@@ -282,8 +282,9 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
             raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {p!r}")
     if precisions and models:
         raise UserError("--precision picks shipped models; with --model the files decide")
-    backend0 = check_backend((backends or ["onnxruntime"])[0])
-    models = [Path(m) for m in models] or [shipped_model(target, p, device, backend0) for p in precisions or ["auto"]]
+    # auto: the file `run` would take; with another backend in the comparison, the one file all of them run (fp32)
+    auto_backend = "onnxruntime" if set(backends or ["onnxruntime"]) == {"onnxruntime"} else "openvino"
+    models = [Path(m) for m in models] or [shipped_model(target, p, device, auto_backend) for p in precisions or ["auto"]]
     threads = threads or [0]
     backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
     viewers = list(dict.fromkeys(viewers or []))
