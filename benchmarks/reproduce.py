@@ -555,19 +555,22 @@ RESULTS_LIVE_S4_Q = ("| session 4's default: as then, with the learned detector,
 README_BODY_Q = ("| mAP at 10 cm 87.5 % (feet 42 %); 97.6 % through `run` on front views; 92 fps through the whole pipeline "
                  "(int8) |")
 BODY_SPEED_Q = "91.7 frames/s, 10.3 ms p50 per frame (centre 1.5, voxelize 5.2, inference 3.3 ms)"
-README_INT8_Q = ("| hand 9.66 mm (+0.08 mm), body mAP 87.3 % (-0.27 points); network 1.69x / 1.80x faster "
-                 "(`benchmarks/int8.py`) |")
-INT8_HAND_ROW = ("| hand | 9.58 -> 9.66 mm (+0.08 mm) | 7.0 -> 4.2 ms: 1.69x faster | 24.9 -> 16.9 ms p50: 1.48x faster |")
-INT8_BODY_ROW = "| body | mAP at 10 cm 87.5 -> 87.3 % (-0.27 points) | 5.7 -> 3.2 ms: 1.80x faster |"
+README_INT8_Q = ("| hand 9.66 mm (+0.08 mm), body mAP 87.3 % (-0.27 points); network 1.82x / 1.99x faster "
+                 "(`benchmarks/int8.py`, median of three runs) |")
+INT8_HAND_ROW = ("| hand | 9.58 -> 9.66 mm (+0.08 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
+                 "1.46x faster |")
+INT8_BODY_ROW = "| body | mAP at 10 cm 87.5 -> 87.3 % (-0.27 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
 HCARD_INT8 = {"mm": "| mean joint error, 2,000 held-out frames (seed 2000, true centre) | 9.58 mm | 9.66 mm (+0.08 mm) |",
               "vox": "| joints within one output voxel of fp32 (200 test frames) | | 98.4 % |",
-              "net": "| network alone, batch 1, interleaved in one process | 7.0 ms | 4.2 ms (1.69x faster) |",
-              "e2e": "| whole pipeline, `bench --precision fp32 --precision int8` (synthetic camera, run's defaults) | 24.9 ms | "
-                     "16.9 ms (1.48x faster) |"}
+              "net": "| network alone, batch 1, interleaved in one process (three runs) | 6.2-7.0 ms | 3.3-4.2 ms (1.69-1.95x "
+                     "faster, median 1.82x) |",
+              "e2e": "| whole pipeline, `bench --precision fp32 --precision int8` (synthetic camera, run's defaults) | 11.3 ms | "
+                     "7.7 ms (1.46x faster) |"}
 BCARD_INT8 = {"map": "| mAP at 10 cm, 500 held-out frames (seed 2000, true centre) | 87.5 % | 87.3 % (-0.27 points) |",
               "mm": "| mean joint error, same frames | 54.1 mm | 55.7 mm |",
               "vox": "| joints within one output voxel of fp32 (200 test frames) | | 99.5 % |",
-              "net": "| network alone, batch 1, interleaved in one process | 5.7 ms | 3.2 ms (1.80x faster) |"}
+              "net": "| network alone, batch 1, interleaved in one process (three runs) | 5.7-8.7 ms | 2.9-4.1 ms (1.80-2.10x "
+                     "faster, median 1.99x) |"}
 PEER_ROWS = {"lite": "| v2v-lite fp32 (shipped) | 1,620,512 | 0.52 | 6.87 ms | 1.00x |",
              "int8": "| v2v-lite int8 (shipped) | 1,620,512 | 0.52 | 3.82 ms | 0.56x (1.80x faster) |",
              "a2j": ("| A2J-shaped: ResNet-50 on a 176x176 crop, three anchor heads | 43,713,792 | 6.23 | 65.8 ms | "
@@ -892,18 +895,20 @@ FIGURES: list[Figure] = [
       W(HAND_CARD, HCARD_INT8["mm"], "+0.08 mm"), W(BENCHMARKS, INT8_HAND_ROW, "+0.08 mm"), W(README, README_INT8_Q, "+0.08 mm")),
     F("int8.hand.within_voxel_pct", "int8", "hand.within_voxel_pct", "%", 98.4, "accuracy", 1.0,
       W(HAND_CARD, HCARD_INT8["vox"], "98.4 %")),
-    F("int8.hand.net_fp32_ms", "int8", "hand.net_fp32_ms", "ms", 7.0, "measured", None,
-      W(HAND_CARD, HCARD_INT8["net"], "7.0 ms"), W(BENCHMARKS, INT8_HAND_ROW, "7.0")),
-    F("int8.hand.net_int8_ms", "int8", "hand.net_int8_ms", "ms", 4.2, "measured", None,
-      W(HAND_CARD, HCARD_INT8["net"], "4.2 ms"), W(BENCHMARKS, INT8_HAND_ROW, "4.2 ms")),
-    F("int8.hand.net_speedup", "int8", "hand.net_speedup", "x", 1.69, "ratio", 0.15,
-      W(HAND_CARD, HCARD_INT8["net"], "1.69x"), W(BENCHMARKS, INT8_HAND_ROW, "1.69x"), W(README, README_INT8_Q, "1.69x")),
-    F("int8.hand.e2e_fp32_ms", "int8", "hand.e2e_fp32_ms", "ms", 24.9, "measured", None,
-      W(HAND_CARD, HCARD_INT8["e2e"], "24.9 ms"), W(BENCHMARKS, INT8_HAND_ROW, "24.9")),
-    F("int8.hand.e2e_int8_ms", "int8", "hand.e2e_int8_ms", "ms", 16.9, "measured", None,
-      W(HAND_CARD, HCARD_INT8["e2e"], "16.9 ms"), W(BENCHMARKS, INT8_HAND_ROW, "16.9 ms")),
-    F("int8.hand.e2e_speedup", "int8", "hand.e2e_speedup", "x", 1.48, "ratio", 0.15,
-      W(HAND_CARD, HCARD_INT8["e2e"], "1.48x"), W(BENCHMARKS, INT8_HAND_ROW, "1.48x")),
+    F("int8.hand.net_fp32_ms", "int8", "hand.net_fp32_ms", "ms", 6.2, "measured", None,
+      W(HAND_CARD, HCARD_INT8["net"], "6.2-7.0 ms")),
+    F("int8.hand.net_int8_ms", "int8", "hand.net_int8_ms", "ms", 3.4, "measured", None,
+      W(HAND_CARD, HCARD_INT8["net"], "3.3-4.2 ms")),
+    F("int8.hand.net_speedup", "int8", "hand.net_speedup", "x", 1.82, "ratio", 0.15,
+      W(HAND_CARD, HCARD_INT8["net"], "1.82x"), W(HAND_CARD, HCARD_INT8["net"], "1.69-1.95x"),
+      W(BENCHMARKS, INT8_HAND_ROW, "1.82x"), W(BENCHMARKS, INT8_HAND_ROW, "1.69-1.95x"), W(README, README_INT8_Q, "1.82x"),
+      note="median of three runs of benchmarks/int8.py (1.82, 1.69, 1.95); the range is the three runs"),
+    F("int8.hand.e2e_fp32_ms", "int8", "hand.e2e_fp32_ms", "ms", 11.3, "measured", None,
+      W(HAND_CARD, HCARD_INT8["e2e"], "11.3 ms"), W(BENCHMARKS, INT8_HAND_ROW, "11.3")),
+    F("int8.hand.e2e_int8_ms", "int8", "hand.e2e_int8_ms", "ms", 7.7, "measured", None,
+      W(HAND_CARD, HCARD_INT8["e2e"], "7.7 ms"), W(BENCHMARKS, INT8_HAND_ROW, "7.7 ms")),
+    F("int8.hand.e2e_speedup", "int8", "hand.e2e_speedup", "x", 1.46, "ratio", 0.15,
+      W(HAND_CARD, HCARD_INT8["e2e"], "1.46x"), W(BENCHMARKS, INT8_HAND_ROW, "1.46x")),
     F("int8.hand.int8_mb", "int8", "hand.int8_mb", "MB", 2.1, "accuracy", 0.1,
       W(HAND_CARD, "2.1 MB instead of 6.5 MB", "2.1 MB")),
     F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 87.5, "accuracy", 0.5,
@@ -918,11 +923,13 @@ FIGURES: list[Figure] = [
     F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.5, "accuracy", 1.0,
       W(BODY_CARD, BCARD_INT8["vox"], "99.5 %")),
     F("int8.body.net_fp32_ms", "int8", "body.net_fp32_ms", "ms", 5.7, "measured", None,
-      W(BODY_CARD, BCARD_INT8["net"], "5.7 ms"), W(BENCHMARKS, INT8_BODY_ROW, "5.7")),
-    F("int8.body.net_int8_ms", "int8", "body.net_int8_ms", "ms", 3.2, "measured", None,
-      W(BODY_CARD, BCARD_INT8["net"], "3.2 ms"), W(BENCHMARKS, INT8_BODY_ROW, "3.2 ms")),
-    F("int8.body.net_speedup", "int8", "body.net_speedup", "x", 1.80, "ratio", 0.15,
-      W(BODY_CARD, BCARD_INT8["net"], "1.80x"), W(BENCHMARKS, INT8_BODY_ROW, "1.80x"), W(README, README_INT8_Q, "1.80x")),
+      W(BODY_CARD, BCARD_INT8["net"], "5.7-8.7 ms")),
+    F("int8.body.net_int8_ms", "int8", "body.net_int8_ms", "ms", 2.9, "measured", None,
+      W(BODY_CARD, BCARD_INT8["net"], "2.9-4.1 ms")),
+    F("int8.body.net_speedup", "int8", "body.net_speedup", "x", 1.99, "ratio", 0.15,
+      W(BODY_CARD, BCARD_INT8["net"], "1.99x"), W(BODY_CARD, BCARD_INT8["net"], "1.80-2.10x"),
+      W(BENCHMARKS, INT8_BODY_ROW, "1.99x"), W(BENCHMARKS, INT8_BODY_ROW, "1.80-2.10x"), W(README, README_INT8_Q, "1.99x"),
+      note="median of three runs of benchmarks/int8.py (1.99, 1.80, 2.10); the range is the three runs"),
     F("int8.body.int8_mb", "int8", "body.int8_mb", "MB", 2.0, "accuracy", 0.1,
       W(BODY_CARD, "calibrated on 96\ngrids of `synth --target body --count 200 --seed 0`; 2.0 MB", "2.0 MB")),
     # --- peers (benchmarks/peers.py) ---------------------------------------------------------------
