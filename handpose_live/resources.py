@@ -57,12 +57,18 @@ def cpu_has_int8_dot() -> bool:
     return False
 
 
+def check_precision(precision: str) -> str:
+    """`--precision` is one of PRECISIONS (one message for `run`, `bench` and the API)."""
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 def shipped_model(target: str, precision: str = "auto", device: str = "auto", backend: str = "onnxruntime") -> Path:
     """The shipped model `run` uses for `target`: the int8 variant (`<name>-int8.onnx`, same accuracy
     within 0.3 mm / 1 point of mAP, see its model card) when `precision` asks for it, or, for
     `auto`, on a CPU with int8 dot products when ONNX Runtime runs inference on the CPU; otherwise fp32."""
-    if precision not in PRECISIONS:
-        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)
     fp32 = default_model(target)
     if precision == "fp32" or (precision == "auto" and (device == "cuda" or backend != "onnxruntime"
                                                          or not cpu_has_int8_dot())):

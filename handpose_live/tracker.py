@@ -25,7 +25,7 @@ import numpy as np
 from .errors import UserError
 from .options import option
 from .records import stream_header
-from .resources import PRECISIONS, default_detector, shipped_model
+from .resources import check_precision, default_detector, shipped_model
 from .targets import get_target
 from .types import DepthFrame, Intrinsics, PoseResult
 
@@ -68,8 +68,7 @@ class TrackerOptions:
     def __post_init__(self) -> None:
         """Numeric options are checked before anything opens."""
         get_target(self.target)
-        if self.precision not in PRECISIONS:
-            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
         if self.model is not None and self.precision != "auto":
             raise UserError("--precision picks a shipped model; with --model the file decides (e.g. a *-int8.onnx)")
         check_image_options(self.input, self.intrinsics, self.depth_encoding)

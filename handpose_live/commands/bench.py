@@ -269,17 +269,14 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
               backends: list[str] | None = None, viewers: list[str] | None = None, intrinsics: str | None = None,
               depth_encoding: str = "auto", subjects: list[int] | None = None,
               precisions: list[str] | None = None) -> list[BenchResult]:
-    from ..resources import PRECISIONS, shipped_model
+    from ..resources import check_precision, shipped_model
 
     if frames <= 0:
         raise UserError("--frames must be positive")
     subjects = sorted(set(subjects or []))
     if any(n < 1 or n > 16 for n in subjects):
         raise UserError(f"--subjects must lie in 1..16, got {subjects}")
-    precisions = list(dict.fromkeys(precisions or []))
-    for p in precisions:
-        if p not in PRECISIONS:
-            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {p!r}")
+    precisions = [check_precision(p) for p in dict.fromkeys(precisions or [])]
     if precisions and models:
         raise UserError("--precision picks shipped models; with --model the files decide")
     # auto: the file `run` would take; with another backend in the comparison, the one file all of them run (fp32)

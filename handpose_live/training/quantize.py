@@ -1,8 +1,8 @@
 """fp32 model file -> int8 model file for CPUs with int8 dot products (AVX-512 VNNI, AVX-VNNI, ARM dot).
 
 Static quantisation with ONNX Runtime's own tooling, in the recipe measured on the shipped
-lite models (`../shared/reference/int8.md`, confirmed on held-out sets in
-`benchmarks/results.md`):
+lite models (accuracy on held-out sets and speed: the model cards and `benchmarks/results.md`,
+rebuilt by `benchmarks/int8.py`):
 
 - uint8 activations, int8 per-channel weights (U8S8): on a VNNI CPU int8 activations run
   *slower* than fp32; U8S8 is the fast kernel;
