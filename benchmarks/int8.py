@@ -2,7 +2,8 @@
 sets, parity, and speed measured interleaved in one process.
 
 1. Quantise: `handpose-live export-onnx models/v2v-lite-<t>.onnx --int8 --calibration CAL` with
-   CAL = `synth --target <t> --seed 0 --count 200` (the first frames of the training set), exactly
+   CAL = `synth --target <t> --world classic --seed 0 --count 200` (the first frames of the first
+   training stages' set: calibrating on the crowded world's frames measured worse), exactly
    the recipe of the shipped `*-int8.onnx`; the rebuilt graph is compared with the shipped one.
 2. Accuracy: `handpose-live eval --model` on the held-out test sets (seed 2000; true centre), fp32
    and the rebuilt int8: mean joint error (hand) and mAP at 10 cm (body).
@@ -47,7 +48,8 @@ def sh(argv: list, capture: bool = True) -> str:
 
 def synth(data: Path, target: str, seed: int, count: int, name: str) -> Path:
     root = data / name
-    sh(CLI + ["synth", "--target", target, "--count", count, "--seed", seed, "--out", root, "--append"], capture=False)
+    sh(CLI + ["synth", "--target", target, "--count", count, "--seed", seed, "--world", "classic", "--out", root, "--append"],
+       capture=False)
     return root
 
 

@@ -153,10 +153,10 @@ class Context:
             raise RuntimeError(f"exit {proc.returncode}: {shown}\n{tail}")
         return proc.stdout or ""
 
-    def synth(self, target: str, seed: int, count: int, name: str) -> Path:
+    def synth(self, target: str, seed: int, count: int, name: str, world: str = "classic") -> Path:
         root = self.data / name
-        self.cmd(CLI + ["synth", "--target", target, "--count", count, "--seed", seed, "--out", root, "--append"],
-                 capture=False)
+        self.cmd(CLI + ["synth", "--target", target, "--count", count, "--seed", seed, "--world", world, "--out", root,
+                        "--append"], capture=False)
         return root
 
     def demo_recording(self, frames: int) -> Path:
@@ -199,6 +199,13 @@ def step_model(model: Path, target: str) -> Callable[[Context, dict], dict]:
              "gate.subject_min": gate["subject_min"], "gate.subject_p5": gate["subject_p5"],
              "gate.subject_median": gate["subject_median"],
              **{f"gate.{name}": peak for name, peak in gate["objects"].items()}}
+        crowded = ctx.synth(target, 2000, sz["crowded_frames"], f"synth-{target}-test-crowded", world="crowded")
+        c = _json_lines(ctx.cmd(CLI + ["eval", "--model", model, "--dataset", "synthetic", "--data-root", crowded, "--json",
+                                       "--limit", sz["crowded_frames"]]))[-1]
+        v["crowded.mean_mm"] = c["mean_error_mm"]
+        v.update({f"crowded.within{t_}_pct": _pct(c["success_rate"][str(t_)]) for t_ in (10, 20, 40)})
+        if target == "body":
+            v["crowded.map_pct"] = _pct(c["map_10cm"])
         if target == "hand":
             v.update({f"test.within{t_}_pct": _pct(t["success_rate"][str(t_)]) for t_ in (10, 20, 40)})
             v["test.per_joint_mm"] = t["per_joint_mm"]
@@ -452,13 +459,14 @@ class StepSkipped(Exception):
 SEEDS_LIVE = [77, 78, 79, 80, 81]
 STEPS = [
     Step("hand-model", "shipped hand model: size, held-out test set, through `run`, no-hand gate",
-         {"test_frames": (2000, 40), "seeds": (SEEDS_LIVE, [77]), "frames": (300, 60)},
-         "models/v2v-lite-hand.onnx; test set `synth --target hand --seed 2000` (true centre); `run` on a .db3 per "
+         {"test_frames": (2000, 40), "crowded_frames": (1000, 20), "seeds": (SEEDS_LIVE, [77]), "frames": (300, 60)},
+         "models/v2v-lite-hand.onnx; test sets `synth --target hand --seed 2000` in the classic and (1,000 frames) the "
+         "crowded world (true centre); `run` on a .db3 per "
          "synthetic-camera seed (online centre), pooled over seeds; gate peaks on the same frames, gate off",
          run=step_model(HAND_MODEL, "hand")),
     Step("body-model", "shipped body model: size, held-out test set, through `run`, no-body gate",
-         {"test_frames": (500, 40), "seeds": (SEEDS_LIVE, [77]), "frames": (150, 60)},
-         "models/v2v-lite-body.onnx; test set `synth --target body --seed 2000`; otherwise as hand-model",
+         {"test_frames": (500, 40), "crowded_frames": (500, 20), "seeds": (SEEDS_LIVE, [77]), "frames": (150, 60)},
+         "models/v2v-lite-body.onnx; test sets `synth --target body --seed 2000`, classic and crowded; otherwise as hand-model",
          run=step_model(BODY_MODEL, "body")),
     Step("live-quality", "live quality of the default pipeline against the oracle centre (benchmarks/live_quality.py)",
          {"seeds": ([0, 1, 2, 3, 4], [0]), "frames": (600, 60)}, "shipped hand model, default PipelineOptions, 2 threads",
@@ -525,50 +533,56 @@ def F(id_: str, step: str, key: str, unit: str, published, kind: str, tol=None, 
 
 
 W = Where
-HAND_JOINTS_Q = ("wrist 6.3; thumb 6.5 / 7.9 / 10.4 / 12.4; index 5.5 / 9.2 / 12.3 / 16.2; middle 4.7 / 8.9 / 11.8 / 15.8; "
-                 "ring 4.6 / 8.7 / 11.6 / 15.9; pinky 5.1 / 7.6 / 8.5 / 11.1")
-BODY_JOINTS_Q = ("head 1.00, neck 1.00, R/L shoulder 0.99/0.99, R/L elbow 0.96/0.95, R/L hand 0.91/0.90, torso 1.00, "
-                 "R/L hip 0.97/0.97, R/L knee 0.83/0.83, R/L foot 0.42/0.42")
-HAND_TEST_Q = "| frames with max joint error <= 10 / 20 / 40 mm | 18.8 % / 52.5 % / 74.6 % |"
-HAND_GATE_Q = ("measured mean peaks were at least 0.60 (median 0.68) on 100 frames of the synthetic camera (seed 77) and "
-               "0.05 / 0.09 / 0.17 on a wall, a box and a ball")
-BODY_GATE_Q = ("(150 frames of the synthetic body camera: median 0.83, 5th percentile 0.78; a box 0.21, a ball 0.27, "
-               "a wall: no object found)")
-BODY_RUN_Q = ("body found in 149/150 frames (one frame's mean peak was 0.18, under the gate), mAP at 10 cm 97.6 %, "
-              "mean error 23.5 mm (front views of standing/walking people only), 17.7 ms p50 per frame")
-RESULTS_HAND_Q = ("| 9.56 mm mean; 52.5 % / 74.6 % of frames with every joint within 20 / 40 mm | 9.3 mm live, hand found in "
-                  "100.0 % of frames (5 seeds x 600 frames, see below) |")
-RESULTS_BODY_Q = "| mAP at 10 cm 87.5 %, 54 mm mean | mAP 97.6 %, body found 149/150 (front views) |"
-README_HAND_Q = ("| 9.6 mm mean joint error (true centre); 9.3 mm live through `run` (synthetic camera, 5 seeds x 600 "
-                 "frames); 5.4 ms network |")
-HAND_LIVE_Q = ("hand found\nin 100.0 % of frames, mean error 9.3 mm, against\n8.49 mm with the true centre on the same "
+HAND_JOINTS_Q = ("wrist 6.2; thumb 6.4 / 8.1 / 10.6 / 12.8; index 5.5 / 9.3 / 12.7 / 15.9; middle 4.6 / 8.9 / 12.2 / 16.0; "
+                 "ring 4.5 / 8.9 / 11.8 / 15.6; pinky 5.2 / 7.9 / 8.8 / 11.2")
+BODY_JOINTS_Q = ("head 1.00, neck 1.00, R/L shoulder 0.99/0.98, R/L elbow 0.96/0.96, R/L hand 0.91/0.89, torso 1.00, "
+                 "R/L hip 0.97/0.97, R/L knee 0.83/0.83, R/L foot 0.41/0.42")
+HAND_TEST_Q = "| frames with max joint error <= 10 / 20 / 40 mm | 18.3 % / 52.4 % / 73.7 % | 15.1 % / 42.9 % / 62.7 % |"
+HAND_CROWDED_Q = "| mean 3D joint error | 9.67 mm (target <= 10 mm: reached; goal <= 8 mm: not reached) | 14.24 mm |"
+HAND_GATE_Q = ("measured mean peaks were at least 0.43 (median 0.67) on 1,500 frames of the synthetic camera (seeds 77-81) "
+               "and 0.06 / 0.15 / 0.16 on a wall, a box and a ball")
+BODY_GATE_Q = ("(642 frames of the synthetic body camera, seeds 77-81: median 0.78, 5th percentile 0.13; a box 0.05, "
+               "a ball 0.37, a wall: no object found)")
+BODY_RUN_Q = ("body found in 583/750 frames, mAP at 10 cm 94.8 % over the frames found, mean error 43.8 mm (front views of "
+              "standing/walking people only), 13.0 ms p50 per frame")
+BODY_CROWDED_Q = "| mAP at 10 cm | 87.4 % (target >= 85 %: reached; stage 1 alone: 75.3 %) | 85.2 % |"
+RESULTS_HAND_Q = ("| 9.67 mm mean; 52.4 % / 73.7 % of frames with every joint within 20 / 40 mm; crowded world 14.24 mm | "
+                  "9.4 mm live, hand found in 100.0 % of frames (5 seeds x 600 frames, see below) |")
+RESULTS_BODY_Q = ("| mAP at 10 cm 87.4 %, 55 mm mean; crowded world 85.2 % | mAP 94.8 %, body found in 583/750 frames (front "
+                  "views, 5 seeds) |")
+README_HAND_Q = ("| 9.7 mm mean joint error (true centre; 14.2 mm in the crowded world); 9.4 mm live through `run` "
+                 "(synthetic camera, 5 seeds x 600 frames); 5.4 ms network |")
+HAND_LIVE_Q = ("hand found\nin 100.0 % of frames, mean error 9.4 mm, against\n8.58 mm with the true centre on the same "
                "frames (1.09x)")
-RESULTS_LIVE_NOW_Q = ("| now (default): int8, the next cube at the predicted reference point, up to 2 re-centring passes | "
-                      "8.49 mm | 9.28 mm | 1.09x | 100.0 % | 25.0 % | 4.3 / 42 mm | 46 / 119 mm | 1.07 |")
+RESULTS_LIVE_NOW_Q = ("| now (default): the same with the crowded-world model (int8) | 8.58 mm | 9.39 mm | 1.09x | 100.0 % | "
+                      "26.5 % | 4.6 / 46 mm | 49 / 116 mm | 1.06 |")
+RESULTS_LIVE_S5_Q = ("| session 5's default: int8, the next cube at the predicted reference point, up to 2 re-centring passes | "
+                     "8.49 mm | 9.28 mm | 1.09x | 100.0 % | 25.0 % | 4.3 / 42 mm | 46 / 119 mm | 1.07 |")
 RESULTS_LIVE_INT8_Q = ("| the same with the int8 model | 8.49 mm | 12.92 mm | 1.52x | 99.8 % | 30.6 % | 4.9 / 51 mm | "
                        "55 / 126 mm | 2.00 |")
-RESULTS_DET_BEFORE_Q = "| before: one nearest candidate, tracked | 50.0 % | 94.1 % | 94.8 / 90.6 % | 453 |"
-RESULTS_DET_GEO_Q = "| geometric, up to 2, verified by the network | 95.6 % | 94.1 % | 100.0 / 90.6 % | 587 |"
-RESULTS_DET_LEARNED_Q = "| learned detector (default), up to 2, verified | 100.0 % | 94.8 % | 100.0 / 87.5 % | 100 |"
+RESULTS_DET_BEFORE_Q = "| before: one nearest candidate, tracked | 50.0 % | 100.0 % | 100.0 / 100.0 % | 367 |"
+RESULTS_DET_GEO_Q = "| geometric, up to 2, verified by the network | 94.4 % | 100.0 % | 100.0 / 100.0 % | 520 |"
+RESULTS_DET_LEARNED_Q = "| learned detector (default), up to 2, verified | 100.0 % | 100.0 % | 100.0 / 100.0 % | 40 |"
 RESULTS_LIVE_S4_Q = ("| session 4's default: as then, with the learned detector, up to 2 hands | 8.36 mm | 12.88 mm | 1.54x | "
                       "100.0 % | 30.2 % | 4.4 / 50 mm | 54 / 119 mm | 2.00 |")
-README_BODY_Q = ("| mAP at 10 cm 87.5 % (feet 42 %); 97.6 % through `run` on front views; 92 fps through the whole pipeline "
-                 "(int8) |")
+README_BODY_Q = ("| mAP at 10 cm 87.4 % (feet 42 %; 85.2 % in the crowded world); 94.8 % through `run` on front views; 92 fps "
+                 "through the whole pipeline (int8) |")
 BODY_SPEED_Q = "91.7 frames/s, 10.3 ms p50 per frame (centre 1.5, voxelize 5.2, inference 3.3 ms)"
-README_INT8_Q = ("| hand 9.66 mm (+0.08 mm), body mAP 87.3 % (-0.27 points); network 1.82x / 1.99x faster "
+README_INT8_Q = ("| hand 9.82 mm (+0.14 mm), body mAP 87.3 % (-0.11 points); network 1.82x / 1.99x faster "
                  "(`benchmarks/int8.py`, median of three runs) |")
-INT8_HAND_ROW = ("| hand | 9.58 -> 9.66 mm (+0.08 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
+INT8_HAND_ROW = ("| hand | 9.67 -> 9.82 mm (+0.14 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
                  "1.46x faster |")
-INT8_BODY_ROW = "| body | mAP at 10 cm 87.5 -> 87.3 % (-0.27 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
-HCARD_INT8 = {"mm": "| mean joint error, 2,000 held-out frames (seed 2000, true centre) | 9.58 mm | 9.66 mm (+0.08 mm) |",
-              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 98.4 % |",
+INT8_BODY_ROW = "| body | mAP at 10 cm 87.4 -> 87.3 % (-0.11 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
+HCARD_INT8 = {"mm": ("| mean joint error, 2,000 held-out frames (seed 2000, classic, true centre) | 9.67 mm | "
+                     "9.82 mm (+0.14 mm) |"),
+              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 97.7 % |",
               "net": "| network alone, batch 1, interleaved in one process (three runs) | 6.2-7.0 ms | 3.3-4.2 ms (1.69-1.95x "
                      "faster, median 1.82x) |",
               "e2e": "| whole pipeline, `bench --precision fp32 --precision int8` (synthetic camera, run's defaults) | 11.3 ms | "
                      "7.7 ms (1.46x faster) |"}
-BCARD_INT8 = {"map": "| mAP at 10 cm, 500 held-out frames (seed 2000, true centre) | 87.5 % | 87.3 % (-0.27 points) |",
-              "mm": "| mean joint error, same frames | 54.1 mm | 55.7 mm |",
-              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 99.5 % |",
+BCARD_INT8 = {"map": "| mAP at 10 cm, 500 held-out frames (seed 2000, classic, true centre) | 87.4 % | 87.3 % (-0.11 points) |",
+              "mm": "| mean joint error, same frames | 54.6 mm | 55.9 mm |",
+              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 99.7 % |",
               "net": "| network alone, batch 1, interleaved in one process (three runs) | 5.7-8.7 ms | 2.9-4.1 ms (1.80-2.10x "
                      "faster, median 1.99x) |"}
 PEER_ROWS = {"lite": "| v2v-lite fp32 (shipped) | 1,620,512 | 0.52 | 6.87 ms | 1.00x |",
@@ -613,124 +627,134 @@ FIGURES: list[Figure] = [
       W(HAND_CARD, "1,620,512 parameters, 0.52 GMAC per frame, 6.5 MB ONNX", "1,620,512")),
     F("hand.file_mb", "hand-model", "file_mb", "MB", 6.5, "accuracy", 0.1,
       W(HAND_CARD, "1,620,512 parameters, 0.52 GMAC per frame, 6.5 MB ONNX", "6.5 MB")),
-    F("hand.test.mean_mm", "hand-model", "test.mean_mm", "mm", 9.56, "accuracy", 0.05,
-      W(RESULTS, RESULTS_HAND_Q, "9.56 mm"), W(HAND_CARD, "| mean 3D joint error | 9.56 mm (target <= 10 mm: reached; "
-                                                         "goal <= 8 mm: not reached) |", "9.56 mm"),
-      W(README, README_HAND_Q, "9.6 mm"), W(RESULTS, "not with the shipped model (9.6 mm after 20,000 steps)", "9.6 mm")),
-    F("hand.test.within10_pct", "hand-model", "test.within10_pct", "%", 18.8, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "18.8 %")),
-    F("hand.test.within20_pct", "hand-model", "test.within20_pct", "%", 52.5, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "52.5 %"), W(RESULTS, RESULTS_HAND_Q, "52.5 %")),
-    F("hand.test.within40_pct", "hand-model", "test.within40_pct", "%", 74.6, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "74.6 %"), W(RESULTS, RESULTS_HAND_Q, "74.6 %")),
+    F("hand.test.mean_mm", "hand-model", "test.mean_mm", "mm", 9.67, "accuracy", 0.05,
+      W(RESULTS, RESULTS_HAND_Q, "9.67 mm"), W(HAND_CARD, HAND_CROWDED_Q, "9.67 mm"), W(README, README_HAND_Q, "9.7 mm"),
+      W(RESULTS, "| hand, now (fp32 / int8) | 9.67 /", "9.67")),
+    F("hand.test.within10_pct", "hand-model", "test.within10_pct", "%", 18.3, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "18.3 %")),
+    F("hand.test.within20_pct", "hand-model", "test.within20_pct", "%", 52.4, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "52.4 %"), W(RESULTS, RESULTS_HAND_Q, "52.4 %")),
+    F("hand.test.within40_pct", "hand-model", "test.within40_pct", "%", 73.7, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "73.7 %"), W(RESULTS, RESULTS_HAND_Q, "73.7 %")),
     F("hand.test.per_joint_mm", "hand-model", "test.per_joint_mm", "mm",
-      [6.3, 6.5, 7.9, 10.4, 12.4, 5.5, 9.2, 12.3, 16.2, 4.7, 8.9, 11.8, 15.8, 4.6, 8.7, 11.6, 15.9, 5.1, 7.6, 8.5, 11.1],
-      "accuracy", 0.1, W(HAND_CARD, HAND_JOINTS_Q, "wrist 6.3")),
-    F("hand.run.mean_mm", "hand-model", "run.mean_mm", "mm", 8.2, "accuracy", 1.0,
+      [6.2, 6.4, 8.1, 10.6, 12.8, 5.5, 9.3, 12.7, 15.9, 4.6, 8.9, 12.2, 16.0, 4.5, 8.9, 11.8, 15.6, 5.2, 7.9, 8.8, 11.2],
+      "accuracy", 0.1, W(HAND_CARD, HAND_JOINTS_Q, "wrist 6.2")),
+    F("hand.crowded.mean_mm", "hand-model", "crowded.mean_mm", "mm", 14.24, "accuracy", 0.05,
+      W(HAND_CARD, HAND_CROWDED_Q, "14.24 mm"), W(RESULTS, RESULTS_HAND_Q, "14.24 mm"), W(README, README_HAND_Q, "14.2 mm")),
+    F("hand.crowded.within10_pct", "hand-model", "crowded.within10_pct", "%", 15.1, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "15.1 %")),
+    F("hand.crowded.within20_pct", "hand-model", "crowded.within20_pct", "%", 42.9, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "42.9 %")),
+    F("hand.crowded.within40_pct", "hand-model", "crowded.within40_pct", "%", 62.7, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "62.7 %")),
+    F("hand.run.mean_mm", "hand-model", "run.mean_mm", "mm", 7.0, "accuracy", 1.0,
       note="was published from one seed (77, 300 frames); the docs now quote the live-quality step (5 x 600)"),
     F("hand.run.found_pct", "hand-model", "run.found_pct", "%", 100.0, "accuracy", 1.0,
       note="the docs now quote the live-quality step"),
-    F("hand.run.within20_pct", "hand-model", "run.within20_pct", "%", 49.0, "accuracy", 5.0),
-    F("hand.run.within40_pct", "hand-model", "run.within40_pct", "%", 81.0, "accuracy", 5.0),
-    F("hand.gate.subject_min", "hand-model", "gate.subject_min", "peak", 0.60, "accuracy", 0.1, W(HAND_CARD, HAND_GATE_Q, "0.60"),
-      note="published on 100 frames of seed 77; now the lowest over the hand-model step's frames"),
-    F("hand.gate.subject_median", "hand-model", "gate.subject_median", "peak", 0.68, "accuracy", 0.05,
-      W(HAND_CARD, HAND_GATE_Q, "0.68")),
-    F("hand.gate.wall", "hand-model", "gate.wall", "peak", 0.05, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.05")),
-    F("hand.gate.box", "hand-model", "gate.box", "peak", 0.09, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.09")),
-    F("hand.gate.ball", "hand-model", "gate.ball", "peak", 0.17, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.17")),
+    F("hand.run.within20_pct", "hand-model", "run.within20_pct", "%", 69.8, "accuracy", 5.0),
+    F("hand.run.within40_pct", "hand-model", "run.within40_pct", "%", 89.9, "accuracy", 5.0),
+    F("hand.gate.subject_min", "hand-model", "gate.subject_min", "peak", 0.43, "accuracy", 0.1,
+      W(HAND_CARD, HAND_GATE_Q, "0.43")),
+    F("hand.gate.subject_median", "hand-model", "gate.subject_median", "peak", 0.67, "accuracy", 0.05,
+      W(HAND_CARD, HAND_GATE_Q, "0.67")),
+    F("hand.gate.wall", "hand-model", "gate.wall", "peak", 0.06, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.06")),
+    F("hand.gate.box", "hand-model", "gate.box", "peak", 0.15, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.15")),
+    F("hand.gate.ball", "hand-model", "gate.ball", "peak", 0.16, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.16")),
     # --- shipped body model ----------------------------------------------------------------------
     F("body.params", "body-model", "params", "params", 1608032, "exact", 0,
       W(BODY_CARD, "1,608,032 parameters, 6.4 MB ONNX", "1,608,032")),
     F("body.file_mb", "body-model", "file_mb", "MB", 6.4, "accuracy", 0.1,
       W(BODY_CARD, "1,608,032 parameters, 6.4 MB ONNX", "6.4 MB")),
-    F("body.test.map_pct", "body-model", "test.map_pct", "%", 87.5, "accuracy", 0.1,
-      W(BODY_CARD, "| mAP at 10 cm | 87.5 % (target >= 85 %: reached; stage 1 alone: 75.3 %) |", "87.5 %"),
-      W(RESULTS, RESULTS_BODY_Q, "87.5 %"), W(README, README_BODY_Q, "87.5 %")),
-    F("body.test.mean_mm", "body-model", "test.mean_mm", "mm", 54.0, "accuracy", 1.0,
-      W(BODY_CARD, "| mean joint error | 54 mm |", "54 mm"), W(RESULTS, RESULTS_BODY_Q, "54 mm")),
+    F("body.test.map_pct", "body-model", "test.map_pct", "%", 87.4, "accuracy", 0.1,
+      W(BODY_CARD, BODY_CROWDED_Q, "87.4 %"), W(RESULTS, RESULTS_BODY_Q, "87.4 %"), W(README, README_BODY_Q, "87.4 %"),
+      W(RESULTS, "| body, now: mAP at 10 cm | 87.4 %", "87.4 %")),
+    F("body.test.mean_mm", "body-model", "test.mean_mm", "mm", 55.0, "accuracy", 1.0,
+      W(BODY_CARD, "| mean joint error | 55 mm | 63 mm |", "55 mm"), W(RESULTS, RESULTS_BODY_Q, "55 mm")),
+    F("body.crowded.map_pct", "body-model", "crowded.map_pct", "%", 85.2, "accuracy", 0.1,
+      W(BODY_CARD, BODY_CROWDED_Q, "85.2 %"), W(RESULTS, RESULTS_BODY_Q, "85.2 %"), W(README, README_BODY_Q, "85.2 %"),
+      W(RESULTS, "| body, now: mAP at 10 cm | 87.4 % | **85.2** % |", "85.2")),
+    F("body.crowded.mean_mm", "body-model", "crowded.mean_mm", "mm", 63.0, "accuracy", 1.0,
+      W(BODY_CARD, "| mean joint error | 55 mm | 63 mm |", "63 mm")),
     F("body.test.per_joint_map", "body-model", "test.per_joint_map", "fraction",
-      [1.00, 1.00, 0.99, 0.99, 0.96, 0.95, 0.91, 0.90, 1.00, 0.97, 0.97, 0.83, 0.83, 0.42, 0.42], "accuracy", 0.01,
+      [1.00, 1.00, 0.99, 0.98, 0.96, 0.96, 0.91, 0.89, 1.00, 0.97, 0.97, 0.83, 0.83, 0.41, 0.42], "accuracy", 0.01,
       W(BODY_CARD, BODY_JOINTS_Q, "head 1.00")),
     F("body.test.feet_map_pct", "body-model", "test.feet_map_pct", "%", 42.0, "accuracy", 1.0,
-      W(README, README_BODY_Q, "42 %"), W(BODY_CARD, "Feet remain the weak joints (42 % within 10 cm on the test set", "42 %")),
-    F("body.run.found_pct", "body-model", "run.found_pct", "%", 100.0 * 149 / 150, "accuracy", 2.0,
-      W(BODY_CARD, BODY_RUN_Q, "149/150"), W(RESULTS, RESULTS_BODY_Q, "149/150"),
-      note="published from one seed (77, 150 frames); the set-up is now 5 seeds x 150 frames, pooled"),
-    F("body.run.map_pct", "body-model", "run.map_pct", "%", 97.6, "accuracy", 2.0,
-      W(BODY_CARD, BODY_RUN_Q, "97.6 %"), W(RESULTS, RESULTS_BODY_Q, "97.6 %"), W(README, README_BODY_Q, "97.6 %")),
-    F("body.run.mean_mm", "body-model", "run.mean_mm", "mm", 23.5, "accuracy", 3.0, W(BODY_CARD, BODY_RUN_Q, "23.5 mm")),
-    F("body.run.latency_p50_ms", "body-model", "run.latency_p50_ms", "ms", 17.7, "measured", None,
-      W(BODY_CARD, BODY_RUN_Q, "17.7 ms")),
-    F("body.gate.subject_min", "body-model", "gate.subject_min", "peak", 0.18, "accuracy", 0.1, W(BODY_CARD, BODY_RUN_Q, "0.18")),
-    F("body.gate.subject_median", "body-model", "gate.subject_median", "peak", 0.83, "accuracy", 0.05,
-      W(BODY_CARD, BODY_GATE_Q, "0.83")),
-    F("body.gate.subject_p5", "body-model", "gate.subject_p5", "peak", 0.78, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.78")),
-    F("body.gate.box", "body-model", "gate.box", "peak", 0.21, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.21"),
-      note="the published box/ball/wall scenes are not recorded; evaluate_shipped.py now fixes them"),
-    F("body.gate.ball", "body-model", "gate.ball", "peak", 0.27, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.27")),
+      W(README, README_BODY_Q, "42 %"), W(BODY_CARD, "Feet remain the weak joints\n(42 % within 10 cm on the test set", "42 %")),
+    F("body.run.found_pct", "body-model", "run.found_pct", "%", 100.0 * 583 / 750, "accuracy", 2.0,
+      W(BODY_CARD, BODY_RUN_Q, "583/750"), W(RESULTS, RESULTS_BODY_Q, "583/750")),
+    F("body.run.map_pct", "body-model", "run.map_pct", "%", 94.8, "accuracy", 2.0,
+      W(BODY_CARD, BODY_RUN_Q, "94.8 %"), W(RESULTS, RESULTS_BODY_Q, "94.8 %"), W(README, README_BODY_Q, "94.8 %")),
+    F("body.run.mean_mm", "body-model", "run.mean_mm", "mm", 43.8, "accuracy", 3.0, W(BODY_CARD, BODY_RUN_Q, "43.8 mm")),
+    F("body.run.latency_p50_ms", "body-model", "run.latency_p50_ms", "ms", 13.0, "measured", None,
+      W(BODY_CARD, BODY_RUN_Q, "13.0 ms")),
+    F("body.gate.subject_min", "body-model", "gate.subject_min", "peak", 0.11, "accuracy", 0.1),
+    F("body.gate.subject_median", "body-model", "gate.subject_median", "peak", 0.78, "accuracy", 0.05,
+      W(BODY_CARD, BODY_GATE_Q, "0.78")),
+    F("body.gate.subject_p5", "body-model", "gate.subject_p5", "peak", 0.13, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.13")),
+    F("body.gate.box", "body-model", "gate.box", "peak", 0.05, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.05")),
+    F("body.gate.ball", "body-model", "gate.ball", "peak", 0.37, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.37")),
     F("body.gate.wall", "body-model", "gate.wall", "peak", None, "no_object", None, W(BODY_CARD, BODY_GATE_Q, "no object found")),
     # --- detection ------------------------------------------------------------------------------
     F("det.before.two_found", "detection", "before.two_found_pct", "%", 50.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_BEFORE_Q, "50.0 %")),
-    F("det.before.one_found", "detection", "before.one_found_pct", "%", 94.1, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_BEFORE_Q, "94.1 %")),
-    F("det.before.sides", "detection", "before.two_side_pct", "%", 94.8, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_BEFORE_Q, "94.8 /")),
-    F("det.before.one_side", "detection", "before.one_side_pct", "%", 90.6, "accuracy", 8.0,
-      W(RESULTS, RESULTS_DET_BEFORE_Q, "90.6 %")),
-    F("det.before.false", "detection", "before.false_per_1000", "count", 453, "accuracy", 100,
-      W(RESULTS, RESULTS_DET_BEFORE_Q, "453")),
-    F("det.geo.two_found", "detection", "geometric.two_found_pct", "%", 95.6, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_GEO_Q, "95.6 %"), W(DETECTOR_CARD, "(geometric detection: 95.6 %)", "95.6 %")),
-    F("det.geo.one_found", "detection", "geometric.one_found_pct", "%", 94.1, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_GEO_Q, "94.1 %")),
+    F("det.before.one_found", "detection", "before.one_found_pct", "%", 100.0, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_BEFORE_Q, "100.0 %")),
+    F("det.before.sides", "detection", "before.two_side_pct", "%", 100.0, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_BEFORE_Q, "100.0 /")),
+    F("det.before.one_side", "detection", "before.one_side_pct", "%", 100.0, "accuracy", 8.0,
+      W(RESULTS, RESULTS_DET_BEFORE_Q, "/ 100.0 %")),
+    F("det.before.false", "detection", "before.false_per_1000", "count", 367, "accuracy", 100,
+      W(RESULTS, RESULTS_DET_BEFORE_Q, "367")),
+    F("det.geo.two_found", "detection", "geometric.two_found_pct", "%", 94.4, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_GEO_Q, "94.4 %"), W(DETECTOR_CARD, "(geometric detection: 94.4 %)", "94.4 %")),
+    F("det.geo.one_found", "detection", "geometric.one_found_pct", "%", 100.0, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_GEO_Q, "| 100.0 %")),
     F("det.geo.sides", "detection", "geometric.two_side_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_GEO_Q, "100.0 /")),
-    F("det.geo.one_side", "detection", "geometric.one_side_pct", "%", 90.6, "accuracy", 8.0,
-      W(RESULTS, RESULTS_DET_GEO_Q, "90.6 %")),
-    F("det.geo.false", "detection", "geometric.false_per_1000", "count", 587, "accuracy", 100,
-      W(RESULTS, RESULTS_DET_GEO_Q, "587")),
+    F("det.geo.one_side", "detection", "geometric.one_side_pct", "%", 100.0, "accuracy", 8.0,
+      W(RESULTS, RESULTS_DET_GEO_Q, "/ 100.0 %")),
+    F("det.geo.false", "detection", "geometric.false_per_1000", "count", 520, "accuracy", 100,
+      W(RESULTS, RESULTS_DET_GEO_Q, "520"), W(DETECTOR_CARD, "(geometric: 520)", "520")),
     F("det.learned.two_found", "detection", "learned.two_found_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_LEARNED_Q, "100.0 %"), W(DETECTOR_CARD, "the app\nfinds 100.0 % of hands", "100.0 %")),
-    F("det.learned.one_found", "detection", "learned.one_found_pct", "%", 94.8, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_LEARNED_Q, "94.8 %")),
+    F("det.learned.one_found", "detection", "learned.one_found_pct", "%", 100.0, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_LEARNED_Q, "| 100.0 % |")),
     F("det.learned.sides", "detection", "learned.two_side_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_LEARNED_Q, "100.0 /")),
-    F("det.learned.one_side", "detection", "learned.one_side_pct", "%", 87.5, "accuracy", 8.0,
-      W(RESULTS, RESULTS_DET_LEARNED_Q, "87.5 %")),
-    F("det.learned.false", "detection", "learned.false_per_1000", "count", 100, "accuracy", 60,
-      W(RESULTS, RESULTS_DET_LEARNED_Q, "100 |")),
-    F("det.learned.false_cut", "detection", "false_cut_pct", "%", 83.0, "accuracy", 12.0,
-      W(RESULTS, "cuts the false hands on clutter by 83 %", "83 %"), W(README, "verifies; 83 % fewer false hands", "83 %")),
-    F("det.learned.free_ms", "detection", "learned.free_p50_ms", "ms", 1.2, "measured", None,
-      W(RESULTS, "Detection costs 1.2 ms p50", "1.2 ms")),
+    F("det.learned.one_side", "detection", "learned.one_side_pct", "%", 100.0, "accuracy", 8.0,
+      W(RESULTS, RESULTS_DET_LEARNED_Q, "/ 100.0 %")),
+    F("det.learned.false", "detection", "learned.false_per_1000", "count", 40, "accuracy", 60,
+      W(RESULTS, RESULTS_DET_LEARNED_Q, "40 |"), W(DETECTOR_CARD, "reports 40 false", "40")),
+    F("det.learned.false_cut", "detection", "false_cut_pct", "%", 92.0, "accuracy", 12.0,
+      W(RESULTS, "cuts the false hands on clutter by 92 %", "92 %"), W(README, "verifies; 92 % fewer false hands", "92 %")),
+    F("det.learned.free_ms", "detection", "learned.free_p50_ms", "ms", 1.7, "measured", None,
+      W(RESULTS, "Detection costs 1.7 ms p50", "1.7 ms")),
     # --- live quality (not yet published) --------------------------------------------------------
-    F("live.live_mean_mm", "live-quality", "live_mean_mm", "mm", 9.28, "accuracy", 1.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "9.28 mm"), W(RESULTS, RESULTS_HAND_Q, "9.3 mm"), W(README, README_HAND_Q, "9.3 mm"),
-      W(HAND_CARD, HAND_LIVE_Q, "9.3 mm")),
-    F("live.oracle_mean_mm", "live-quality", "oracle_mean_mm", "mm", 8.49, "accuracy", 0.3,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "8.49 mm"), W(HAND_CARD, HAND_LIVE_Q, "8.49 mm")),
+    F("live.live_mean_mm", "live-quality", "live_mean_mm", "mm", 9.39, "accuracy", 1.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "9.39 mm"), W(RESULTS, RESULTS_HAND_Q, "9.4 mm"), W(README, README_HAND_Q, "9.4 mm"),
+      W(HAND_CARD, HAND_LIVE_Q, "9.4 mm")),
+    F("live.oracle_mean_mm", "live-quality", "oracle_mean_mm", "mm", 8.58, "accuracy", 0.3,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "8.58 mm"), W(HAND_CARD, HAND_LIVE_Q, "8.58 mm")),
     F("live.live_over_oracle", "live-quality", "live_over_oracle", "x", 1.09, "accuracy", 0.1,
       W(RESULTS, RESULTS_LIVE_NOW_Q, "1.09x"), W(HAND_CARD, HAND_LIVE_Q, "1.09x")),
     F("live.found_pct", "live-quality", "found_pct", "%", 100.0, "accuracy", 1.0,
       W(RESULTS, RESULTS_LIVE_NOW_Q, "100.0 %"), W(RESULTS, RESULTS_HAND_Q, "100.0 %"), W(HAND_CARD, HAND_LIVE_Q, "100.0 %")),
-    F("live.live_swaps_pct", "live-quality", "live_swaps_pct", "%", 25.0, "accuracy", 5.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "25.0 %")),
-    F("live.oracle_swaps_pct", "live-quality", "oracle_swaps_pct", "%", 24.6, "accuracy", 3.0,
-      W(RESULTS, "with the true centre: tip on a wrong finger in 24.6 % of frames", "24.6 %")),
-    F("live.live_excess_jump_mean_mm", "live-quality", "live_excess_jump_mean_mm", "mm", 4.3, "accuracy", 1.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.3 / 42 mm")),
-    F("live.live_excess_jump_p99_mm", "live-quality", "live_excess_jump_p99_mm", "mm", 42.0, "accuracy", 10.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.3 / 42 mm")),
-    F("live.live_jump_p99_mm", "live-quality", "live_jump_p99_mm", "mm", 46.0, "accuracy", 10.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "46 / 119 mm")),
-    F("live.live_jump_max_mm", "live-quality", "live_jump_max_mm", "mm", 119.0, "accuracy", 30.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "46 / 119 mm")),
-    F("live.passes_per_frame", "live-quality", "passes_per_frame", "passes", 1.07, "accuracy", 0.1,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "1.07")),
-    F("live.oracle_excess_jump_mean_mm", "live-quality", "oracle_excess_jump_mean_mm", "mm", 3.3, "accuracy", 0.5,
-      W(RESULTS, "excess jump\n3.3 / 32 mm", "3.3 / 32 mm")),
+    F("live.live_swaps_pct", "live-quality", "live_swaps_pct", "%", 26.5, "accuracy", 5.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "26.5 %")),
+    F("live.oracle_swaps_pct", "live-quality", "oracle_swaps_pct", "%", 26.2, "accuracy", 3.0,
+      W(RESULTS, "with the true centre, a tip on a wrong finger in 26.2 % of frames", "26.2 %")),
+    F("live.live_excess_jump_mean_mm", "live-quality", "live_excess_jump_mean_mm", "mm", 4.6, "accuracy", 1.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.6 / 46 mm")),
+    F("live.live_excess_jump_p99_mm", "live-quality", "live_excess_jump_p99_mm", "mm", 46.0, "accuracy", 10.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.6 / 46 mm")),
+    F("live.live_jump_p99_mm", "live-quality", "live_jump_p99_mm", "mm", 49.0, "accuracy", 10.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "49 / 116 mm")),
+    F("live.live_jump_max_mm", "live-quality", "live_jump_max_mm", "mm", 116.0, "accuracy", 30.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "49 / 116 mm")),
+    F("live.passes_per_frame", "live-quality", "passes_per_frame", "passes", 1.06, "accuracy", 0.1,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "1.06")),
+    F("live.oracle_excess_jump_mean_mm", "live-quality", "oracle_excess_jump_mean_mm", "mm", 3.7, "accuracy", 0.5,
+      W(RESULTS, "excess jumps of\n3.7 / 37 mm", "3.7 / 37 mm")),
     F("live.pipeline_p50_ms", "live-quality", "pipeline_p50_ms", "ms", None, "measured", None, note=LIVE_NOTE),
     # --- whole pipeline, demo.db3 ----------------------------------------------------------------
     F("pipe.capture_decode_p50", "bench-pipeline", "capture_decode_p50", "ms", 3.3, "measured", None,
@@ -887,14 +911,15 @@ FIGURES: list[Figure] = [
           *([W(RESULTS, "2D regression is slightly ahead (3.1 % vs 2.4 %;", f"{within} %")]
             if prefix in ("2d_lr1e-4", "v2v_lr1e-3") else [])))],
     # --- int8 (benchmarks/int8.py) -----------------------------------------------------------------
-    F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.58, "accuracy", 0.1,
-      W(HAND_CARD, HCARD_INT8["mm"], "9.58 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.58")),
-    F("int8.hand.int8_mm", "int8", "hand.int8_mm", "mm", 9.66, "accuracy", 0.1,
-      W(HAND_CARD, HCARD_INT8["mm"], "9.66 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.66 mm"), W(README, README_INT8_Q, "9.66 mm")),
-    F("int8.hand.delta_mm", "int8", "hand.delta_mm", "mm", 0.08, "at_most", 0.3,
-      W(HAND_CARD, HCARD_INT8["mm"], "+0.08 mm"), W(BENCHMARKS, INT8_HAND_ROW, "+0.08 mm"), W(README, README_INT8_Q, "+0.08 mm")),
-    F("int8.hand.within_voxel_pct", "int8", "hand.within_voxel_pct", "%", 98.4, "accuracy", 1.0,
-      W(HAND_CARD, HCARD_INT8["vox"], "98.4 %")),
+    F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.67, "accuracy", 0.1,
+      W(HAND_CARD, HCARD_INT8["mm"], "9.67 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.67")),
+    F("int8.hand.int8_mm", "int8", "hand.int8_mm", "mm", 9.82, "accuracy", 0.1,
+      W(HAND_CARD, HCARD_INT8["mm"], "9.82 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.82 mm"), W(README, README_INT8_Q, "9.82 mm"),
+      W(RESULTS, "| hand, now (fp32 / int8) | 9.67 / 9.82 mm", "9.82 mm")),
+    F("int8.hand.delta_mm", "int8", "hand.delta_mm", "mm", 0.14, "at_most", 0.3,
+      W(HAND_CARD, HCARD_INT8["mm"], "+0.14 mm"), W(BENCHMARKS, INT8_HAND_ROW, "+0.14 mm"), W(README, README_INT8_Q, "+0.14 mm")),
+    F("int8.hand.within_voxel_pct", "int8", "hand.within_voxel_pct", "%", 97.7, "accuracy", 1.0,
+      W(HAND_CARD, HCARD_INT8["vox"], "97.7 %")),
     F("int8.hand.net_fp32_ms", "int8", "hand.net_fp32_ms", "ms", 6.2, "measured", None,
       W(HAND_CARD, HCARD_INT8["net"], "6.2-7.0 ms")),
     F("int8.hand.net_int8_ms", "int8", "hand.net_int8_ms", "ms", 3.4, "measured", None,
@@ -911,17 +936,17 @@ FIGURES: list[Figure] = [
       W(HAND_CARD, HCARD_INT8["e2e"], "1.46x"), W(BENCHMARKS, INT8_HAND_ROW, "1.46x")),
     F("int8.hand.int8_mb", "int8", "hand.int8_mb", "MB", 2.1, "accuracy", 0.1,
       W(HAND_CARD, "2.1 MB instead of 6.5 MB", "2.1 MB")),
-    F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 87.5, "accuracy", 0.5,
-      W(BODY_CARD, BCARD_INT8["map"], "87.5 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.5")),
+    F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 87.4, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "87.4 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.4")),
     F("int8.body.int8_map", "int8", "body.int8_map_pct", "%", 87.3, "accuracy", 0.5,
       W(BODY_CARD, BCARD_INT8["map"], "87.3 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.3 %"), W(README, README_INT8_Q, "87.3 %")),
-    F("int8.body.delta_map", "int8", "body.delta_map", "points", -0.27, "accuracy", 0.5,
-      W(BODY_CARD, BCARD_INT8["map"], "-0.27 points"), W(BENCHMARKS, INT8_BODY_ROW, "-0.27 points"),
-      W(README, README_INT8_Q, "-0.27 points"), note="points of mAP; the goal is >= -1"),
-    F("int8.body.fp32_mm", "int8", "body.fp32_mm", "mm", 54.1, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "54.1 mm")),
-    F("int8.body.int8_mm", "int8", "body.int8_mm", "mm", 55.7, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "55.7 mm")),
-    F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.5, "accuracy", 1.0,
-      W(BODY_CARD, BCARD_INT8["vox"], "99.5 %")),
+    F("int8.body.delta_map", "int8", "body.delta_map", "points", -0.11, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "-0.11 points"), W(BENCHMARKS, INT8_BODY_ROW, "-0.11 points"),
+      W(README, README_INT8_Q, "-0.11 points"), note="points of mAP; the goal is >= -1"),
+    F("int8.body.fp32_mm", "int8", "body.fp32_mm", "mm", 54.6, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "54.6 mm")),
+    F("int8.body.int8_mm", "int8", "body.int8_mm", "mm", 55.9, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "55.9 mm")),
+    F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.7, "accuracy", 1.0,
+      W(BODY_CARD, BCARD_INT8["vox"], "99.7 %")),
     F("int8.body.net_fp32_ms", "int8", "body.net_fp32_ms", "ms", 5.7, "measured", None,
       W(BODY_CARD, BCARD_INT8["net"], "5.7-8.7 ms")),
     F("int8.body.net_int8_ms", "int8", "body.net_int8_ms", "ms", 2.9, "measured", None,
@@ -931,7 +956,7 @@ FIGURES: list[Figure] = [
       W(BENCHMARKS, INT8_BODY_ROW, "1.99x"), W(BENCHMARKS, INT8_BODY_ROW, "1.80-2.10x"), W(README, README_INT8_Q, "1.99x"),
       note="median of three runs of benchmarks/int8.py (1.99, 1.80, 2.10); the range is the three runs"),
     F("int8.body.int8_mb", "int8", "body.int8_mb", "MB", 2.0, "accuracy", 0.1,
-      W(BODY_CARD, "calibrated on 96\ngrids of `synth --target body --count 200 --seed 0`; 2.0 MB", "2.0 MB")),
+      W(BODY_CARD, "calibrated on 96\ngrids of `synth --target body --world classic --count 200 --seed 0`; 2.0 MB", "2.0 MB")),
     # --- peers (benchmarks/peers.py) ---------------------------------------------------------------
     *[F(f"peers.{key}.p50_ms", "peers", f"{key}.p50_ms", "ms", pub, "measured", None, W(BENCHMARKS, PEER_ROWS[key], text))
       for key, pub, text in (("lite", 6.87, "6.87 ms"), ("int8", 3.82, "3.82 ms"), ("a2j", 65.8, "65.8 ms"),
@@ -976,8 +1001,8 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
     (HAND_CARD, "0.007 lower on average", "a check on 120 frames of the tune set (seed 3000), stated as a caveat"),
     (HAND_CARD, "(297 instead of 300 of 300 frames found in that run)", "the found counts of the e2e row's bench run"),
     (HAND_CARD, "Percentile (99.99) calibration on 96 voxel grids", "configuration of training/quantize.py"),
-    (HAND_CARD, "synth --target hand --count 200 --seed 0", "the calibration recipe"),
-    (BODY_CARD, "synth --target body --count 200 --seed 0", "the calibration recipe"),
+    (HAND_CARD, "synth --target hand --world classic --count 200 --seed 0", "the calibration recipe"),
+    (BODY_CARD, "synth --target body --world classic --count 200 --seed 0", "the calibration recipe"),
     (README, "about 2.6x slower, `handpose-live bench` measured 24.6 ms p50 end to\nend, 39 frames/s",
      "timing on another machine (`handpose-live bench --frames 200`, session 4); absolute times are machine-dependent"),
     (README, "now 6.7 ms,\n131 frames/s there (`bench --precision fp32 --precision int8`: 11.5 ms with the fp32 model)",
@@ -1009,8 +1034,19 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
     (RESULTS, "| before: re-centre only beyond 15 % of the cube (37.5 mm) | 8.36 mm | 18.81 mm | 2.25x | 99.4 % | 40.3 % | "
               "5.2 / 63 mm | 65 / 131 mm | 1.01 |",
      "the pipeline before this change: benchmarks/live_quality.py --recentre-mm 37.5 --recentre-passes 1 (not a step)"),
-    (RESULTS, "Per seed (true centre / live, now): 8.96 / 9.58, 7.86 / 8.10, 7.17 / 7.27, 7.91 / 8.13,\n10.54 / 13.30 mm; "
-              "seed 4 was 23.83 mm before", "per-seed values of the live-quality step (in its JSON, not compared)"),
+    (RESULTS, "Per seed (true centre / live, session 5): 8.96 / 9.58, 7.86 / 8.10, 7.17 / 7.27, 7.91 / 8.13,\n10.54 / 13.30 mm; "
+              "seed 4 was 23.83 mm before", "per-seed values of the live-quality step with commit 8cc946e's model"),
+    (RESULTS, "per seed 8.99 / 9.61, 7.86 / 8.00, 7.20 / 7.37, 8.14 / 8.28,\n10.71 / 13.68 mm",
+     "per-seed values of the live-quality step (in its JSON, not compared)"),
+    (RESULTS, "the model moved the classic set by 0.09 mm", "difference of two registered figures (9.67 - 9.58 mm)"),
+    (RESULTS, RESULTS_LIVE_S5_Q, "session 5's row: the live-quality step with commit 8cc946e's model (history)"),
+    (RESULTS, "with the true centre: tip on a wrong finger in 24.6 % of frames, excess jump\n3.3 / 32 mm",
+     "session 5's true-centre figures (commit 8cc946e's model; history)"),
+    (RESULTS, "| hand, previous (fp32 / int8) | 9.58 / 9.66 mm | 17.62 / 17.71 mm |",
+     "`handpose-live eval` on commit 8cc946e's files (git show 8cc946e:models/...), this session"),
+    (RESULTS, "9.58 mm is that file on the", "the previous model (history)"),
+    (RESULTS, "its\ncard said 9.56 mm", "the previous model card (history)"),
+    (RESULTS, "not with the shipped model (9.6 mm after its first 20,000 steps)", "stage 2's figure (history)"),
     (RESULTS, "The pipeline takes 7.5-9.0 ms p50 per frame here (three\nruns) instead of 13.2 ms",
      "the live-quality step's pipeline_p50_ms (absolute time, reported as measured)"),
     (RESULTS, "runs in 7 % of frames", "1.07 passes per frame, registered as live.passes_per_frame"),
@@ -1027,14 +1063,17 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
     (RESULTS, "gave 13.12 mm (1.57x) at 2.99 passes\nper frame",
      "live_quality.py --recentre-passes 2 --detector geometric --max-hands 1 (not a step)"),
     (RESULTS, "some predicted fingertip more than 20 mm off its own", "the metric's threshold"),
-    (RESULTS, "excess jump\n3.3 / 32 mm", "true-centre p99 excess jump: in the live-quality step's JSON"),
     (RESULTS, "| then: re-centre beyond 3 % of the cube (7.5 mm), one extra pass;", "configuration"),
-    (HAND_CARD, "The hardest seed is 13.3 mm there (1.26x);\nthe other four are within 1.01-1.07x",
+    (HAND_CARD, "The hardest seed is 13.7 mm there (1.28x);\nthe other four are within 1.02-1.07x",
      "per-seed values of the live-quality step"),
     (HAND_CARD, "Single-seed figures published earlier (8.2 mm, seed 77)", "history: the figure this replaced"),
     (README, "1024x1024 WFOV unbinned (5/15 fps)", "camera specification"),
-    (RESULTS, "| 30,000 frames, 8 epochs, 125 min |", "training run: retrain with the model card's recipe (hours)"),
-    (RESULTS, "| 12,000 frames, 53 min |", "training run: retrain with the model card's recipe (hours)"),
+    (RESULTS, "| 30,000 classic + 20,000 crowded frames, 11 epochs |",
+     "training run: retrain with the model card's recipe (hours)"),
+    (RESULTS, "| 12,000 classic + 8,000 crowded frames, 11 epochs |",
+     "training run: retrain with the model card's recipe (hours)"),
+    (HAND_CARD, "measured worse: 9.93 mm classic, 14.78 mm crowded, against 9.82 / 14.46 mm",
+     "one-off `export-onnx --int8` calibrated on crowded frames, then `handpose-live eval` on both test sets"),
     (RESULTS, "hand <= 10 mm (reached; the <= 8 mm goal is not), body mAP >= 85 % (reached)", "targets of an issue"),
     (RESULTS, "0.3-0.6 GMAC per frame each", "design constraint of the ablation's networks (not measured by ablation.py)"),
     (RESULTS, "| test mean error | frames within 40 mm |", "table header: the threshold"),
@@ -1046,16 +1085,49 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
     (HAND_CARD, "64^3 binary occupancy grid in a 250 mm cube -> 21 heatmaps of 32^3 (7.8 mm voxels)", "model configuration"),
     (HAND_CARD, "holes, 1 mm quantisation", "sensor model configuration"),
     (HAND_CARD, "left and right hands, 300-800 mm from the camera", "training data configuration"),
-    (HAND_CARD, "8 epochs (20,000 steps) in all, 125 minutes on a 2-core", "training run (hours)"),
-    (HAND_CARD, "data-order seed 0 (69 min). Validation error per epoch: 20.7, 14.8, 11.6, 10.6 mm", "training run (hours)"),
+    (HAND_CARD, "data-order seed 0\n   (69 min, 2026-11-25). Validation error per epoch: 20.7, 14.8, 11.6, 10.6 mm",
+     "training run (hours)"),
+    (HAND_CARD, "(torso, head, shoulders, sometimes the other arm; 70 % of frames, 60-450 mm behind\n  the palm), the other hand "
+                "beside it (35 %), objects between the camera and the hand (20 %),\n  objects at the image borders, often "
+                "nearer than the hand (40 %), and per frame one of three\n  sensor families: RealSense D4xx stereo (50 %), "
+                "SR300/SR305 coded light (25 %: 1/8 mm unit,\n  0.2-1.5 m) and Kinect v1 structured light (25 %",
+     "configuration of the crowded world (synth/world.py)"),
+    (HAND_CARD, "(commit 8cc946e): 9.56 mm on the classic test set, 17.62 mm on the crowded one.",
+     "the previous model: its card and `handpose-live eval` on the crowded test set"),
+    (HAND_CARD, "data-order seed 2 (53 min,", "training run (hours)"),
+    (HAND_CARD, "Validation error (crowded) per epoch: 15.27, 14.26, 13.81 mm", "training run (hours)"),
+    (HAND_CARD, "| the stage-2 model (shipped until commit 8cc946e) | 9.58 mm | 17.62 mm |",
+     "`handpose-live eval` on commit 8cc946e's file (history)"),
+    (HAND_CARD, "Stage 3 traded 0.09 mm on the classic set for 3.4 mm on the crowded one",
+     "differences of registered figures and the previous model's"),
+    (HAND_CARD, "(the issue's bar was \"no worse than 9.56 mm\" on the classic set: missed by 0.1 mm)", "the issue's bar"),
     (HAND_CARD, "data-order seed 1 (56 min). Validation error per epoch: 11.1, 10.0, 9.2, 9.0 mm", "training run (hours)"),
-    (HAND_CARD, "| mean 3D joint error | 9.56 mm (target <= 10 mm: reached; goal <= 8 mm: not reached) |",
-     "the targets (the measured 9.56 mm is registered)"),
-    (HAND_CARD, "(Stage 1 alone measured 11.27 mm on the same set.)", "training run: an intermediate checkpoint, not shipped"),
-    (HAND_CARD, "within 150-1000 mm for the centre estimator", "centre estimator configuration"),
+    (HAND_CARD, "(target <= 10 mm: reached; goal <= 8 mm: not reached)", "the targets (the measured figure is registered)"),
+    (HAND_CARD, "(Stage 1 alone measured 11.27 mm on the classic set.)", "training run: an intermediate checkpoint, not shipped"),
+    (HAND_CARD, "hands at\n300-800 mm in training", "training data configuration"),
     (BODY_CARD, "64^3 occupancy grid in a 2,000 mm cube -> 15 heatmaps of 32^3 (62.5 mm voxels)", "model configuration"),
-    (BODY_CARD, "53 minutes in all", "training run (hours)"),
-    (BODY_CARD, "lr 1e-3 (28 min). Validation mean error per epoch: 199, 164, 149, 125, 104, 96 mm", "training run"),
+    (BODY_CARD, "(commit\n   8cc946e): mAP 87.5 % on the classic test set, 79.6 % on the crowded one",
+     "the previous model (history)"),
+    (BODY_CARD, "(28 min, 2026-11-30, sharing the CPU with", "training run"),
+    (BODY_CARD, "Validation (crowded):\n   72.4, 62.7 mm", "training run"),
+    (BODY_CARD, "| the stage-2 model (shipped until commit 8cc946e) | 87.5 % | 79.6 % |",
+     "`handpose-live eval` on commit 8cc946e's file (history)"),
+    (BODY_CARD, "Stage 3 traded 0.14 points on the classic set (the issue's bar, not below 87.5 %, is missed by\n0.1 point) for "
+                "5.6 points on the crowded one", "differences of registered figures and the previous model's; the issue's bar"),
+    (BODY_CARD, "(583/750 and 94.9 % there)", "benchmarks/evaluate_shipped.py on commit 8cc946e's file, this session"),
+    (BODY_CARD, "seed 77 alone gives 149/150 and 96.9 %", "per-seed value of the body-model step (in its JSON)"),
+    (BODY_CARD, "seed 81 only 134 of 150", "per-seed value of the body-model step (in its JSON)"),
+    (RESULTS, "| body, previous: mAP at 10 cm | 87.5 % | 79.6 % |",
+     "`handpose-live eval` on commit 8cc946e's file, this session"),
+    (RESULTS, "rises by 5.6 points (mean error 101.6 -> 63.1 mm) while the classic mAP moves by -0.14 points\n(bar: not below "
+              "87.5 %, missed by 0.1 point)", "differences of registered figures and the previous model's; the issue's bar"),
+    (RESULTS, "(9.93 / 14.78 mm)", "a one-off `export-onnx --int8` calibrated on crowded frames, then `handpose-live eval`"),
+    (RESULTS, "**14.24** / 14.46 mm", "crowded-set int8 figure: `handpose-live eval` of the shipped int8 file (not a step)"),
+    (RESULTS, "The hand's crowded-world error falls by 3.4 mm while the classic figure moves by\n+0.09 mm (the issue's bar, no "
+              "worse than 9.56 mm, is missed by 0.1 mm)", "differences of registered figures; the issue's bar"),
+    (BODY_CARD, "lr 1e-3 (28 min, 2026-11-25).\n   Validation mean error per epoch: 199, 164, 149, 125, 104, 96 mm",
+     "training run"),
+    (BODY_CARD, "per frame a RealSense D4xx (60 %) or Kinect v1 (40 %) sensor model", "configuration of the crowded world"),
     (BODY_CARD, "data-order seed 1 (25 min). Validation: 70.6, 56.4, 50.3 mm", "training run"),
     (BODY_CARD, "(target >= 85 %: reached; stage 1 alone: 75.3 %)", "target; stage 1 is an intermediate checkpoint, not shipped"),
 ]

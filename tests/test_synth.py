@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +14,12 @@ from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.data.synthetic import SyntheticShardDataset
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
-from handpose_live.synth import generate
+from handpose_live.synth import generate, world
 from handpose_live.synth import shards as sh
 from handpose_live.synth.generate import generate_dataset, render_dataset_frame, synth_cli
 from handpose_live.synth.hand import PRIOR_FRACTION, nyu_prior, palm_centre_mm
 from handpose_live.synth.render import Background, Plane, render_depth_mm
-from handpose_live.synth.sensor import SensorModel
+from handpose_live.synth.sensor import SENSORS, SensorModel
 from handpose_live.synth.shapes import Surface
 from handpose_live.synth.world import render_frame, sample_body_scene, sample_hand_scene
 
@@ -161,7 +162,11 @@ def test_index_records_the_settings_and_append_refuses_others(tmp_path, monkeypa
     assert index["hand_prior"] == {"sha256": prior.sha256, "fraction": PRIOR_FRACTION, "frames": len(prior),
                                    "source": "nyu_test_groundtruth_label.txt",
                                    "source_sha256": prior.provenance["source_sha256"]}
-    assert index["sensor"] == {"name": "SensorModel", **vars(generate.SENSOR)}
+    # exactly the record of the classic datasets made before sensor families existed, so they still append
+    assert index["sensor"] == {"name": "SensorModel", "baseline_mm": 50.0, "subpixel_px": 0.08, "grazing_cos": 0.17,
+                               "grazing_drop": 0.8, "edge_jump_mm": 20.0, "edge_drop": 0.4, "holes_per_px": 0.00025,
+                               "speckle_drop": 0.002, "min_depth_mm": 105.0, "max_depth_mm": 10000.0}
+    assert index["world"] == "classic"
     assert set(generate.SETTINGS) == set(generate.dataset_settings("hand", INTR, 4))
     assert generate.dataset_settings("body", INTR, 4)["hand_prior"] is None
 
@@ -172,7 +177,7 @@ def test_index_records_the_settings_and_append_refuses_others(tmp_path, monkeypa
 
     refused(r"its camera\.fx is 383\.0, this run's is 600\.0", replace(INTR, fx=600.0))
     with monkeypatch.context() as m:
-        m.setattr(generate, "SENSOR", generate.SensorModel(subpixel_px=0.1))
+        m.setitem(generate.SENSORS, "d4xx", SensorModel(subpixel_px=0.1))
         refused(r"its sensor\.subpixel_px is 0\.08, this run's is 0\.1")
     with monkeypatch.context() as m:
         m.setattr(generate, "PRIOR_FRACTION", 0.5)
@@ -182,8 +187,49 @@ def test_index_records_the_settings_and_append_refuses_others(tmp_path, monkeypa
                               ("sensor", None, "sensor is None")):
         sh.write_index(out, dict(index, **{key: value}))     # a dataset made another way
         refused(match)
-    sh.write_index(out, index)
+    refused_world = pytest.raises(UserError, match="its world is 'classic', this run's is 'crowded'")
+    with refused_world:
+        generate_dataset(out, "hand", 3, INTR, seed=4, append=True, progress=False, world="crowded")
+    sh.write_index(out, {k: v for k, v in index.items() if k != "world"})   # written before worlds existed: classic
+    with refused_world:
+        generate_dataset(out, "hand", 3, INTR, seed=4, append=True, progress=False, world="crowded")
     assert generate_dataset(out, "hand", 3, INTR, seed=4, append=True, progress=False)["count"] == 3
+
+
+def test_crowded_world_adds_clutter_around_the_same_subject():
+    """The crowded world draws the classic scene first: the same labels, more around them."""
+    more = 0
+    for i in range(12):
+        classic = render_dataset_frame("hand", INTR, 11, i, "classic")
+        crowded = render_dataset_frame("hand", INTR, 11, i, "crowded")
+        assert np.array_equal(classic.joints_mm, crowded.joints_mm)
+        assert classic.roi_px == crowded.roi_px
+        more += int(np.count_nonzero(crowded.depth_mm) > np.count_nonzero(classic.depth_mm) + 200)
+    assert more >= 4
+    rng = np.random.default_rng(3)
+    counts = []
+    for _ in range(6):
+        subject, bg, rot, eye = world._body_view(rng, "front")
+        before = len(bg.distractors.capsule_a_mm) + len(bg.distractors.ellipsoid_c_mm)
+        world.crowd_body_scene(rng, subject, bg, rot, eye)
+        counts.append(len(bg.distractors.capsule_a_mm) + len(bg.distractors.ellipsoid_c_mm) - before)
+    assert max(counts) > 0
+    with pytest.raises(UserError, match="unknown world 'busy'"):
+        synth_cli("hand", 5, Path("/nonexistent"), "d435-640x480", 0, None, False, world="busy")
+
+
+def test_structured_light_sensors_quantise_like_their_cameras():
+    wall = np.full((60, 80), 1000.0, np.float32)
+    kinect = SENSORS["kinect-v1"].apply(wall, INTR, np.random.default_rng(0))
+    levels = np.unique(kinect[kinect > 0])
+    # disparity in 1/8 px at f = 580 px, B = 75 mm: terraces z^2 * 0.125 / (f B) = 2.87 mm apart at 1 m
+    steps = np.diff(levels)
+    assert 2.6 < np.median(steps) < 3.2
+    sr = SENSORS["sr300"].apply(wall, INTR, np.random.default_rng(0))
+    assert np.allclose(sr[sr > 0] / 0.125, np.round(sr[sr > 0] / 0.125))       # 1/8 mm depth unit
+    assert len(np.unique(sr[sr > 0])) > 20
+    near = SENSORS["kinect-v1"].apply(np.full((20, 20), 350.0, np.float32), INTR, np.random.default_rng(0))
+    assert not near.any()                                                        # nearer than its range
 
 
 def test_disk_full_keeps_the_dataset_valid(tmp_path, monkeypatch):
@@ -241,7 +287,7 @@ def test_preview_tiles_show_each_subject_at_one_scale_centred(tmp_path, monkeypa
     card_mm, tile_px, cube_mm = 100.0, 120, 250.0
     centres = {0: (0.0, 0.0, 500.0), 1: ((80 - INTR.cx) * 400.0 / INTR.fx, 0.0, 400.0)}   # 1: crop clipped at u=0
 
-    def card_frame(target, intr, seed, i):
+    def card_frame(target, intr, seed, i, world="classic"):
         centre = np.array(centres[i])
         roi = clip_roi(cube_roi_px(centre, cube_mm, intr), intr)
         v, u = np.mgrid[roi[1]:roi[3], roi[0]:roi[2]].astype(np.float64)

@@ -176,10 +176,12 @@ def synth(
     seed: int = typer.Option(0, help="random seed (train and test sets: use different seeds)"),
     preview: Optional[Path] = typer.Option(None, help="contact sheet PNG of some frames"),
     append: bool = typer.Option(False, help="add to / resume an existing dataset"),
+    world: str = typer.Option("crowded", help="crowded (the person, the other hand, clutter, three sensor kinds) | "
+                              "classic (what the first shipped models were tested on)"),
 ) -> None:
     """Render a synthetic depth dataset with exact ground truth."""
     from ..synth.generate import synth_cli
-    synth_cli(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append)
+    synth_cli(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append, world=world)
 
 
 @app.command("eval")

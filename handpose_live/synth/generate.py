@@ -6,9 +6,10 @@ identically, an interrupted run continues with --append, and datasets with diffe
 command with --append renders only what is missing.
 
 index.json records every setting that decides the frames (`dataset_settings`): generator
-version, target, cube, camera, seed, the hand-pose prior's identity and share, and the sensor
-model. --append onto a dataset whose recorded settings differ is refused, so a dataset never
-mixes frames made two ways.
+version, world (`classic` or `crowded`, see world.py), target, cube, camera, seed, the hand-pose
+prior's identity and share, and the sensor model(s) with the crowded world's mix. An index
+written before worlds existed has no `world` key and is a classic one. --append onto a dataset
+whose recorded settings differ is refused, so a dataset never mixes frames made two ways.
 """
 from __future__ import annotations
 
@@ -29,39 +30,57 @@ from ..targets import get_target
 from ..types import Intrinsics
 from . import shards as sh
 from .hand import PRIOR_FRACTION, nyu_prior
-from .sensor import SensorModel
-from .world import check_target, render_frame, sample_scene
+from .sensor import SENSORS
+from .world import BODY_SENSOR_MIX, HAND_SENSOR_MIX, WORLDS, check_target, render_frame, sample_scene
 
 # synth-2: the hand-pose prior comes from the packaged hand_prior.npz (float32), never from
 # a data folder beside the checkout; index.json records the prior, its share and the sensor model.
 GENERATOR_VERSION = "synth-2"
 SHARD_SIZE = 500
-SENSOR = SensorModel()
 # The index keys that must agree for --append (all of `dataset_settings`).
-SETTINGS = ("target", "seed", "camera", "generator_version", "cube_mm", "hand_prior", "sensor")
+SETTINGS = ("target", "seed", "camera", "generator_version", "world", "cube_mm", "hand_prior", "sensor")
+LEGACY = {"world": "classic"}      # what an index without the key was rendered with
 
 
 def frame_rng(seed: int, frame_index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(frame_index)])
 
 
-def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: int):
-    """The frame `frame_index` of the dataset (target, camera, seed): a `world.SynthFrame`."""
+def check_world(world: str) -> str:
+    if world not in WORLDS:
+        raise UserError(f"unknown world '{world}' (known: {', '.join(WORLDS)})")
+    return world
+
+
+def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: int, world: str = "classic"):
+    """The frame `frame_index` of the dataset (target, camera, seed, world): a `world.SynthFrame`."""
     rng = frame_rng(seed, frame_index)
-    subject, background = sample_scene(target, rng, intr)
-    return render_frame(subject, background, intr, rng, get_target(target).cube_mm, sensor=SENSOR)
+    subject, background, sensor = sample_scene(target, rng, intr, world)
+    return render_frame(subject, background, intr, rng, get_target(target).cube_mm, sensor=sensor)
 
 
-def dataset_settings(target: str, intr: Intrinsics, seed: int) -> dict:
+def _sensor_settings(name: str) -> dict:
+    model = SENSORS[name]
+    return {"name": type(model).__name__, **{k: v for k, v in asdict(model).items() if v != _ZERO_DEFAULTS.get(k)}}
+
+
+_ZERO_DEFAULTS = {"disparity_step_px": 0.0, "focal_px": 0.0, "unit_mm": 0.0, "edge_grow_px": 0}   # not recorded when off
+
+
+def dataset_settings(target: str, intr: Intrinsics, seed: int, world: str = "classic") -> dict:
     """Everything besides the frame number that decides a dataset's frames (JSON-ready)."""
     hand_prior = None
     if target == "hand":
         prior = nyu_prior()
         hand_prior = {"sha256": prior.sha256, "fraction": PRIOR_FRACTION, "frames": len(prior),
                       "source": prior.provenance.get("source"), "source_sha256": prior.provenance.get("source_sha256")}
-    return {"generator_version": GENERATOR_VERSION, "target": target, "cube_mm": get_target(target).cube_mm,
-            "camera": intr.to_dict(), "seed": int(seed), "hand_prior": hand_prior,
-            "sensor": {"name": type(SENSOR).__name__, **asdict(SENSOR)}}
+    if world == "classic":
+        sensor = _sensor_settings("d4xx")
+    else:
+        mix = HAND_SENSOR_MIX if target == "hand" else BODY_SENSOR_MIX
+        sensor = {"mix": dict(mix), "models": {name: _sensor_settings(name) for name in mix}}
+    return {"generator_version": GENERATOR_VERSION, "world": world, "target": target, "cube_mm": get_target(target).cube_mm,
+            "camera": intr.to_dict(), "seed": int(seed), "hand_prior": hand_prior, "sensor": sensor}
 
 
 def _difference(key: str, recorded, ours) -> tuple[str, object, object] | None:
@@ -88,14 +107,14 @@ def _prepare_output(out: Path, append: bool) -> None:
         raise UserError(f"output folder {out} is not empty (use --append to resume or extend it)")
 
 
-def _start_index(out: Path, target: str, intr: Intrinsics, seed: int, append: bool, shard_size: int) -> dict:
-    fresh = {"format": sh.FORMAT, "version": sh.VERSION, **dataset_settings(target, intr, seed),
+def _start_index(out: Path, target: str, intr: Intrinsics, seed: int, append: bool, shard_size: int, world: str) -> dict:
+    fresh = {"format": sh.FORMAT, "version": sh.VERSION, **dataset_settings(target, intr, seed, world),
              "skeleton": get_target(target).skeleton, "shard_size": int(shard_size), "count": 0, "shards": []}
     if not (append and (out / sh.INDEX).is_file()):
         return fresh
     index = sh.read_index(out)
     for key in SETTINGS:
-        diff = _difference(key, index.get(key), fresh[key])
+        diff = _difference(key, index.get(key, LEGACY.get(key)), fresh[key])
         if diff:
             name, recorded, ours = diff
             raise UserError(f"cannot append to {out}: its {name} is {recorded!r}, this run's is {ours!r}")
@@ -103,16 +122,16 @@ def _start_index(out: Path, target: str, intr: Intrinsics, seed: int, append: bo
 
 
 def generate_dataset(out: str | Path, target: str, count: int, intr: Intrinsics, seed: int = 0,
-                     append: bool = False, progress: bool = True, shard_size: int = SHARD_SIZE) -> dict:
+                     append: bool = False, progress: bool = True, shard_size: int = SHARD_SIZE, world: str = "classic") -> dict:
     """Render until `out` holds `count` frames; returns the index. Raises UserError on bad input.
     An existing dataset (append) keeps its own shard size."""
-    target = check_target(target)
+    target, world = check_target(target), check_world(world)
     if int(count) <= 0:
         raise UserError(f"--count must be positive, got {count}")
     out = Path(out)
     _prepare_output(out, append)
     remove_temporaries(out)
-    index = _start_index(out, target, intr, seed, append, shard_size)
+    index = _start_index(out, target, intr, seed, append, shard_size, world)
     size = int(index["shard_size"])
     full = [s for s in index["shards"] if s["count"] == size]
     done = min(sum(s["count"] for s in index["shards"]), count)
@@ -126,7 +145,7 @@ def generate_dataset(out: str | Path, target: str, count: int, intr: Intrinsics,
             indices = range(k * size, min((k + 1) * size, count))
             frames = []
             for i in indices:
-                frames.append((render_dataset_frame(target, intr, seed, i), i))
+                frames.append((render_dataset_frame(target, intr, seed, i, world), i))
                 rendered += 1
                 bar.update(1)
             sh.write_shard(out / sh.shard_name(k), sh.pack_frames(frames, intr))
@@ -212,15 +231,18 @@ def write_preview(root: str | Path, path: str | Path) -> None:
     atomic_write(path, lambda f: f.write(buf.tobytes()))
 
 
-def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, preview: Path | None, append: bool) -> None:
+def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, preview: Path | None, append: bool,
+              world: str = "crowded") -> None:
     check_target(target)
+    check_world(world)
     intr = load_intrinsics(camera)
-    index = generate_dataset(out, target, count, intr, seed=seed, append=append)
+    index = generate_dataset(out, target, count, intr, seed=seed, append=append, world=world)
     fps = index.get("frames_per_s")
     if fps is None:
         print(f"{out}: already holds {index['count']} frames, nothing to render")
     else:
-        print(f"{out}: {index['count']} {target} frames in {len(index['shards'])} shards, {fps:.1f} frames/s")
+        print(f"{out}: {index['count']} {target} frames ({index.get('world', 'classic')} world) "
+              f"in {len(index['shards'])} shards, {fps:.1f} frames/s")
     if preview is not None:
         write_preview(out, preview)
         print(f"preview: {preview}")

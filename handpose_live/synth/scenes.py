@@ -48,10 +48,11 @@ def _hand(rng: np.random.Generator, intr: Intrinsics, left: bool, x_range: tuple
     return pose, surface
 
 
-def _person(rng: np.random.Generator, centre_x: float, z_mm: float, surface: Surface) -> None:
-    """Torso, head and shoulders of a person standing at depth z_mm (the torso's front)."""
+def add_person(rng: np.random.Generator, surface: Surface, x_mm: float, z_mm: float, y_mm: float | None = None) -> None:
+    """Torso, head and shoulders of a person whose torso front is at depth z_mm, its centre at
+    x_mm and y_mm (drawn 150-350 mm below the optical axis when not given)."""
     scale = rng.uniform(0.85, 1.15)
-    torso = np.array([centre_x, rng.uniform(150, 350), z_mm + 100 * scale])
+    torso = np.array([x_mm, rng.uniform(150, 350) if y_mm is None else y_mm, z_mm + 100 * scale])
     surface.ellipsoid(torso, np.diag([170, 260, 100]) * scale)
     surface.ellipsoid(torso + [rng.uniform(-20, 20), -400 * scale, 0], np.diag([75, 100, 90]) * scale)
     for side in (-1.0, 1.0):
@@ -61,10 +62,20 @@ def _person(rng: np.random.Generator, centre_x: float, z_mm: float, surface: Sur
             surface.capsule(shoulder, elbow, 45 * scale, 38 * scale)
 
 
-def _objects(rng: np.random.Generator, intr: Intrinsics, surface: Surface, count: int, z_range) -> None:
+def add_objects(rng: np.random.Generator, intr: Intrinsics, surface: Surface, count: int, z_range, border: bool = False) -> None:
+    """`count` ellipsoids and capsules (10-250 mm) anywhere in the image at depths in z_range, or
+    with `border`, within the outer fifth of the image (where furniture and the camera's own
+    mount show up)."""
     for _ in range(count):
-        c = np.array(back_project(rng.uniform(-40, intr.width + 40), rng.uniform(-40, intr.height + 40),
-                                  rng.uniform(*z_range), intr))
+        u, v = rng.uniform(-40, intr.width + 40), rng.uniform(-40, intr.height + 40)
+        if border:
+            if rng.random() < 0.5:
+                w = intr.width
+                u = rng.uniform(-40, 0.2 * w) if rng.random() < 0.5 else rng.uniform(0.8 * w, w + 40)
+            else:
+                h = intr.height
+                v = rng.uniform(-40, 0.2 * h) if rng.random() < 0.5 else rng.uniform(0.8 * h, h + 40)
+        c = np.array(back_project(u, v, rng.uniform(*z_range), intr))
         if rng.random() < 0.5:
             surface.ellipsoid(c, rotation_about(rng.normal(size=3), rng.uniform(0, np.pi)) @ np.diag(rng.uniform(20, 160, 3)))
         else:
@@ -90,9 +101,9 @@ def sample_detection_scene(rng: np.random.Generator, intr: Intrinsics) -> tuple[
         hands.append(SceneHand(np.asarray(pose.centre_mm, np.float64), uv, "left" if left else "right"))
     if rng.random() < (0.75 if count else 0.3):
         centre_x = float(np.mean([h.centre_mm[0] for h in hands])) if hands else rng.uniform(-300, 300)
-        _person(rng, centre_x, (max(h.centre_mm[2] for h in hands) if hands else rng.uniform(300, 900))
-                + rng.uniform(150, 450), background.distractors)
-    _objects(rng, intr, background.distractors, int(rng.integers(0, 6)), (250, 1300))
+        add_person(rng, background.distractors, centre_x,
+                   (max(h.centre_mm[2] for h in hands) if hands else rng.uniform(300, 900)) + rng.uniform(150, 450))
+    add_objects(rng, intr, background.distractors, int(rng.integers(0, 6)), (250, 1300))
     n = rotation_about(rng.normal(size=3) * [1, 1, 0] + [1e-9, 0, 0], np.deg2rad(rng.uniform(0, 30))) @ [0, 0, 1.0]
     background.planes.append(Plane(n, float(rng.uniform(900, 2500))))
     if rng.random() < 0.5:

@@ -15,8 +15,20 @@ Model (active stereo, baseline B = 50 mm, depth measured from the left imager):
 5. Holes: a few random discs of radius 1-3 px (about 1 per 4000 px) and 0.2 % isolated
    dropped pixels.
 6. Range: depths outside [min_depth_mm, max_depth_mm] read 0; quantised to the depth unit
-   (1 mm for depth_scale_m = 0.001).
+   (1 mm for depth_scale_m = 0.001, or the sensor's own `unit_mm`).
+7. Structured light (`disparity_step_px` > 0): the noisy disparity is rounded to that step
+   before it becomes depth again, which gives the Kinect v1's depth terraces; `edge_grow_px`
+   widens the lost band at silhouettes (its correlation window blurs edges away).
 Every random draw comes from the `np.random.Generator` passed in, so a seed fixes the output.
+
+`SENSORS` names three families. The crowded synthetic world (`world.py`) draws one per frame
+so a model sees more than one camera's kind of noise:
+- `d4xx`: the defaults above (RealSense D415/D435/D455, active stereo).
+- `sr300`: RealSense SR300/SR305 coded light: 0.125 mm depth unit and 0.2-1.5 m range (Zabatani
+  et al., TPAMI 2020); the noise level and the lost edge band are estimates, not measured.
+- `kinect-v1`: structured light, baseline 75 mm and disparity in 1/8 px at f = 580 px (as
+  simkinect, ICRA 2014); 0.07 px disparity noise, i.e. the error growing as z^2 to about 4 cm at
+  5 m (Khoshelham & Elberink, Sensors 2012); near range 0.4 m (near mode) is an estimate.
 """
 from __future__ import annotations
 
@@ -41,10 +53,17 @@ class SensorModel:
     speckle_drop: float = 0.002
     min_depth_mm: float = 105.0
     max_depth_mm: float = 10000.0
+    disparity_step_px: float = 0.0    # > 0: disparity quantised to this step (structured light)
+    focal_px: float = 0.0             # the sensor's own focal length for disparity; 0: the camera's fx
+    unit_mm: float = 0.0              # depth unit; 0: the intrinsics' depth_scale_m
+    edge_grow_px: int = 0             # widen the silhouette band that may be lost
+
+    def _focal(self, fx: float) -> float:
+        return self.focal_px or fx
 
     def sigma_mm(self, z_mm: np.ndarray, fx: float) -> np.ndarray:
         """Noise standard deviation of a fronto-parallel surface at depth z_mm."""
-        return np.square(z_mm, dtype=np.float32) * np.float32(self.subpixel_px / (fx * self.baseline_mm))
+        return np.square(z_mm, dtype=np.float32) * np.float32(self.subpixel_px / (self._focal(fx) * self.baseline_mm))
 
     def apply(self, depth_mm: np.ndarray, intr: Intrinsics, rng: np.random.Generator,
               offset_px: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -59,6 +78,8 @@ class SensorModel:
         kernel = np.ones((3, 3), np.uint8)
         jump = cv2.dilate(zf, kernel) - cv2.erode(zf, kernel)
         edge = jump > self.edge_jump_mm
+        if self.edge_grow_px:
+            edge = cv2.dilate(edge.astype(np.uint8), np.ones((2 * self.edge_grow_px + 1,) * 2, np.uint8)).astype(bool)
         cos, slant_cos = self._view_cos(z, intr, u0, v0)
         grazing = (cos < self.grazing_cos) & ~edge
         # One uniform draw serves the three exclusive-or-rare drop decisions of a pixel.
@@ -72,7 +93,12 @@ class SensorModel:
         keep &= holes.astype(bool)
         sigma = self.sigma_mm(z, intr.fx) / np.where(edge, np.float32(1), np.maximum(slant_cos, np.float32(0.35)))
         noisy = z + sigma * rng.standard_normal((h, w), dtype=np.float32)
-        unit_mm = np.float32(intr.depth_scale_m * 1000.0)
+        if self.disparity_step_px > 0:
+            fb = np.float32(self._focal(intr.fx) * self.baseline_mm)
+            step = np.float32(self.disparity_step_px)
+            disparity = np.round(fb / np.maximum(noisy, np.float32(1.0)) / step) * step
+            noisy = np.where(disparity > 0, fb / np.maximum(disparity, step), np.float32(0))
+        unit_mm = np.float32(self.unit_mm or intr.depth_scale_m * 1000.0)
         noisy = np.round(noisy / unit_mm) * unit_mm
         keep &= (noisy >= self.min_depth_mm) & (noisy <= self.max_depth_mm)
         return np.where(keep, noisy, np.float32(0)).astype(np.float32)
@@ -106,3 +132,13 @@ class SensorModel:
 
 _DIFF_U = np.array([[-0.5, 0, 0.5]], np.float32)
 _DIFF_V = _DIFF_U.T.copy()
+
+
+SENSORS = {
+    "d4xx": SensorModel(),
+    "sr300": SensorModel(baseline_mm=50.0, subpixel_px=0.05, edge_drop=0.5, edge_grow_px=1, min_depth_mm=200.0,
+                         max_depth_mm=1500.0, unit_mm=0.125),
+    "kinect-v1": SensorModel(baseline_mm=75.0, subpixel_px=0.07, disparity_step_px=0.125, focal_px=580.0,
+                             edge_drop=0.6, edge_grow_px=1, holes_per_px=1 / 2000, min_depth_mm=400.0,
+                             max_depth_mm=4000.0),
+}

@@ -33,7 +33,8 @@ class TrainArgs:
     augment: bool = option(True, "paper augmentation: scale, rotation, shift", "--augment/--no-augment")
     export: bool = option(True, "export model.onnx from the best checkpoint at the end", "--export/--no-export")
     schedule: str = option("none", "learning-rate schedule: none (paper) | cosine")
-    init_from: str | None = option(None, "start from this checkpoint's weights (fine-tune; new optimizer and schedule)")
+    init_from: str | None = option(None, "start from this checkpoint's or exported model file's (.onnx, fp32) weights "
+                                                "(fine-tune; new optimizer and schedule)")
 
 
 @dataclass

@@ -44,6 +44,9 @@ from ..skeletons import get_skeleton
 from ..voxelize import Augmentation, augment_points_norm, normalise_points, pad_points, voxelize_norm
 from .args import TrainArgs
 from .checkpoint import load_checkpoint, save_checkpoint
+from .onnx_weights import is_onnx_path, model_from_onnx, read_model_file
+
+ONNX_INIT_FRAMES = 96      # training frames whose statistics re-expand the BatchNorms of a model file
 
 
 class Collate:
@@ -366,11 +369,24 @@ class Trainer:
             return _load_same_model(self.ckpt_path, self.config, "--resume", " (use a new --out)")
         if self.ckpt_path.exists():
             raise UserError(f"{self.out} already holds a run; pass --resume to continue it or choose a new --out")
+        if args.init_from and is_onnx_path(args.init_from):   # a model file: unfolded in _restore, on training grids
+            read_model_file(Path(args.init_from))
+            return {"init_from_onnx": Path(args.init_from)}
         if args.init_from:  # a resumed run already carries the weights it started from
             return {"init_from": _load_same_model(Path(args.init_from), self.config, "--init-from")}
         return None
 
     def _restore(self, state: dict) -> None:
+        if "init_from_onnx" in state:
+            collate = Collate(self.config, self.cube_mm, False, self.args.seed)
+            n = min(len(self.train_set), ONNX_INIT_FRAMES)
+            grids = [collate([(0, self.train_set[i]) for i in range(k, min(k + 12, n))])[0] for k in range(0, n, 12)]
+            model = model_from_onnx(state["init_from_onnx"], self.config, grids)
+            self.model.load_state_dict(model.state_dict())
+            if self.rank == 0:
+                self.log(f"initialised from {self.args.init_from} (weights unfolded from the model file, BatchNorm "
+                         f"statistics from {n} training frames; new optimizer and schedule)")
+            return
         if "init_from" in state:
             self.model.load_state_dict(state["init_from"]["model_state_dict"])
             if self.rank == 0:
