@@ -1121,6 +1121,8 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
      "`handpose-live eval` on commit 8cc946e's file, this session"),
     (RESULTS, "rises by 5.6 points (mean error 101.6 -> 63.1 mm) while the classic mAP moves by -0.14 points\n(bar: not below "
               "87.5 %, missed by 0.1 point)", "differences of registered figures and the previous model's; the issue's bar"),
+    (BENCHMARKS, "gave 1.84x for the network and 1.49x for the pipeline",
+     "`benchmarks/int8.py --targets hand --hand-test 200` once more, machine idle (the int8 step's figures are registered)"),
     (RESULTS, "(9.93 / 14.78 mm)", "a one-off `export-onnx --int8` calibrated on crowded frames, then `handpose-live eval`"),
     (RESULTS, "**14.24** / 14.46 mm", "crowded-set int8 figure: `handpose-live eval` of the shipped int8 file (not a step)"),
     (RESULTS, "The hand's crowded-world error falls by 3.4 mm while the classic figure moves by\n+0.09 mm (the issue's bar, no "
