@@ -209,9 +209,9 @@ def test_crowded_world_adds_clutter_around_the_same_subject():
     rng = np.random.default_rng(3)
     counts = []
     for _ in range(6):
-        subject, bg, rot, eye = world._body_view(rng, "front")
+        _, bg, rot, eye = world._body_view(rng, "front")
         before = len(bg.distractors.capsule_a_mm) + len(bg.distractors.ellipsoid_c_mm)
-        world.crowd_body_scene(rng, subject, bg, rot, eye)
+        world.crowd_body_scene(rng, bg, rot, eye)
         counts.append(len(bg.distractors.capsule_a_mm) + len(bg.distractors.ellipsoid_c_mm) - before)
     assert max(counts) > 0
     with pytest.raises(UserError, match="unknown world 'busy'"):

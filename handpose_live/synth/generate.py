@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import cv2
@@ -60,11 +60,11 @@ def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: 
 
 
 def _sensor_settings(name: str) -> dict:
+    """A sensor model's fields; the optional ones (default 0 = off) only when on, so an index written
+    before they existed records the D4xx model exactly as it does now."""
     model = SENSORS[name]
-    return {"name": type(model).__name__, **{k: v for k, v in asdict(model).items() if v != _ZERO_DEFAULTS.get(k)}}
-
-
-_ZERO_DEFAULTS = {"disparity_step_px": 0.0, "focal_px": 0.0, "unit_mm": 0.0, "edge_grow_px": 0}   # not recorded when off
+    return {"name": type(model).__name__,
+            **{f.name: getattr(model, f.name) for f in fields(model) if f.default or getattr(model, f.name) != f.default}}
 
 
 def dataset_settings(target: str, intr: Intrinsics, seed: int, world: str = "classic") -> dict:

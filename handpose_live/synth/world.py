@@ -132,7 +132,7 @@ def crowd_hand_scene(rng: np.random.Generator, intr: Intrinsics, subject: Subjec
     return sensor
 
 
-def crowd_body_scene(rng: np.random.Generator, subject: Subject, bg: Background, rot: np.ndarray, eye: np.ndarray) -> str:
+def crowd_body_scene(rng: np.random.Generator, bg: Background, rot: np.ndarray, eye: np.ndarray) -> str:
     """Add other people and furniture around a classic body scene (room frame: floor y = 0, the
     subject at the origin); returns the sensor family."""
     sensor = _choose(rng, BODY_SENSOR_MIX)
@@ -207,7 +207,7 @@ def sample_scene(target: str, rng: np.random.Generator, intr: Intrinsics, world:
         sensor = crowd_hand_scene(rng, intr, subject, background) if world == "crowded" else "d4xx"
     else:
         subject, background, rot, eye = _body_view(rng, None)
-        sensor = crowd_body_scene(rng, subject, background, rot, eye) if world == "crowded" else "d4xx"
+        sensor = crowd_body_scene(rng, background, rot, eye) if world == "crowded" else "d4xx"
     return subject, background, SENSORS[sensor]
 
 

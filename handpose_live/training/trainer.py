@@ -44,7 +44,7 @@ from ..skeletons import get_skeleton
 from ..voxelize import Augmentation, augment_points_norm, normalise_points, pad_points, voxelize_norm
 from .args import TrainArgs
 from .checkpoint import load_checkpoint, save_checkpoint
-from .onnx_weights import is_onnx_path, model_from_onnx, read_model_file
+from .onnx_weights import is_onnx_path, model_from_onnx
 
 ONNX_INIT_FRAMES = 96      # training frames whose statistics re-expand the BatchNorms of a model file
 
@@ -370,7 +370,6 @@ class Trainer:
         if self.ckpt_path.exists():
             raise UserError(f"{self.out} already holds a run; pass --resume to continue it or choose a new --out")
         if args.init_from and is_onnx_path(args.init_from):   # a model file: unfolded in _restore, on training grids
-            read_model_file(Path(args.init_from))
             return {"init_from_onnx": Path(args.init_from)}
         if args.init_from:  # a resumed run already carries the weights it started from
             return {"init_from": _load_same_model(Path(args.init_from), self.config, "--init-from")}
