@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 from handpose_live.calib import load_intrinsics  # noqa: E402
 from handpose_live.inference.detector import HandDetector  # noqa: E402
 from handpose_live.synth.scenes import render_detection_scene  # noqa: E402
+from handpose_live.training.detector import scene_sensor  # noqa: E402
 
 CAMERAS = ("d435-640x480", "sr305", "nyu")
 
@@ -28,14 +29,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--detector", type=Path, default=ROOT / "models" / "hand-detector.onnx")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5, 0.6])
     args = ap.parse_args()
     det = HandDetector(args.detector)
+    training = det.meta.get("training_data", {})       # which sensor model its scenes had (generator scenes-1/-2)
     det.threshold = 0.05
     rng = np.random.default_rng([999])
     candidates, palms, ms, kept = [], 0, [], []
     for i in range(args.frames):
-        intr = load_intrinsics(CAMERAS[i % len(CAMERAS)])
-        depth, hands = render_detection_scene(rng, intr)
+        camera = CAMERAS[i % len(CAMERAS)]
+        intr = load_intrinsics(camera)
+        depth, hands = render_detection_scene(rng, intr, scene_sensor(training, camera))   # as its training scenes
         palms += len(hands)
         used: set[int] = set()
         t0 = time.perf_counter()
@@ -59,10 +63,10 @@ def main() -> None:
           f"{np.percentile(ms, 50):.2f} ms p50 between scene renders (cold caches)")
     print("| threshold | recall | false candidates per frame |")
     print("|---|---|---|")
-    for th in (0.2, 0.3, 0.4, 0.5, 0.6):
+    for th in args.thresholds:
         hits = sum(1 for p, ok in candidates if p >= th and ok)
         false = sum(1 for p, ok in candidates if p >= th and not ok)
-        print(f"| {th:.1f} | {100 * hits / max(palms, 1):.1f} % | {false / args.frames:.3f} |")
+        print(f"| {th:g} | {100 * hits / max(palms, 1):.1f} % | {false / args.frames:.3f} |")
 
 
 if __name__ == "__main__":

@@ -533,56 +533,61 @@ def F(id_: str, step: str, key: str, unit: str, published, kind: str, tol=None, 
 
 
 W = Where
-HAND_JOINTS_Q = ("wrist 6.2; thumb 6.4 / 8.1 / 10.6 / 12.8; index 5.5 / 9.3 / 12.7 / 15.9; middle 4.6 / 8.9 / 12.2 / 16.0; "
-                 "ring 4.5 / 8.9 / 11.8 / 15.6; pinky 5.2 / 7.9 / 8.8 / 11.2")
-BODY_JOINTS_Q = ("head 1.00, neck 1.00, R/L shoulder 0.99/0.98, R/L elbow 0.96/0.96, R/L hand 0.91/0.89, torso 1.00, "
-                 "R/L hip 0.97/0.97, R/L knee 0.83/0.83, R/L foot 0.41/0.42")
-HAND_TEST_Q = "| frames with max joint error <= 10 / 20 / 40 mm | 18.3 % / 52.4 % / 73.7 % | 15.1 % / 42.9 % / 62.7 % |"
-HAND_CROWDED_Q = "| mean 3D joint error | 9.67 mm (target <= 10 mm: reached; goal <= 8 mm: not reached) | 14.24 mm |"
-HAND_GATE_Q = ("measured mean peaks were at least 0.43 (median 0.67) on 1,500 frames of the synthetic camera (seeds 77-81) "
-               "and 0.06 / 0.15 / 0.16 on a wall, a box and a ball")
-BODY_GATE_Q = ("(642 frames of the synthetic body camera, seeds 77-81: median 0.78, 5th percentile 0.13; a box 0.05, "
-               "a ball 0.37, a wall: no object found)")
-BODY_RUN_Q = ("body found in 583/750 frames, mAP at 10 cm 94.8 % over the frames found, mean error 43.8 mm (front views of "
-              "standing/walking people only), 13.0 ms p50 per frame")
-BODY_CROWDED_Q = "| mAP at 10 cm | 87.4 % (target >= 85 %: reached; stage 1 alone: 75.3 %) | 85.2 % |"
-RESULTS_HAND_Q = ("| 9.67 mm mean; 52.4 % / 73.7 % of frames with every joint within 20 / 40 mm; crowded world 14.24 mm | "
-                  "9.4 mm live, hand found in 100.0 % of frames (5 seeds x 600 frames, see below) |")
-RESULTS_BODY_Q = ("| mAP at 10 cm 87.4 %, 55 mm mean; crowded world 85.2 % | mAP 94.8 %, body found in 583/750 frames (front "
+HAND_JOINTS_Q = ("wrist 6.1; thumb 6.2 / 7.8 / 10.6 / 12.3; index 5.3 / 9.1 / 12.0 / 15.5; middle 4.6 / 8.7 / 12.2 / 15.6; "
+                 "ring 4.5 / 8.7 / 11.8 / 15.2; pinky 5.0 / 7.6 / 8.6 / 10.8")
+BODY_JOINTS_Q = ("head 1.00, neck 1.00, R/L shoulder 0.99/0.99, R/L elbow 0.96/0.96, R/L hand 0.92/0.91, torso 1.00, "
+                 "R/L hip 0.99/0.98, R/L knee 0.86/0.84, R/L foot 0.43/0.43")
+HAND_TEST_Q = "| frames with max joint error <= 10 / 20 / 40 mm | 18.1 % / 53.2 % / 75.4 % | 15.1 % / 44.1 % / 64.2 % |"
+HAND_CROWDED_Q = "| mean 3D joint error | 9.44 mm (target <= 10 mm: reached; goal <= 8 mm: not reached) | 14.29 mm |"
+HAND_GATE_Q = ("measured mean peaks were at least 0.44 (median 0.69) on 1,500 frames of the synthetic camera (seeds 77-81) "
+               "and 0.06 / 0.16 / 0.17 on a wall, a box and a ball")
+BODY_GATE_Q = ("(642 frames of the synthetic body camera, seeds 77-81: median 0.76, 5th percentile 0.12; a box 0.05, "
+               "a ball 0.33, a wall: no object found)")
+BODY_RUN_Q = ("body found in 583/750 frames, mAP at 10 cm 95.1 % over the frames found, mean error 42.6 mm (front views of "
+              "standing/walking people only), 11.8 ms p50 per frame")
+BODY_CROWDED_Q = "| mAP at 10 cm | 88.3 % (target >= 85 %: reached; stage 1 alone: 75.3 %) | 86.0 % |"
+RESULTS_HAND_Q = ("| 9.44 mm mean; 53.2 % / 75.4 % of frames with every joint within 20 / 40 mm; crowded world 14.29 mm | "
+                  "9.2 mm live, hand found in 100.0 % of frames (5 seeds x 600 frames, see below) |")
+RESULTS_BODY_Q = ("| mAP at 10 cm 88.3 %, 51 mm mean; crowded world 86.0 % | mAP 95.1 %, body found in 583/750 frames (front "
                   "views, 5 seeds) |")
-README_HAND_Q = ("| 9.7 mm mean joint error (true centre; 14.2 mm in the crowded world); 9.4 mm live through `run` "
+README_HAND_Q = ("| 9.4 mm mean joint error (true centre; 14.3 mm in the crowded world); 9.2 mm live through `run` "
                  "(synthetic camera, 5 seeds x 600 frames); 5.4 ms network |")
-HAND_LIVE_Q = ("hand found\nin 100.0 % of frames, mean error 9.4 mm, against\n8.58 mm with the true centre on the same "
+HAND_LIVE_Q = ("hand found\nin 100.0 % of frames, mean error 9.2 mm, against\n8.47 mm with the true centre on the same "
                "frames (1.09x)")
-RESULTS_LIVE_NOW_Q = ("| now (default): the same with the crowded-world model (int8) | 8.58 mm | 9.39 mm | 1.09x | 100.0 % | "
-                      "26.5 % | 4.6 / 46 mm | 49 / 116 mm | 1.06 |")
+RESULTS_LIVE_NOW_Q = ("| now (default): the model fine-tuned on both worlds (int8) | 8.47 mm | 9.21 mm | "
+                      "1.09x | 100.0 % | 26.1 % | 4.6 / 45 mm | 48 / 109 mm | 1.06 |")
+RESULTS_LIVE_S6_Q = ("| session 6's default: the same with the crowded-world model (int8) | 8.58 mm | 9.39 mm | 1.09x | "
+                     "100.0 % | "
+                     "26.5 % | 4.6 / 46 mm | 49 / 116 mm | 1.06 |")
 RESULTS_LIVE_S5_Q = ("| session 5's default: int8, the next cube at the predicted reference point, up to 2 re-centring passes | "
                      "8.49 mm | 9.28 mm | 1.09x | 100.0 % | 25.0 % | 4.3 / 42 mm | 46 / 119 mm | 1.07 |")
 RESULTS_LIVE_INT8_Q = ("| the same with the int8 model | 8.49 mm | 12.92 mm | 1.52x | 99.8 % | 30.6 % | 4.9 / 51 mm | "
                        "55 / 126 mm | 2.00 |")
-RESULTS_DET_BEFORE_Q = "| before: one nearest candidate, tracked | 50.0 % | 100.0 % | 100.0 / 100.0 % | 367 |"
-RESULTS_DET_GEO_Q = "| geometric, up to 2, verified by the network | 94.4 % | 100.0 % | 100.0 / 100.0 % | 520 |"
-RESULTS_DET_LEARNED_Q = "| learned detector (default), up to 2, verified | 100.0 % | 100.0 % | 100.0 / 100.0 % | 40 |"
+RESULTS_STAGE4_Q = ("hand 9.44 mm (bar met), body 88.3 % (bar met; mean error 55 -> 51 mm classic, 63 -> 60 mm "
+                    "crowded)")
+RESULTS_DET_BEFORE_Q = "| before: one nearest candidate, tracked | 50.0 % | 100.0 % | 100.0 / 98.5 % | 407 |"
+RESULTS_DET_GEO_Q = "| geometric, up to 2, verified by the network | 95.6 % | 100.0 % | 96.9 / 98.5 % | 527 |"
+RESULTS_DET_LEARNED_Q = "| learned detector (default), up to 2, verified | 100.0 % | 100.0 % | 100.0 / 100.0 % | 60 |"
 RESULTS_LIVE_S4_Q = ("| session 4's default: as then, with the learned detector, up to 2 hands | 8.36 mm | 12.88 mm | 1.54x | "
                       "100.0 % | 30.2 % | 4.4 / 50 mm | 54 / 119 mm | 2.00 |")
-README_BODY_Q = ("| mAP at 10 cm 87.4 % (feet 42 %; 85.2 % in the crowded world); 94.8 % through `run` on front views; 92 fps "
+README_BODY_Q = ("| mAP at 10 cm 88.3 % (feet 43 %; 86.0 % in the crowded world); 95.1 % through `run` on front views; 92 fps "
                  "through the whole pipeline (int8) |")
 BODY_SPEED_Q = "91.7 frames/s, 10.3 ms p50 per frame (centre 1.5, voxelize 5.2, inference 3.3 ms)"
-README_INT8_Q = ("| hand 9.82 mm (+0.14 mm), body mAP 87.3 % (-0.11 points); network 1.82x / 1.99x faster "
+README_INT8_Q = ("| hand 9.60 mm (+0.16 mm), body mAP 88.3 % (-0.05 points); network 1.82x / 1.99x faster "
                  "(`benchmarks/int8.py`, median of three runs) |")
-INT8_HAND_ROW = ("| hand | 9.67 -> 9.82 mm (+0.14 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
+INT8_HAND_ROW = ("| hand | 9.44 -> 9.60 mm (+0.16 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
                  "1.46x faster |")
-INT8_BODY_ROW = "| body | mAP at 10 cm 87.4 -> 87.3 % (-0.11 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
-HCARD_INT8 = {"mm": ("| mean joint error, 2,000 held-out frames (seed 2000, classic, true centre) | 9.67 mm | "
-                     "9.82 mm (+0.14 mm) |"),
-              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 97.7 % |",
+INT8_BODY_ROW = "| body | mAP at 10 cm 88.3 -> 88.3 % (-0.05 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
+HCARD_INT8 = {"mm": ("| mean joint error, 2,000 held-out frames (seed 2000, classic, true centre) | 9.44 mm | "
+                     "9.60 mm (+0.16 mm) |"),
+              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 97.9 % |",
               "net": "| network alone, batch 1, interleaved in one process (three runs) | 6.2-7.0 ms | 3.3-4.2 ms (1.69-1.95x "
                      "faster, median 1.82x) |",
               "e2e": "| whole pipeline, `bench --precision fp32 --precision int8` (synthetic camera, run's defaults) | 11.3 ms | "
                      "7.7 ms (1.46x faster) |"}
-BCARD_INT8 = {"map": "| mAP at 10 cm, 500 held-out frames (seed 2000, classic, true centre) | 87.4 % | 87.3 % (-0.11 points) |",
-              "mm": "| mean joint error, same frames | 54.6 mm | 55.9 mm |",
-              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 99.7 % |",
+BCARD_INT8 = {"map": "| mAP at 10 cm, 500 held-out frames (seed 2000, classic, true centre) | 88.3 % | 88.3 % (-0.05 points) |",
+              "mm": "| mean joint error, same frames | 51.1 mm | 52.5 mm |",
+              "vox": "| joints within one output voxel of fp32 (200 test frames) | | 99.8 % |",
               "net": "| network alone, batch 1, interleaved in one process (three runs) | 5.7-8.7 ms | 2.9-4.1 ms (1.80-2.10x "
                      "faster, median 1.99x) |"}
 PEER_ROWS = {"lite": "| v2v-lite fp32 (shipped) | 1,620,512 | 0.52 | 6.87 ms | 1.00x |",
@@ -627,72 +632,74 @@ FIGURES: list[Figure] = [
       W(HAND_CARD, "1,620,512 parameters, 0.52 GMAC per frame, 6.5 MB ONNX", "1,620,512")),
     F("hand.file_mb", "hand-model", "file_mb", "MB", 6.5, "accuracy", 0.1,
       W(HAND_CARD, "1,620,512 parameters, 0.52 GMAC per frame, 6.5 MB ONNX", "6.5 MB")),
-    F("hand.test.mean_mm", "hand-model", "test.mean_mm", "mm", 9.67, "accuracy", 0.05,
-      W(RESULTS, RESULTS_HAND_Q, "9.67 mm"), W(HAND_CARD, HAND_CROWDED_Q, "9.67 mm"), W(README, README_HAND_Q, "9.7 mm"),
-      W(RESULTS, "| hand, now (fp32 / int8) | 9.67 /", "9.67")),
-    F("hand.test.within10_pct", "hand-model", "test.within10_pct", "%", 18.3, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "18.3 %")),
-    F("hand.test.within20_pct", "hand-model", "test.within20_pct", "%", 52.4, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "52.4 %"), W(RESULTS, RESULTS_HAND_Q, "52.4 %")),
-    F("hand.test.within40_pct", "hand-model", "test.within40_pct", "%", 73.7, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "73.7 %"), W(RESULTS, RESULTS_HAND_Q, "73.7 %")),
+    F("hand.test.mean_mm", "hand-model", "test.mean_mm", "mm", 9.44, "accuracy", 0.05,
+      W(RESULTS, RESULTS_HAND_Q, "9.44 mm"), W(HAND_CARD, HAND_CROWDED_Q, "9.44 mm"), W(README, README_HAND_Q, "9.4 mm"),
+      W(RESULTS, "| hand, now: stage 4 (fp32 / int8) | 9.44 /", "9.44"),
+      W(RESULTS, RESULTS_STAGE4_Q, "9.44 mm")),
+    F("hand.test.within10_pct", "hand-model", "test.within10_pct", "%", 18.1, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "18.1 %")),
+    F("hand.test.within20_pct", "hand-model", "test.within20_pct", "%", 53.2, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "53.2 %"), W(RESULTS, RESULTS_HAND_Q, "53.2 %")),
+    F("hand.test.within40_pct", "hand-model", "test.within40_pct", "%", 75.4, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "75.4 %"), W(RESULTS, RESULTS_HAND_Q, "75.4 %")),
     F("hand.test.per_joint_mm", "hand-model", "test.per_joint_mm", "mm",
-      [6.2, 6.4, 8.1, 10.6, 12.8, 5.5, 9.3, 12.7, 15.9, 4.6, 8.9, 12.2, 16.0, 4.5, 8.9, 11.8, 15.6, 5.2, 7.9, 8.8, 11.2],
-      "accuracy", 0.1, W(HAND_CARD, HAND_JOINTS_Q, "wrist 6.2")),
-    F("hand.crowded.mean_mm", "hand-model", "crowded.mean_mm", "mm", 14.24, "accuracy", 0.05,
-      W(HAND_CARD, HAND_CROWDED_Q, "14.24 mm"), W(RESULTS, RESULTS_HAND_Q, "14.24 mm"), W(README, README_HAND_Q, "14.2 mm")),
+      [6.1, 6.2, 7.8, 10.6, 12.3, 5.3, 9.1, 12.0, 15.5, 4.6, 8.7, 12.2, 15.6, 4.5, 8.7, 11.8, 15.2, 5.0, 7.6, 8.6, 10.8],
+      "accuracy", 0.1, W(HAND_CARD, HAND_JOINTS_Q, "wrist 6.1")),
+    F("hand.crowded.mean_mm", "hand-model", "crowded.mean_mm", "mm", 14.29, "accuracy", 0.05,
+      W(HAND_CARD, HAND_CROWDED_Q, "14.29 mm"), W(RESULTS, RESULTS_HAND_Q, "14.29 mm"), W(README, README_HAND_Q, "14.3 mm")),
     F("hand.crowded.within10_pct", "hand-model", "crowded.within10_pct", "%", 15.1, "accuracy", 0.5,
       W(HAND_CARD, HAND_TEST_Q, "15.1 %")),
-    F("hand.crowded.within20_pct", "hand-model", "crowded.within20_pct", "%", 42.9, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "42.9 %")),
-    F("hand.crowded.within40_pct", "hand-model", "crowded.within40_pct", "%", 62.7, "accuracy", 0.5,
-      W(HAND_CARD, HAND_TEST_Q, "62.7 %")),
-    F("hand.run.mean_mm", "hand-model", "run.mean_mm", "mm", 7.0, "accuracy", 1.0,
+    F("hand.crowded.within20_pct", "hand-model", "crowded.within20_pct", "%", 44.1, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "44.1 %")),
+    F("hand.crowded.within40_pct", "hand-model", "crowded.within40_pct", "%", 64.2, "accuracy", 0.5,
+      W(HAND_CARD, HAND_TEST_Q, "64.2 %")),
+    F("hand.run.mean_mm", "hand-model", "run.mean_mm", "mm", 6.9, "accuracy", 1.0,
       note="was published from one seed (77, 300 frames); the docs now quote the live-quality step (5 x 600)"),
     F("hand.run.found_pct", "hand-model", "run.found_pct", "%", 100.0, "accuracy", 1.0,
       note="the docs now quote the live-quality step"),
-    F("hand.run.within20_pct", "hand-model", "run.within20_pct", "%", 69.8, "accuracy", 5.0),
-    F("hand.run.within40_pct", "hand-model", "run.within40_pct", "%", 89.9, "accuracy", 5.0),
-    F("hand.gate.subject_min", "hand-model", "gate.subject_min", "peak", 0.43, "accuracy", 0.1,
-      W(HAND_CARD, HAND_GATE_Q, "0.43")),
-    F("hand.gate.subject_median", "hand-model", "gate.subject_median", "peak", 0.67, "accuracy", 0.05,
-      W(HAND_CARD, HAND_GATE_Q, "0.67")),
+    F("hand.run.within20_pct", "hand-model", "run.within20_pct", "%", 69.6, "accuracy", 5.0),
+    F("hand.run.within40_pct", "hand-model", "run.within40_pct", "%", 89.4, "accuracy", 5.0),
+    F("hand.gate.subject_min", "hand-model", "gate.subject_min", "peak", 0.44, "accuracy", 0.1,
+      W(HAND_CARD, HAND_GATE_Q, "0.44")),
+    F("hand.gate.subject_median", "hand-model", "gate.subject_median", "peak", 0.69, "accuracy", 0.05,
+      W(HAND_CARD, HAND_GATE_Q, "0.69")),
     F("hand.gate.wall", "hand-model", "gate.wall", "peak", 0.06, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.06")),
-    F("hand.gate.box", "hand-model", "gate.box", "peak", 0.15, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.15")),
-    F("hand.gate.ball", "hand-model", "gate.ball", "peak", 0.16, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.16")),
+    F("hand.gate.box", "hand-model", "gate.box", "peak", 0.16, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.16")),
+    F("hand.gate.ball", "hand-model", "gate.ball", "peak", 0.17, "accuracy", 0.05, W(HAND_CARD, HAND_GATE_Q, "0.17")),
     # --- shipped body model ----------------------------------------------------------------------
     F("body.params", "body-model", "params", "params", 1608032, "exact", 0,
       W(BODY_CARD, "1,608,032 parameters, 6.4 MB ONNX", "1,608,032")),
     F("body.file_mb", "body-model", "file_mb", "MB", 6.4, "accuracy", 0.1,
       W(BODY_CARD, "1,608,032 parameters, 6.4 MB ONNX", "6.4 MB")),
-    F("body.test.map_pct", "body-model", "test.map_pct", "%", 87.4, "accuracy", 0.1,
-      W(BODY_CARD, BODY_CROWDED_Q, "87.4 %"), W(RESULTS, RESULTS_BODY_Q, "87.4 %"), W(README, README_BODY_Q, "87.4 %"),
-      W(RESULTS, "| body, now: mAP at 10 cm | 87.4 %", "87.4 %")),
-    F("body.test.mean_mm", "body-model", "test.mean_mm", "mm", 55.0, "accuracy", 1.0,
-      W(BODY_CARD, "| mean joint error | 55 mm | 63 mm |", "55 mm"), W(RESULTS, RESULTS_BODY_Q, "55 mm")),
-    F("body.crowded.map_pct", "body-model", "crowded.map_pct", "%", 85.2, "accuracy", 0.1,
-      W(BODY_CARD, BODY_CROWDED_Q, "85.2 %"), W(RESULTS, RESULTS_BODY_Q, "85.2 %"), W(README, README_BODY_Q, "85.2 %"),
-      W(RESULTS, "| body, now: mAP at 10 cm | 87.4 % | **85.2** % |", "85.2")),
-    F("body.crowded.mean_mm", "body-model", "crowded.mean_mm", "mm", 63.0, "accuracy", 1.0,
-      W(BODY_CARD, "| mean joint error | 55 mm | 63 mm |", "63 mm")),
+    F("body.test.map_pct", "body-model", "test.map_pct", "%", 88.3, "accuracy", 0.1,
+      W(BODY_CARD, BODY_CROWDED_Q, "88.3 %"), W(RESULTS, RESULTS_BODY_Q, "88.3 %"), W(README, README_BODY_Q, "88.3 %"),
+      W(RESULTS, "| body, now: stage 4 | 88.3 %", "88.3 %"), W(RESULTS, RESULTS_STAGE4_Q, "88.3 %")),
+    F("body.test.mean_mm", "body-model", "test.mean_mm", "mm", 51.0, "accuracy", 1.0,
+      W(BODY_CARD, "| mean joint error | 51 mm | 60 mm |", "51 mm"), W(RESULTS, RESULTS_BODY_Q, "51 mm"),
+      W(RESULTS, RESULTS_STAGE4_Q, "51 mm")),
+    F("body.crowded.map_pct", "body-model", "crowded.map_pct", "%", 86.0, "accuracy", 0.1,
+      W(BODY_CARD, BODY_CROWDED_Q, "86.0 %"), W(RESULTS, RESULTS_BODY_Q, "86.0 %"), W(README, README_BODY_Q, "86.0 %"),
+      W(RESULTS, "| body, now: stage 4 | 88.3 % | 86.0 % |", "86.0 %")),
+    F("body.crowded.mean_mm", "body-model", "crowded.mean_mm", "mm", 60.0, "accuracy", 1.0,
+      W(BODY_CARD, "| mean joint error | 51 mm | 60 mm |", "60 mm"), W(RESULTS, RESULTS_STAGE4_Q, "60 mm")),
     F("body.test.per_joint_map", "body-model", "test.per_joint_map", "fraction",
-      [1.00, 1.00, 0.99, 0.98, 0.96, 0.96, 0.91, 0.89, 1.00, 0.97, 0.97, 0.83, 0.83, 0.41, 0.42], "accuracy", 0.01,
+      [1.00, 1.00, 0.99, 0.99, 0.96, 0.96, 0.92, 0.91, 1.00, 0.99, 0.98, 0.86, 0.84, 0.43, 0.43], "accuracy", 0.01,
       W(BODY_CARD, BODY_JOINTS_Q, "head 1.00")),
-    F("body.test.feet_map_pct", "body-model", "test.feet_map_pct", "%", 42.0, "accuracy", 1.0,
-      W(README, README_BODY_Q, "42 %"), W(BODY_CARD, "Feet remain the weak joints\n(42 % within 10 cm on the test set", "42 %")),
+    F("body.test.feet_map_pct", "body-model", "test.feet_map_pct", "%", 43.0, "accuracy", 1.0,
+      W(README, README_BODY_Q, "43 %"), W(BODY_CARD, "Feet remain the weak joints\n(43 % within 10 cm on the test set", "43 %")),
     F("body.run.found_pct", "body-model", "run.found_pct", "%", 100.0 * 583 / 750, "accuracy", 2.0,
       W(BODY_CARD, BODY_RUN_Q, "583/750"), W(RESULTS, RESULTS_BODY_Q, "583/750")),
-    F("body.run.map_pct", "body-model", "run.map_pct", "%", 94.8, "accuracy", 2.0,
-      W(BODY_CARD, BODY_RUN_Q, "94.8 %"), W(RESULTS, RESULTS_BODY_Q, "94.8 %"), W(README, README_BODY_Q, "94.8 %")),
-    F("body.run.mean_mm", "body-model", "run.mean_mm", "mm", 43.8, "accuracy", 3.0, W(BODY_CARD, BODY_RUN_Q, "43.8 mm")),
-    F("body.run.latency_p50_ms", "body-model", "run.latency_p50_ms", "ms", 13.0, "measured", None,
-      W(BODY_CARD, BODY_RUN_Q, "13.0 ms")),
-    F("body.gate.subject_min", "body-model", "gate.subject_min", "peak", 0.11, "accuracy", 0.1),
-    F("body.gate.subject_median", "body-model", "gate.subject_median", "peak", 0.78, "accuracy", 0.05,
-      W(BODY_CARD, BODY_GATE_Q, "0.78")),
-    F("body.gate.subject_p5", "body-model", "gate.subject_p5", "peak", 0.13, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.13")),
+    F("body.run.map_pct", "body-model", "run.map_pct", "%", 95.1, "accuracy", 2.0,
+      W(BODY_CARD, BODY_RUN_Q, "95.1 %"), W(RESULTS, RESULTS_BODY_Q, "95.1 %"), W(README, README_BODY_Q, "95.1 %")),
+    F("body.run.mean_mm", "body-model", "run.mean_mm", "mm", 42.6, "accuracy", 3.0, W(BODY_CARD, BODY_RUN_Q, "42.6 mm")),
+    F("body.run.latency_p50_ms", "body-model", "run.latency_p50_ms", "ms", 11.8, "measured", None,
+      W(BODY_CARD, BODY_RUN_Q, "11.8 ms")),
+    F("body.gate.subject_min", "body-model", "gate.subject_min", "peak", 0.10, "accuracy", 0.1),
+    F("body.gate.subject_median", "body-model", "gate.subject_median", "peak", 0.76, "accuracy", 0.05,
+      W(BODY_CARD, BODY_GATE_Q, "0.76")),
+    F("body.gate.subject_p5", "body-model", "gate.subject_p5", "peak", 0.12, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.12")),
     F("body.gate.box", "body-model", "gate.box", "peak", 0.05, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.05")),
-    F("body.gate.ball", "body-model", "gate.ball", "peak", 0.37, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.37")),
+    F("body.gate.ball", "body-model", "gate.ball", "peak", 0.33, "accuracy", 0.05, W(BODY_CARD, BODY_GATE_Q, "0.33")),
     F("body.gate.wall", "body-model", "gate.wall", "peak", None, "no_object", None, W(BODY_CARD, BODY_GATE_Q, "no object found")),
     # --- detection ------------------------------------------------------------------------------
     F("det.before.two_found", "detection", "before.two_found_pct", "%", 50.0, "accuracy", 5.0,
@@ -701,60 +708,61 @@ FIGURES: list[Figure] = [
       W(RESULTS, RESULTS_DET_BEFORE_Q, "100.0 %")),
     F("det.before.sides", "detection", "before.two_side_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_BEFORE_Q, "100.0 /")),
-    F("det.before.one_side", "detection", "before.one_side_pct", "%", 100.0, "accuracy", 8.0,
-      W(RESULTS, RESULTS_DET_BEFORE_Q, "/ 100.0 %")),
-    F("det.before.false", "detection", "before.false_per_1000", "count", 367, "accuracy", 100,
-      W(RESULTS, RESULTS_DET_BEFORE_Q, "367")),
-    F("det.geo.two_found", "detection", "geometric.two_found_pct", "%", 94.4, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_GEO_Q, "94.4 %"), W(DETECTOR_CARD, "(geometric detection: 94.4 %)", "94.4 %")),
+    F("det.before.one_side", "detection", "before.one_side_pct", "%", 98.5, "accuracy", 8.0,
+      W(RESULTS, RESULTS_DET_BEFORE_Q, "/ 98.5 %")),
+    F("det.before.false", "detection", "before.false_per_1000", "count", 407, "accuracy", 100,
+      W(RESULTS, RESULTS_DET_BEFORE_Q, "407")),
+    F("det.geo.two_found", "detection", "geometric.two_found_pct", "%", 95.6, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_GEO_Q, "95.6 %"), W(DETECTOR_CARD, "(geometric detection: 95.6 %)", "95.6 %")),
     F("det.geo.one_found", "detection", "geometric.one_found_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_GEO_Q, "| 100.0 %")),
-    F("det.geo.sides", "detection", "geometric.two_side_pct", "%", 100.0, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_GEO_Q, "100.0 /")),
-    F("det.geo.one_side", "detection", "geometric.one_side_pct", "%", 100.0, "accuracy", 8.0,
-      W(RESULTS, RESULTS_DET_GEO_Q, "/ 100.0 %")),
-    F("det.geo.false", "detection", "geometric.false_per_1000", "count", 520, "accuracy", 100,
-      W(RESULTS, RESULTS_DET_GEO_Q, "520"), W(DETECTOR_CARD, "(geometric: 520)", "520")),
+    F("det.geo.sides", "detection", "geometric.two_side_pct", "%", 96.9, "accuracy", 5.0,
+      W(RESULTS, RESULTS_DET_GEO_Q, "96.9 /")),
+    F("det.geo.one_side", "detection", "geometric.one_side_pct", "%", 98.5, "accuracy", 8.0,
+      W(RESULTS, RESULTS_DET_GEO_Q, "/ 98.5 %")),
+    F("det.geo.false", "detection", "geometric.false_per_1000", "count", 527, "accuracy", 100,
+      W(RESULTS, RESULTS_DET_GEO_Q, "527"), W(DETECTOR_CARD, "(geometric: 527)", "527")),
     F("det.learned.two_found", "detection", "learned.two_found_pct", "%", 100.0, "accuracy", 5.0,
-      W(RESULTS, RESULTS_DET_LEARNED_Q, "100.0 %"), W(DETECTOR_CARD, "the app\nfinds 100.0 % of hands", "100.0 %")),
+      W(RESULTS, RESULTS_DET_LEARNED_Q, "100.0 %"), W(DETECTOR_CARD, "the app\nfinds 100.0 % of hands", "100.0 %"),
+      W(RESULTS, "finds both of two hands in every frame", "every frame")),
     F("det.learned.one_found", "detection", "learned.one_found_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_LEARNED_Q, "| 100.0 % |")),
     F("det.learned.sides", "detection", "learned.two_side_pct", "%", 100.0, "accuracy", 5.0,
       W(RESULTS, RESULTS_DET_LEARNED_Q, "100.0 /")),
     F("det.learned.one_side", "detection", "learned.one_side_pct", "%", 100.0, "accuracy", 8.0,
       W(RESULTS, RESULTS_DET_LEARNED_Q, "/ 100.0 %")),
-    F("det.learned.false", "detection", "learned.false_per_1000", "count", 40, "accuracy", 60,
-      W(RESULTS, RESULTS_DET_LEARNED_Q, "40 |"), W(DETECTOR_CARD, "reports 40 false", "40")),
-    F("det.learned.false_cut", "detection", "false_cut_pct", "%", 92.0, "accuracy", 12.0,
-      W(RESULTS, "cuts the false hands on clutter by 92 %", "92 %"), W(README, "verifies; 92 % fewer false hands", "92 %")),
-    F("det.learned.free_ms", "detection", "learned.free_p50_ms", "ms", 1.7, "measured", None,
-      W(RESULTS, "Detection costs 1.7 ms p50", "1.7 ms")),
+    F("det.learned.false", "detection", "learned.false_per_1000", "count", 60, "accuracy", 60,
+      W(RESULTS, RESULTS_DET_LEARNED_Q, "60 |"), W(DETECTOR_CARD, "reports 60 false", "60")),
+    F("det.learned.false_cut", "detection", "false_cut_pct", "%", 89.0, "accuracy", 12.0,
+      W(RESULTS, "cuts the false hands on clutter by 89 %", "89 %"), W(README, "verifies; 89 % fewer false hands", "89 %")),
+    F("det.learned.free_ms", "detection", "learned.free_p50_ms", "ms", 1.5, "measured", None,
+      W(RESULTS, "Detection costs 1.5 ms p50", "1.5 ms")),
     # --- live quality (not yet published) --------------------------------------------------------
-    F("live.live_mean_mm", "live-quality", "live_mean_mm", "mm", 9.39, "accuracy", 1.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "9.39 mm"), W(RESULTS, RESULTS_HAND_Q, "9.4 mm"), W(README, README_HAND_Q, "9.4 mm"),
-      W(HAND_CARD, HAND_LIVE_Q, "9.4 mm")),
-    F("live.oracle_mean_mm", "live-quality", "oracle_mean_mm", "mm", 8.58, "accuracy", 0.3,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "8.58 mm"), W(HAND_CARD, HAND_LIVE_Q, "8.58 mm")),
+    F("live.live_mean_mm", "live-quality", "live_mean_mm", "mm", 9.21, "accuracy", 1.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "9.21 mm"), W(RESULTS, RESULTS_HAND_Q, "9.2 mm"), W(README, README_HAND_Q, "9.2 mm"),
+      W(HAND_CARD, HAND_LIVE_Q, "9.2 mm")),
+    F("live.oracle_mean_mm", "live-quality", "oracle_mean_mm", "mm", 8.47, "accuracy", 0.3,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "8.47 mm"), W(HAND_CARD, HAND_LIVE_Q, "8.47 mm")),
     F("live.live_over_oracle", "live-quality", "live_over_oracle", "x", 1.09, "accuracy", 0.1,
       W(RESULTS, RESULTS_LIVE_NOW_Q, "1.09x"), W(HAND_CARD, HAND_LIVE_Q, "1.09x")),
     F("live.found_pct", "live-quality", "found_pct", "%", 100.0, "accuracy", 1.0,
       W(RESULTS, RESULTS_LIVE_NOW_Q, "100.0 %"), W(RESULTS, RESULTS_HAND_Q, "100.0 %"), W(HAND_CARD, HAND_LIVE_Q, "100.0 %")),
-    F("live.live_swaps_pct", "live-quality", "live_swaps_pct", "%", 26.5, "accuracy", 5.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "26.5 %")),
-    F("live.oracle_swaps_pct", "live-quality", "oracle_swaps_pct", "%", 26.2, "accuracy", 3.0,
-      W(RESULTS, "with the true centre, a tip on a wrong finger in 26.2 % of frames", "26.2 %")),
+    F("live.live_swaps_pct", "live-quality", "live_swaps_pct", "%", 26.1, "accuracy", 5.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "26.1 %")),
+    F("live.oracle_swaps_pct", "live-quality", "oracle_swaps_pct", "%", 24.3, "accuracy", 3.0,
+      W(RESULTS, "with the true centre, a tip on a wrong finger in 24.3 % of frames", "24.3 %")),
     F("live.live_excess_jump_mean_mm", "live-quality", "live_excess_jump_mean_mm", "mm", 4.6, "accuracy", 1.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.6 / 46 mm")),
-    F("live.live_excess_jump_p99_mm", "live-quality", "live_excess_jump_p99_mm", "mm", 46.0, "accuracy", 10.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.6 / 46 mm")),
-    F("live.live_jump_p99_mm", "live-quality", "live_jump_p99_mm", "mm", 49.0, "accuracy", 10.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "49 / 116 mm")),
-    F("live.live_jump_max_mm", "live-quality", "live_jump_max_mm", "mm", 116.0, "accuracy", 30.0,
-      W(RESULTS, RESULTS_LIVE_NOW_Q, "49 / 116 mm")),
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.6 / 45 mm")),
+    F("live.live_excess_jump_p99_mm", "live-quality", "live_excess_jump_p99_mm", "mm", 45.0, "accuracy", 10.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "4.6 / 45 mm")),
+    F("live.live_jump_p99_mm", "live-quality", "live_jump_p99_mm", "mm", 48.0, "accuracy", 10.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "48 / 109 mm")),
+    F("live.live_jump_max_mm", "live-quality", "live_jump_max_mm", "mm", 109.0, "accuracy", 30.0,
+      W(RESULTS, RESULTS_LIVE_NOW_Q, "48 / 109 mm")),
     F("live.passes_per_frame", "live-quality", "passes_per_frame", "passes", 1.06, "accuracy", 0.1,
       W(RESULTS, RESULTS_LIVE_NOW_Q, "1.06")),
-    F("live.oracle_excess_jump_mean_mm", "live-quality", "oracle_excess_jump_mean_mm", "mm", 3.7, "accuracy", 0.5,
-      W(RESULTS, "excess jumps of\n3.7 / 37 mm", "3.7 / 37 mm")),
+    F("live.oracle_excess_jump_mean_mm", "live-quality", "oracle_excess_jump_mean_mm", "mm", 3.6, "accuracy", 0.5,
+      W(RESULTS, "excess jumps of\n3.6 / 36 mm", "3.6 / 36 mm")),
     F("live.pipeline_p50_ms", "live-quality", "pipeline_p50_ms", "ms", None, "measured", None, note=LIVE_NOTE),
     # --- whole pipeline, demo.db3 ----------------------------------------------------------------
     F("pipe.capture_decode_p50", "bench-pipeline", "capture_decode_p50", "ms", 3.3, "measured", None,
@@ -911,15 +919,15 @@ FIGURES: list[Figure] = [
           *([W(RESULTS, "2D regression is slightly ahead (3.1 % vs 2.4 %;", f"{within} %")]
             if prefix in ("2d_lr1e-4", "v2v_lr1e-3") else [])))],
     # --- int8 (benchmarks/int8.py) -----------------------------------------------------------------
-    F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.67, "accuracy", 0.1,
-      W(HAND_CARD, HCARD_INT8["mm"], "9.67 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.67")),
-    F("int8.hand.int8_mm", "int8", "hand.int8_mm", "mm", 9.82, "accuracy", 0.1,
-      W(HAND_CARD, HCARD_INT8["mm"], "9.82 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.82 mm"), W(README, README_INT8_Q, "9.82 mm"),
-      W(RESULTS, "| hand, now (fp32 / int8) | 9.67 / 9.82 mm", "9.82 mm")),
-    F("int8.hand.delta_mm", "int8", "hand.delta_mm", "mm", 0.14, "at_most", 0.3,
-      W(HAND_CARD, HCARD_INT8["mm"], "+0.14 mm"), W(BENCHMARKS, INT8_HAND_ROW, "+0.14 mm"), W(README, README_INT8_Q, "+0.14 mm")),
-    F("int8.hand.within_voxel_pct", "int8", "hand.within_voxel_pct", "%", 97.7, "accuracy", 1.0,
-      W(HAND_CARD, HCARD_INT8["vox"], "97.7 %")),
+    F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.44, "accuracy", 0.1,
+      W(HAND_CARD, HCARD_INT8["mm"], "9.44 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.44")),
+    F("int8.hand.int8_mm", "int8", "hand.int8_mm", "mm", 9.60, "accuracy", 0.1,
+      W(HAND_CARD, HCARD_INT8["mm"], "9.60 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.60 mm"), W(README, README_INT8_Q, "9.60 mm"),
+      W(RESULTS, "| hand, now: stage 4 (fp32 / int8) | 9.44 / 9.60 mm", "9.60 mm")),
+    F("int8.hand.delta_mm", "int8", "hand.delta_mm", "mm diff", 0.16, "at_most", 0.3,
+      W(HAND_CARD, HCARD_INT8["mm"], "+0.16 mm"), W(BENCHMARKS, INT8_HAND_ROW, "+0.16 mm"), W(README, README_INT8_Q, "+0.16 mm")),
+    F("int8.hand.within_voxel_pct", "int8", "hand.within_voxel_pct", "%", 97.9, "accuracy", 1.0,
+      W(HAND_CARD, HCARD_INT8["vox"], "97.9 %")),
     F("int8.hand.net_fp32_ms", "int8", "hand.net_fp32_ms", "ms", 6.2, "measured", None,
       W(HAND_CARD, HCARD_INT8["net"], "6.2-7.0 ms")),
     F("int8.hand.net_int8_ms", "int8", "hand.net_int8_ms", "ms", 3.4, "measured", None,
@@ -936,17 +944,18 @@ FIGURES: list[Figure] = [
       W(HAND_CARD, HCARD_INT8["e2e"], "1.46x"), W(BENCHMARKS, INT8_HAND_ROW, "1.46x")),
     F("int8.hand.int8_mb", "int8", "hand.int8_mb", "MB", 2.1, "accuracy", 0.1,
       W(HAND_CARD, "2.1 MB instead of 6.5 MB", "2.1 MB")),
-    F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 87.4, "accuracy", 0.5,
-      W(BODY_CARD, BCARD_INT8["map"], "87.4 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.4")),
-    F("int8.body.int8_map", "int8", "body.int8_map_pct", "%", 87.3, "accuracy", 0.5,
-      W(BODY_CARD, BCARD_INT8["map"], "87.3 %"), W(BENCHMARKS, INT8_BODY_ROW, "87.3 %"), W(README, README_INT8_Q, "87.3 %")),
-    F("int8.body.delta_map", "int8", "body.delta_map", "points", -0.11, "accuracy", 0.5,
-      W(BODY_CARD, BCARD_INT8["map"], "-0.11 points"), W(BENCHMARKS, INT8_BODY_ROW, "-0.11 points"),
-      W(README, README_INT8_Q, "-0.11 points"), note="points of mAP; the goal is >= -1"),
-    F("int8.body.fp32_mm", "int8", "body.fp32_mm", "mm", 54.6, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "54.6 mm")),
-    F("int8.body.int8_mm", "int8", "body.int8_mm", "mm", 55.9, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "55.9 mm")),
-    F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.7, "accuracy", 1.0,
-      W(BODY_CARD, BCARD_INT8["vox"], "99.7 %")),
+    F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 88.3, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "88.3 %"), W(BENCHMARKS, INT8_BODY_ROW, "88.3 ->")),
+    F("int8.body.int8_map", "int8", "body.int8_map_pct", "%", 88.3, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "88.3 % (-0.05"), W(BENCHMARKS, INT8_BODY_ROW, "-> 88.3 %"),
+      W(README, README_INT8_Q, "88.3 %")),
+    F("int8.body.delta_map", "int8", "body.delta_map", "points", -0.05, "accuracy", 0.5,
+      W(BODY_CARD, BCARD_INT8["map"], "-0.05 points"), W(BENCHMARKS, INT8_BODY_ROW, "-0.05 points"),
+      W(README, README_INT8_Q, "-0.05 points"), note="points of mAP; the goal is >= -1"),
+    F("int8.body.fp32_mm", "int8", "body.fp32_mm", "mm", 51.1, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "51.1 mm")),
+    F("int8.body.int8_mm", "int8", "body.int8_mm", "mm", 52.5, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "52.5 mm")),
+    F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.8, "accuracy", 1.0,
+      W(BODY_CARD, BCARD_INT8["vox"], "99.8 %")),
     F("int8.body.net_fp32_ms", "int8", "body.net_fp32_ms", "ms", 5.7, "measured", None,
       W(BODY_CARD, BCARD_INT8["net"], "5.7-8.7 ms")),
     F("int8.body.net_int8_ms", "int8", "body.net_int8_ms", "ms", 2.9, "measured", None,
@@ -1022,6 +1031,15 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
     (DETECTOR_CARD,
      "at 0.3 the candidates hold 82.3 % of the\npalms with 0.125 false candidates per frame (0.5: 62.7 % and 0.020)",
      "threshold selection at training time: benchmarks/detector_threshold.py (not a step)"),
+    (DETECTOR_CARD, "SR305 (1/8 mm unit, nothing beyond 1.5 m), Kinect v1 structured light for\nNYU (disparity in 1/8 px)",
+     "configuration of synth/sensor.py"),
+    (DETECTOR_CARD, "in steps of 0.02, whose\nfalse-candidate rate", "the variant's threshold rule"),
+    (DETECTOR_CARD, "no false hand in the 150\nhand-free clutter frames (this file: 60 per 1,000), both of two hands in every "
+                    "frame, but the\nside of a single hand right in 92.6 % of the one-hand frames",
+     "benchmarks/detection.py --detector <the variant> (not shipped, not a step)"),
+    (DETECTOR_CARD, "its palm scores were 0.35-0.57, it proposed nothing on 2 of them and only\na candidate off the hand on a "
+                    "third (this file: 0.65-0.75, the hand in every frame); a 10-epoch run scored 0.29-0.65 and missed one",
+     "HandDetector.propose on ../shared/data/real-depth with each file (not a step)"),
     (DETECTOR_CARD, "Hands nearer than 300 mm or farther than 800 mm", "configuration of synth/scenes.py"),
     (README, "resent every 2 s over UDP", "configuration: UdpSender.HEADER_EVERY_S"),
     (README, "mapped to 1 at 20 mm and 0 at 80 mm", "definition of the pinch strength (gestures.py)"),
@@ -1038,12 +1056,12 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
               "seed 4 was 23.83 mm before", "per-seed values of the live-quality step with commit 8cc946e's model"),
     (RESULTS, "per seed 8.99 / 9.61, 7.86 / 8.00, 7.20 / 7.37, 8.14 / 8.28,\n10.71 / 13.68 mm",
      "per-seed values of the live-quality step (in its JSON, not compared)"),
-    (RESULTS, "the model moved the classic set by 0.09 mm", "difference of two registered figures (9.67 - 9.58 mm)"),
+    (RESULTS, "8.97 / 9.16, 7.81 / 7.78, 7.23 / 7.38, 7.81 / 8.08, 10.56 / 13.66 mm",
+     "per-seed values of the live-quality step (in its JSON, not compared)"),
+    (RESULTS, RESULTS_LIVE_S6_Q, "session 6's row: the live-quality step with commit 3dbb04b's models (history)"),
     (RESULTS, RESULTS_LIVE_S5_Q, "session 5's row: the live-quality step with commit 8cc946e's model (history)"),
     (RESULTS, "with the true centre: tip on a wrong finger in 24.6 % of frames, excess jump\n3.3 / 32 mm",
      "session 5's true-centre figures (commit 8cc946e's model; history)"),
-    (RESULTS, "| hand, previous (fp32 / int8) | 9.58 / 9.66 mm | 17.62 / 17.71 mm |",
-     "`handpose-live eval` on commit 8cc946e's files (git show 8cc946e:models/...), this session"),
     (RESULTS, "9.58 mm is that file on the", "the previous model (history)"),
     (RESULTS, "its\ncard said 9.56 mm", "the previous model card (history)"),
     (RESULTS, "not with the shipped model (9.6 mm after its first 20,000 steps)", "stage 2's figure (history)"),
@@ -1064,15 +1082,15 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
      "live_quality.py --recentre-passes 2 --detector geometric --max-hands 1 (not a step)"),
     (RESULTS, "some predicted fingertip more than 20 mm off its own", "the metric's threshold"),
     (RESULTS, "| then: re-centre beyond 3 % of the cube (7.5 mm), one extra pass;", "configuration"),
-    (HAND_CARD, "The hardest seed is 13.7 mm there (1.28x);\nthe other four are within 1.02-1.07x",
+    (HAND_CARD, "The hardest seed is 13.7 mm there (1.29x);\nthe other four are within 1.00-1.03x",
      "per-seed values of the live-quality step"),
     (HAND_CARD, "Single-seed figures published earlier (8.2 mm, seed 77)", "history: the figure this replaced"),
     (README, "1024x1024 WFOV unbinned (5/15 fps)", "camera specification"),
-    (RESULTS, "| 30,000 classic + 20,000 crowded frames, 11 epochs |",
+    (RESULTS, "| 30,000 classic + 20,000 crowded frames, then both, 12 epochs |",
      "training run: retrain with the model card's recipe (hours)"),
-    (RESULTS, "| 12,000 classic + 8,000 crowded frames, 11 epochs |",
+    (RESULTS, "| 12,000 classic + 8,000 crowded frames, then both, 12 epochs |",
      "training run: retrain with the model card's recipe (hours)"),
-    (HAND_CARD, "measured worse: 9.93 mm classic, 14.78 mm crowded, against 9.82 / 14.46 mm",
+    (HAND_CARD, "measured worse for the stage-3 model: 9.93 mm classic, 14.78 mm crowded, against 9.82 / 14.46 mm",
      "one-off `export-onnx --int8` calibrated on crowded frames, then `handpose-live eval` on both test sets"),
     (RESULTS, "hand <= 10 mm (reached; the <= 8 mm goal is not), body mAP >= 85 % (reached)", "targets of an issue"),
     (RESULTS, "0.3-0.6 GMAC per frame each", "design constraint of the ablation's networks (not measured by ablation.py)"),
@@ -1114,19 +1132,46 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
      "`handpose-live eval` on commit 8cc946e's file (history)"),
     (BODY_CARD, "Stage 3 traded 0.14 points on the classic set (the issue's bar, not below 87.5 %, is missed by\n0.1 point) for "
                 "5.6 points on the crowded one", "differences of registered figures and the previous model's; the issue's bar"),
-    (BODY_CARD, "(583/750 and 94.9 % there)", "benchmarks/evaluate_shipped.py on commit 8cc946e's file, this session"),
-    (BODY_CARD, "seed 77 alone gives 149/150 and 96.9 %", "per-seed value of the body-model step (in its JSON)"),
+    (BODY_CARD, "(583/750 and 94.8-94.9 % there)", "benchmarks/evaluate_shipped.py on the files of commits 8cc946e and 3dbb04b"),
+    (BODY_CARD, "seed 77 alone gives 149/150 and 97.6 %", "per-seed value of the body-model step (in its JSON)"),
     (BODY_CARD, "seed 81 only 134 of 150", "per-seed value of the body-model step (in its JSON)"),
-    (RESULTS, "| body, previous: mAP at 10 cm | 87.5 % | 79.6 % |",
-     "`handpose-live eval` on commit 8cc946e's file, this session"),
-    (RESULTS, "rises by 5.6 points (mean error 101.6 -> 63.1 mm) while the classic mAP moves by -0.14 points\n(bar: not below "
-              "87.5 %, missed by 0.1 point)", "differences of registered figures and the previous model's; the issue's bar"),
-    (BENCHMARKS, "gave 1.84x for the network and 1.49x for the pipeline",
-     "`benchmarks/int8.py --targets hand --hand-test 200` once more, machine idle (the int8 step's figures are registered)"),
-    (RESULTS, "(9.93 / 14.78 mm)", "a one-off `export-onnx --int8` calibrated on crowded frames, then `handpose-live eval`"),
-    (RESULTS, "**14.24** / 14.46 mm", "crowded-set int8 figure: `handpose-live eval` of the shipped int8 file (not a step)"),
-    (RESULTS, "The hand's crowded-world error falls by 3.4 mm while the classic figure moves by\n+0.09 mm (the issue's bar, no "
-              "worse than 9.56 mm, is missed by 0.1 mm)", "differences of registered figures; the issue's bar"),
+    (BENCHMARKS, "gave 1.83x / 1.48x for the hand network / pipeline and 1.94x for the body network",
+     "one run of the int8 step on the stage-4 files (its JSON); the registered speed figures are medians of three runs"),
+    (RESULTS, "14.29 / 14.51 mm", "crowded-set int8 figure: `handpose-live eval` of the shipped int8 file (not a step)"),
+    (HAND_CARD, "On the crowded test set the int8 file measures 14.51 mm (fp32 14.29 mm)",
+     "crowded-set int8 figure: `handpose-live eval` of the shipped int8 file (not a step)"),
+    (RESULTS, "| hand, stage 2 (shipped until commit 8cc946e; fp32 / int8) | 9.58 / 9.66 mm | 17.62 / 17.71 mm |",
+     "`handpose-live eval` on commit 8cc946e's files (history)"),
+    (RESULTS, "| hand, stage 3 (commit 2f4afb3; fp32 / int8) | 9.67 / 9.82 mm | 14.24 / 14.46 mm |",
+     "`handpose-live eval` on commit 2f4afb3's files (history)"),
+    (RESULTS, "| body, stage 2: mAP at 10 cm | 87.5 % | 79.6 % |", "`handpose-live eval` on commit 8cc946e's file (history)"),
+    (RESULTS, "| body, stage 3 | 87.4 % | 85.2 % |", "`handpose-live eval` on commit 2f4afb3's file (history)"),
+    (RESULTS, "(hand +0.09 mm, body -0.14\npoints, both just past the issue's bars of \"no worse than 9.56 mm\" and "
+              "\"not below 87.5 %\")",
+     "differences of the history rows above; the issue's bars"),
+    (RESULTS, "(hand 9.04 against 9.05 mm on 1,000 classic validation frames; body mAP 88.35 % against 87.45 % on\n1,000)",
+     "the stage-4 rule's validation figures (training time, `handpose-live eval` on the validation sets)"),
+    (RESULTS, "(9.93 / 14.78 mm, stage 3)",
+     "a one-off `export-onnx --int8` calibrated on crowded frames, then `handpose-live eval`"),
+    (HAND_CARD, "Shipped in commit 2f4afb3: 9.67 mm on the\n   classic test set (0.1 mm over the bar of "
+                "\"no worse than 9.56 mm\"), 14.24 mm on the crowded one.",
+     "the previous model (history)"),
+    (HAND_CARD, "data-order seed 3 (16 min, 2026-11-30).\n   Validation on both validation sets together: 10.69 mm; "
+                "measured apart\n   (`handpose-live eval`): "
+                "classic 9.04 mm, crowded 13.44 mm, against stage 2's 9.05 / 16.77 and\n   stage 3's 9.21 / 13.81",
+     "training run and the stage-4 rule's validation figures"),
+    (HAND_CARD, "| the stage-3 model (shipped in commit 2f4afb3) | 9.67 mm | 14.24 mm |",
+     "`handpose-live eval` on commit 2f4afb3's file (history)"),
+    (HAND_CARD, "Stage 4, on both worlds, brought the classic set to 9.44 mm (bar met) and kept the crowded gain\n(+0.05 mm)",
+     "registered figures and the stage-3 model's"),
+    (BODY_CARD, "Shipped in commit 2f4afb3:\n   mAP 87.4 % classic, 85.2 % crowded", "the previous model (history)"),
+    (BODY_CARD, "data-order seed 3 (19 min, 2026-11-30,\n   sharing the CPU with benchmark runs). "
+                "Validation on both validation sets together: 52.7 mm;\n"
+                "   measured apart on 1,000 classic validation frames (seed 1000) and the 300 crowded ones: mAP\n"
+                "   88.35 % / 85.71 % against stage 2's 87.45 % / 78.1 % and stage 3's 87.48 % / 85.2 %",
+     "training run and the stage-4 rule's validation figures"),
+    (BODY_CARD, "| the stage-3 model (shipped in commit 2f4afb3) | 87.4 % | 85.2 % |",
+     "`handpose-live eval` on commit 2f4afb3's file (history)"),
     (BODY_CARD, "lr 1e-3 (28 min, 2026-11-25).\n   Validation mean error per epoch: 199, 164, 149, 125, 104, 96 mm",
      "training run"),
     (BODY_CARD, "per frame a RealSense D4xx (60 %) or Kinect v1 (40 %) sensor model", "configuration of the crowded world"),
@@ -1141,7 +1186,7 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
 RANGES = {"mm": (0.0, 5000.0), "%": (0.0, 100.0), "ms": (0.0, 1e6), "fps": (0.0, 1e5), "x": (0.0, 1e4),
           "MB": (0.0, 1e6), "params": (1.0, 1e9), "M params": (0.001, 1e3), "GMAC": (0.0, 1e4), "peak": (0.0, 1.0),
           "fraction": (0.0, 1.0), "count": (0.0, 1e6), "min": (0.0, 1e5), "passes": (1.0, 10.0),
-          "points": (-100.0, 100.0)}
+          "points": (-100.0, 100.0), "mm diff": (-5000.0, 5000.0)}   # a difference may be negative (int8 better)
 
 
 def _values(v) -> list[float] | None:

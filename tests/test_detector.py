@@ -65,3 +65,21 @@ def test_train_detector_renders_trains_resumes_and_exports(tmp_path):
     assert det.meta["training_data"]["frames"] == 500 and det.input_stride == 4
     bad = subprocess.run([*map(str, common[:4]), "--frames", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --frames must be at least 1")
+
+
+def test_scene_sensor_models_are_recorded_and_not_mixed(tmp_path):
+    import json
+
+    from handpose_live.synth.sensor import SENSORS
+    from handpose_live.training.detector import CAMERAS, SHARD, render_shards, scene_sensor, scene_settings
+    stereo, per = scene_settings("stereo"), scene_settings("per-camera")
+    assert stereo == {"generator": "scenes-1", "cameras": list(CAMERAS)}          # the shipped file's scenes, unchanged
+    assert per["generator"] == "scenes-2" and dict(zip(CAMERAS, per["sensors"]))["sr305"] == "sr300"
+    assert scene_sensor(stereo, "sr305") is SENSORS["d4xx"] and scene_sensor(per, "sr305") is SENSORS["sr300"]
+    assert scene_sensor(per, "nyu") is SENSORS["kinect-v1"]
+    (tmp_path / "index.json").write_text(json.dumps({"generator": "scenes-1", "seed": 0, "shard": SHARD,
+                                                     "cameras": list(CAMERAS), "size": [160, 120]}))
+    with pytest.raises(UserError, match="other settings"):
+        render_shards(tmp_path, 1, 0, "per-camera")
+    with pytest.raises(UserError, match="--sensors"):
+        scene_settings("tof")

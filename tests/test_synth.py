@@ -125,6 +125,23 @@ def test_shards_round_trip(tmp_path):
     assert sorted(ds.shard_local_order(np.random.default_rng(0))) == list(range(7))
 
 
+def test_several_data_roots_train_as_one_dataset_one_shard_at_a_time(tmp_path):
+    from handpose_live.data import open_datasets
+    generate_dataset(tmp_path / "a", "hand", 5, INTR, seed=1, progress=False, shard_size=2)
+    generate_dataset(tmp_path / "b", "hand", 4, INTR, seed=2, progress=False, shard_size=3, world="classic")
+    ds = open_datasets("synthetic", [tmp_path / "a", tmp_path / "b"])
+    assert len(ds) == 9 and ds.skeleton_name == "hand21"
+    assert np.array_equal(ds[6].joints_mm, render_dataset_frame("hand", INTR, 2, 1, world="classic").joints_mm)
+    order = [int(i) for i in ds.shard_local_order(np.random.default_rng(3))]
+    assert sorted(order) == list(range(9))
+    shard_of = [0, 0, 1, 1, 2, 3, 3, 3, 4]          # a: shards of 2, 2, 1 frames; b: 3, 1
+    runs = [shard_of[order[0]]] + [shard_of[j] for i, j in zip(order, order[1:]) if shard_of[i] != shard_of[j]]
+    assert sorted(runs) == [0, 1, 2, 3, 4]          # each shard is visited in one piece
+    generate_dataset(tmp_path / "body", "body", 1, INTR, seed=1, progress=False)
+    with pytest.raises(UserError, match="must match"):
+        open_datasets("synthetic", [tmp_path / "a", tmp_path / "body"])
+
+
 def test_resume_ignores_partial_shards_and_extends(tmp_path):
     out = tmp_path / "ds"
     generate_dataset(out, "hand", 7, INTR, seed=2, progress=False, shard_size=3)

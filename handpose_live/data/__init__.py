@@ -5,7 +5,7 @@ from importlib import import_module
 from pathlib import Path
 
 from ..errors import UserError
-from .base import PoseDataset, Sample
+from .base import ConcatDataset, PoseDataset, Sample
 
 _LOADERS = {
     "nyu": ("handpose_live.data.nyu", "NYUDataset"),
@@ -31,4 +31,10 @@ def open_dataset(name: str, root: Path | str, split: str = "train", **kw) -> Pos
     return dataset_class(name)(Path(root), split, **kw)
 
 
-__all__ = ["DATASET_NAMES", "PoseDataset", "Sample", "dataset_class", "open_dataset"]
+def open_datasets(name: str, roots: list[str | Path], split: str = "train", **kw) -> PoseDataset:
+    """One dataset from several folders of the same type (`train --data-root A --data-root B`)."""
+    parts = [open_dataset(name, root, split, **kw) for root in roots]
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts, [str(r) for r in roots])
+
+
+__all__ = ["DATASET_NAMES", "ConcatDataset", "PoseDataset", "Sample", "dataset_class", "open_dataset", "open_datasets"]

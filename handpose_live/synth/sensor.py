@@ -142,3 +142,8 @@ SENSORS = {
                              edge_drop=0.6, edge_grow_px=1, holes_per_px=1 / 2000, min_depth_mm=400.0,
                              max_depth_mm=4000.0),
 }
+
+# The sensor family that scenes seen through each camera preset are rendered with. There is no
+# time-of-flight model yet: Kinect v2 and Azure Kinect take the stereo model, as before.
+PRESET_SENSOR = {"d435-640x480": "d4xx", "sr305": "sr300", "nyu": "kinect-v1", "kinect-v2": "d4xx",
+                 "azure-kinect-nfov": "d4xx"}

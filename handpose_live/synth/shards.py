@@ -184,9 +184,12 @@ class ShardReader:
                 "visible": data["visible"][i], "centre_mm": data["centre_mm"][i],
                 "frame_index": int(data["frame_index"][i])}
 
+    def shard_blocks(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """The shards in a shuffled order, each a shuffled block of frame indices."""
+        return [self._starts[k] + rng.permutation(int(self._starts[k + 1] - self._starts[k]))
+                for k in rng.permutation(len(self._files))]
+
     def shard_local_order(self, rng: np.random.Generator) -> np.ndarray:
         """A shuffled order that visits shards one at a time (for a sampler: fast loading)."""
-        order = []
-        for k in rng.permutation(len(self._files)):
-            order.append(self._starts[k] + rng.permutation(int(self._starts[k + 1] - self._starts[k])))
-        return np.concatenate(order) if order else np.zeros(0, np.int64)
+        blocks = self.shard_blocks(rng)
+        return np.concatenate(blocks) if blocks else np.zeros(0, np.int64)

@@ -14,7 +14,7 @@ class TrainArgs:
     """`handpose-live train` options (the command line is built from these fields)."""
 
     dataset: str = option(help="nyu | icvl | msra | hands2017 | itop | synthetic")
-    data_root: str = option(help="dataset folder")
+    data_root: list[str] = option(help="dataset folder; repeat to train on several at once (same type, skeleton and cube)")
     out: str = option(help="run folder (checkpoints, metrics.csv, curves.png, model.onnx)")
     arch: str = option("v2v-lite", "v2v-full (the paper) | v2v-lite")
     epochs: int = option(10, "number of epochs")
@@ -26,7 +26,7 @@ class TrainArgs:
     resume: bool = option(False, "continue the run in --out exactly where it stopped", "--resume")
     seed: int = option(0, "seed of the initial weights, the data order and the augmentation")
     val_fraction: float = option(0.05, "share of training frames held out for validation")
-    val_root: str | None = option(None, "separate validation set (same dataset type)")
+    val_root: list[str] = option([], "separate validation set (same dataset type); repeat to validate on several")
     centres: str | None = option(None, "per-frame reference points file (x y z or invalid)", "--centres", "--centers")
     checkpoint_minutes: float = option(10.0, "also checkpoint mid-epoch this often (0 = every step)")
     max_steps_per_epoch: int = option(0, "cap steps per epoch (0 = all)")
@@ -35,6 +35,11 @@ class TrainArgs:
     schedule: str = option("none", "learning-rate schedule: none (paper) | cosine")
     init_from: str | None = option(None, "start from this checkpoint's or exported model file's (.onnx, fp32) weights "
                                                 "(fine-tune; new optimizer and schedule)")
+
+    def __post_init__(self) -> None:
+        # Python callers may pass one folder as a string (or None for no validation set).
+        self.data_root = [str(self.data_root)] if isinstance(self.data_root, (str, Path)) else [str(r) for r in self.data_root]
+        self.val_root = [str(self.val_root)] if isinstance(self.val_root, (str, Path)) else [str(r) for r in self.val_root or []]
 
 
 @dataclass
@@ -51,6 +56,9 @@ class DetectorTrainArgs:
     checkpoint: Path = option(Path("detector-checkpoint.pt"), "checkpoint after every epoch")
     resume: bool = option(False, "continue from --checkpoint", "--resume")
     threads: int | None = option(None, "CPU threads")
+    threshold: float = option(0.3, "candidate threshold stored in the file (choose it with benchmarks/detector_threshold.py)")
+    sensors: str = option("stereo", "sensor model of the scenes: stereo (every camera; the shipped file) | per-camera "
+                                    "(each camera's family: D4xx, SR300, Kinect v1)")
 
     def __post_init__(self) -> None:
         for name, value in (("--frames", self.frames), ("--epochs", self.epochs), ("--batch", self.batch)):
@@ -58,3 +66,7 @@ class DetectorTrainArgs:
                 raise UserError(f"{name} must be at least 1, got {value}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UserError(f"--lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.threshold) and 0 < self.threshold < 1):
+            raise UserError(f"--threshold must lie in (0, 1), got {self.threshold}")
+        if self.sensors not in ("stereo", "per-camera"):
+            raise UserError(f"unknown --sensors '{self.sensors}' (stereo, per-camera)")

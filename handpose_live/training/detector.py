@@ -27,24 +27,44 @@ import torch
 from ..errors import UserError
 from ..fileio import atomic_path, atomic_write, atomic_write_text
 from ..modeling.detector import DetectorConfig, HandDetectorNet, detector_input
+from ..synth.sensor import PRESET_SENSOR, SENSORS
 from .args import DetectorTrainArgs
 from .checkpoint import load_checkpoint, save_checkpoint
 
 SHARD = 500
-GENERATOR = "scenes-1"
+# The scenes' sensor model: "stereo" renders every camera through the D4xx stereo model (generator
+# scenes-1, the shipped file); "per-camera" through each preset's family (scenes-2, PRESET_SENSOR).
+GENERATORS = {"stereo": "scenes-1", "per-camera": "scenes-2"}
+
+
+def scene_settings(sensors: str) -> dict:
+    """What a scene folder and the exported file record about how the scenes were rendered."""
+    if sensors not in GENERATORS:
+        raise UserError(f"unknown --sensors '{sensors}' ({', '.join(GENERATORS)})")
+    settings = {"generator": GENERATORS[sensors], "cameras": list(CAMERAS)}
+    if sensors == "per-camera":
+        settings["sensors"] = [PRESET_SENSOR[c] for c in CAMERAS]
+    return settings
+
+
+def scene_sensor(settings: dict, camera: str):
+    """The sensor model that renders scenes through `camera` under these settings."""
+    return SENSORS[PRESET_SENSOR[camera]] if "sensors" in settings else SENSORS["d4xx"]
 CAMERAS = ("d435-640x480", "sr305", "nyu", "kinect-v2", "azure-kinect-nfov")
 DETECTOR_FORMAT = "handpose-live-detector"
 DETECTOR_KEY = "handpose_live_detector"
 
 
-def render_shards(data: Path, frames: int, seed: int, log=print) -> list[Path]:
+def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", log=print) -> list[Path]:
     """Render (or extend) the scene shards; returns the shard files in order."""
     from ..calib import load_intrinsics
     from ..synth.scenes import render_detection_scene
 
     data.mkdir(parents=True, exist_ok=True)
     index_path = data / "index.json"
-    settings = {"generator": GENERATOR, "seed": seed, "shard": SHARD, "cameras": list(CAMERAS), "size": [160, 120]}
+    scenes = scene_settings(sensors)
+    settings = {"generator": scenes["generator"], "seed": seed, "shard": SHARD, "cameras": list(CAMERAS), "size": [160, 120],
+                **({"sensors": scenes["sensors"]} if "sensors" in scenes else {})}
     if index_path.exists():
         old = json.loads(index_path.read_text())
         if {k: old.get(k) for k in settings} != settings:
@@ -62,8 +82,8 @@ def render_shards(data: Path, frames: int, seed: int, log=print) -> list[Path]:
         depth = np.zeros((SHARD, 120, 160), np.uint16)
         hands = []
         for i in range(SHARD):
-            intr = cams[int(rng.integers(len(cams)))]
-            d, scene_hands = render_detection_scene(rng, intr)
+            c = int(rng.integers(len(cams)))
+            d, scene_hands = render_detection_scene(rng, cams[c], scene_sensor(scenes, CAMERAS[c]))
             depth[i] = np.clip(np.rint(d), 0, 65535).astype(np.uint16)
             hands.extend([i, h.centre_px[0], h.centre_px[1], h.side == "left"] for h in scene_hands)
         table = np.asarray(hands, np.float32).reshape(-1, 4)
@@ -115,7 +135,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def train_detector(args: DetectorTrainArgs, log=print) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
-    shards = render_shards(Path(args.data), args.frames, args.seed, log)
+    shards = render_shards(Path(args.data), args.frames, args.seed, args.sensors, log)
     depth, hands = load_scenes(shards, args.frames)
     config = DetectorConfig()
     torch.manual_seed(args.seed)
@@ -163,8 +183,9 @@ def train_detector(args: DetectorTrainArgs, log=print) -> dict:
                                           "config": config.to_dict(), "args": {k: str(v) for k, v in asdict(args).items()}})
         log(f"epoch {epoch + 1}/{args.epochs}: loss {history[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
     export_detector(net, config, Path(args.out), {"frames": args.frames, "epochs": args.epochs, "seed": args.seed,
-                                                   "generator": GENERATOR, "cameras": list(CAMERAS),
-                                                   "final_loss": history[-1] if history else None})
+                                                   **scene_settings(args.sensors),
+                                                   "final_loss": history[-1] if history else None},
+                    threshold=args.threshold)
     log(f"wrote {args.out}")
     return {"history": history}
 

@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..data import open_dataset
+from ..data import open_datasets
 from ..data.base import PoseDataset, Sample
 from ..errors import UserError
 from ..fileio import atomic_path, atomic_write, atomic_write_text, remove_temporaries, save_figure
@@ -303,12 +303,14 @@ class Trainer:
 
         # data and network
         if dataset is None:
+            if args.centres and len(args.data_root) > 1:
+                raise UserError("--centres gives the reference points of one dataset: use it with one --data-root")
             kw = {"centres_file": Path(args.centres)} if args.centres else {}
-            dataset = open_dataset(args.dataset, args.data_root, "train", **kw)
+            dataset = open_datasets(args.dataset, args.data_root, "train", **kw)
         if len(dataset) == 0:
-            raise UserError(f"dataset {args.dataset} at {args.data_root} has no training frames")
+            raise UserError(f"dataset {args.dataset} at {', '.join(args.data_root)} has no training frames")
         if args.val_root:
-            self.train_set, val_set = dataset, open_dataset(args.dataset, args.val_root, "train")
+            self.train_set, val_set = dataset, open_datasets(args.dataset, args.val_root, "train")
         else:
             self.train_set, val_set = split_train_val(dataset, args.val_fraction, args.seed)
         self.skeleton = get_skeleton(dataset.skeleton_name)
@@ -338,7 +340,7 @@ class Trainer:
                 IndexedBatches(val_set, list(range(len(val_set))), args.batch_size), batch_size=args.batch_size,
                 collate_fn=Collate(self.config, self.cube_mm, False, args.seed), num_workers=0)
         self.logger = MetricsLog(self.out, self.rank == 0, self.global_step if state is not None else None)
-        self.training_data = f"{args.dataset} ({args.data_root}), {len(self.train_set)} training frames"
+        self.training_data = f"{args.dataset} ({', '.join(args.data_root)}), {len(self.train_set)} training frames"
         self.t_start = time.time()
 
     # --- set-up -------------------------------------------------------------------------------
