@@ -68,5 +68,3 @@ class DetectorTrainArgs:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if not (math.isfinite(self.threshold) and 0 < self.threshold < 1):
             raise UserError(f"--threshold must lie in (0, 1), got {self.threshold}")
-        if self.sensors not in ("stereo", "per-camera"):
-            raise UserError(f"unknown --sensors '{self.sensors}' (stereo, per-camera)")

@@ -32,6 +32,7 @@ from .args import DetectorTrainArgs
 from .checkpoint import load_checkpoint, save_checkpoint
 
 SHARD = 500
+CAMERAS = ("d435-640x480", "sr305", "nyu", "kinect-v2", "azure-kinect-nfov")
 # The scenes' sensor model: "stereo" renders every camera through the D4xx stereo model (generator
 # scenes-1, the shipped file); "per-camera" through each preset's family (scenes-2, PRESET_SENSOR).
 GENERATORS = {"stereo": "scenes-1", "per-camera": "scenes-2"}
@@ -50,7 +51,8 @@ def scene_settings(sensors: str) -> dict:
 def scene_sensor(settings: dict, camera: str):
     """The sensor model that renders scenes through `camera` under these settings."""
     return SENSORS[PRESET_SENSOR[camera]] if "sensors" in settings else SENSORS["d4xx"]
-CAMERAS = ("d435-640x480", "sr305", "nyu", "kinect-v2", "azure-kinect-nfov")
+
+
 DETECTOR_FORMAT = "handpose-live-detector"
 DETECTOR_KEY = "handpose_live_detector"
 
@@ -60,9 +62,9 @@ def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", l
     from ..calib import load_intrinsics
     from ..synth.scenes import render_detection_scene
 
+    scenes = scene_settings(sensors)
     data.mkdir(parents=True, exist_ok=True)
     index_path = data / "index.json"
-    scenes = scene_settings(sensors)
     settings = {"generator": scenes["generator"], "seed": seed, "shard": SHARD, "cameras": list(CAMERAS), "size": [160, 120],
                 **({"sensors": scenes["sensors"]} if "sensors" in scenes else {})}
     if index_path.exists():
