@@ -4,8 +4,9 @@
 #      and the CPU-less torch only when pip can reach an index; otherwise says what is missing);
 #   2. the CUDA equivalence tests (tests/test_gpu.py: torch voxelizer on CUDA and the ONNX Runtime
 #      CUDA provider with IO binding, against the CPU path);
-#   3. `handpose-live bench` on the GPU, hand and body, 1-8 subjects batched, next to the CPU; the paper's
-#      network (v2v-full, random weights) beside the lite one on the GPU;
+#   3. `handpose-live bench` on the GPU, hand and body, fp32 and fp16 (`export-onnx --fp16`, made here),
+#      1-8 subjects batched, next to the CPU; the paper's network (v2v-full, random weights) beside the
+#      lite one on the GPU;
 #   4. a JSON report: $OUT/gpu-report.json (or ./gpu-report.json).
 # Usage: bash benchmarks/gpu_check.sh [python]     (default: .venv/bin/python, else python3)
 # Where no package index is reachable, unpack an onnxruntime-gpu wheel (CUDA build matching the
@@ -56,11 +57,21 @@ say "== CUDA equivalence tests"
 timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5 | tee -a "$LOG"
 EQ_RC=${PIPESTATUS[0]}
 
-say "== bench (GPU first, then the CPU of the same machine for the ratio)"
+say "== fp16 variants of the shipped models (export-onnx --fp16; parity with fp32 checked on the way)"
+for target in hand body; do
+  timeout 60 "$PY" -m handpose_live export-onnx "models/v2v-lite-$target.onnx" --fp16 \
+    --out "/tmp/v2v-lite-$target-fp16.onnx" 2>&1 | tail -2 | tee -a "$LOG"
+done
+
+say "== bench (GPU first, fp32 and fp16; then the CPU of the same machine for the ratio)"
 for device in cuda cpu; do
   for target in hand body; do
-    if [ "$device" = cuda ]; then frames=200; limit=120; else frames=100; limit=90; fi
-    timeout "$limit" "$PY" -m handpose_live bench --target "$target" --device "$device" --frames "$frames" \
+    models=()
+    if [ "$device" = cuda ]; then
+      frames=200; limit=150; models=(--model "models/v2v-lite-$target.onnx")
+      if [ -f "/tmp/v2v-lite-$target-fp16.onnx" ]; then models+=(--model "/tmp/v2v-lite-$target-fp16.onnx"); fi
+    else frames=100; limit=90; fi
+    timeout "$limit" "$PY" -m handpose_live bench --target "$target" --device "$device" --frames "$frames" "${models[@]}" \
       --subjects 1 --subjects 2 --subjects 4 --subjects 8 --json > "$OUTDIR/bench-$target-$device.json" 2>> "$LOG"
     say "bench $target $device: exit $?"
   done
@@ -89,8 +100,8 @@ for f in sorted(out.glob("bench-*.json")):
         report["bench"][f.stem] = {"error": str(exc)}
 (out / "gpu-report.json").write_text(json.dumps(report, indent=1))
 for k, v in report["bench"].items():
-    if isinstance(v, list) and v:
-        r = v[0]
-        print(k, "fps", r.get("fps"), "e2e p50", r.get("latency_ms", {}).get("p50"), "subjects", r.get("subject_cost"))
+    for r in v if isinstance(v, list) else []:
+        print(k, r.get("label"), "fps", r.get("fps"), "e2e p50", r.get("latency_ms", {}).get("p50"),
+              "subjects", r.get("subject_cost"))
 print("wrote", out / "gpu-report.json")
 PY

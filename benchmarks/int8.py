@@ -1,5 +1,5 @@
-"""int8 against fp32 for both shipped lite models: rebuilt from the fp32 files, accuracy on held-out
-sets, parity, and speed measured interleaved in one process.
+"""int8 (and fp16) against fp32 for both shipped lite models: rebuilt from the fp32 files, accuracy on
+held-out sets, parity, and speed measured interleaved in one process.
 
 1. Quantise: `handpose-live export-onnx models/v2v-lite-<t>.onnx --int8 --calibration CAL` with
    CAL = `synth --target <t> --world classic --seed 0 --count 200` (the first frames of the first
@@ -8,7 +8,9 @@ sets, parity, and speed measured interleaved in one process.
 2. Accuracy: `handpose-live eval --model` on the held-out test sets (seed 2000; true centre), fp32
    and the rebuilt int8: mean joint error (hand) and mAP at 10 cm (body).
 3. Parity: the share of joints the int8 model puts within one output voxel of fp32 on the test frames.
-4. Speed: the network alone, batch 1, on voxel grids of the test frames, fp32 and int8 sessions
+4. fp16 (`export-onnx --fp16`, the GPU variant; not shipped): accuracy and parity as for int8.
+   Its speed is a GPU figure (benchmarks/gpu_check.sh); this CPU has no fast fp16 kernels.
+5. Speed: the network alone, batch 1, on voxel grids of the test frames, fp32 and int8 sessions
    alternating frame by frame (same load for both), and the whole pipeline through
    `handpose-live bench --precision fp32 --precision int8` (the same run).
 
@@ -147,6 +149,14 @@ def main(argv=None) -> int:
                 r["fp32_map_pct"], r["int8_map_pct"] = 100 * ef["map_10cm"], 100 * ei["map_10cm"]
                 r["delta_map_points"] = r["int8_map_pct"] - r["fp32_map_pct"]
             grids, r["parity"] = grids_and_parity(fp32, int8, test, min(args.parity_frames, count), args.threads)
+            half = Path(tmp) / f"v2v-lite-{target}-fp16.onnx"
+            sh(CLI + ["export-onnx", fp32, "--fp16", "--out", half], capture=False)
+            eh = evaluate(half, test, count)
+            r["fp16"] = {"file_mb": half.stat().st_size / 1e6, "mean_mm": eh["mean_error_mm"],
+                         "delta_mm": eh["mean_error_mm"] - ef["mean_error_mm"],
+                         "parity": grids_and_parity(fp32, half, test, min(args.parity_frames, count), args.threads)[1]}
+            if target == "body":
+                r["fp16"]["map_pct"] = 100 * eh["map_10cm"]
             r["network"] = network_timing(fp32, int8, grids, args.repeats, args.threads)
             r["pipeline"] = pipeline_timing(target, args.bench_frames, args.threads)
             report[target] = r

@@ -328,9 +328,12 @@ def step_int8(ctx: Context, sz: dict) -> dict:
                   f"{t}.net_speedup": x["network"]["speedup"], f"{t}.net_fp32_ms": x["network"]["fp32_p50_ms"],
                   f"{t}.net_int8_ms": x["network"]["int8_p50_ms"], f"{t}.e2e_speedup": x["pipeline"]["e2e_speedup"],
                   f"{t}.e2e_fp32_ms": x["pipeline"]["fp32_e2e_p50_ms"], f"{t}.e2e_int8_ms": x["pipeline"]["int8_e2e_p50_ms"],
-                  f"{t}.int8_mb": x["file_mb"]["int8"], f"{t}.rebuilt_same": 100.0 * bool(x["rebuilt_equals_shipped"])})
+                  f"{t}.int8_mb": x["file_mb"]["int8"], f"{t}.rebuilt_same": 100.0 * bool(x["rebuilt_equals_shipped"]),
+                  f"{t}.fp16_mm": x["fp16"]["mean_mm"], f"{t}.fp16_delta_mm": x["fp16"]["delta_mm"],
+                  f"{t}.fp16_within_voxel_pct": _pct(x["fp16"]["parity"]["within_one_voxel"]),
+                  f"{t}.fp16_mb": x["fp16"]["file_mb"]})
     v.update({"body.fp32_map_pct": r["body"]["fp32_map_pct"], "body.int8_map_pct": r["body"]["int8_map_pct"],
-              "body.delta_map": r["body"]["delta_map_points"]})
+              "body.delta_map": r["body"]["delta_map_points"], "body.fp16_map_pct": r["body"]["fp16"]["map_pct"]})
     return v
 
 
@@ -487,7 +490,8 @@ STEPS = [
     Step("bench-body", "whole pipeline with the body model (`bench --target body --camera synthetic`)",
          {"frames": (300, 30)}, "synthetic body camera (seed 0), shipped body model, ONNX Runtime CPU, 2 threads",
          run=step_bench_body),
-    Step("int8", "int8 against fp32, both lite models: rebuilt, held-out accuracy, parity, speed (benchmarks/int8.py)",
+    Step("int8", "int8 (and fp16) against fp32, both lite models: rebuilt, held-out accuracy, parity, speed "
+         "(benchmarks/int8.py)",
          {"hand_test": (2000, 40), "body_test": (500, 20), "repeats": (200, 10), "bench_frames": (300, 20)},
          "calibration: `synth --seed 0 --count 200` (96 used); tests: seed 2000 (true centre); network alone "
          "interleaved fp32/int8, batch 1, and `bench --precision fp32 --precision int8` on the synthetic camera; 2 threads",
@@ -578,6 +582,8 @@ README_INT8_Q = ("| hand 9.60 mm (+0.16 mm), body mAP 88.3 % (-0.05 points); net
 INT8_HAND_ROW = ("| hand | 9.44 -> 9.60 mm (+0.16 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
                  "1.46x faster |")
 INT8_BODY_ROW = "| body | mAP at 10 cm 88.3 -> 88.3 % (-0.05 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
+FP16_ROWS = {"hand": "| hand | 9.44 mm | 9.44 mm (+0.00 mm) | 99.98 % | 3.3 MB |",
+             "body": "| body | mAP 88.3 % | mAP 88.3 % (51.1 mm) | 100.0 % | 3.2 MB |"}
 HCARD_INT8 = {"mm": ("| mean joint error, 2,000 held-out frames (seed 2000, classic, true centre) | 9.44 mm | "
                      "9.60 mm (+0.16 mm) |"),
               "vox": "| joints within one output voxel of fp32 (200 test frames) | | 97.9 % |",
@@ -920,7 +926,8 @@ FIGURES: list[Figure] = [
             if prefix in ("2d_lr1e-4", "v2v_lr1e-3") else [])))],
     # --- int8 (benchmarks/int8.py) -----------------------------------------------------------------
     F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.44, "accuracy", 0.1,
-      W(HAND_CARD, HCARD_INT8["mm"], "9.44 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.44")),
+      W(HAND_CARD, HCARD_INT8["mm"], "9.44 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.44"),
+      W(BENCHMARKS, FP16_ROWS["hand"], "| 9.44 mm |")),
     F("int8.hand.int8_mm", "int8", "hand.int8_mm", "mm", 9.60, "accuracy", 0.1,
       W(HAND_CARD, HCARD_INT8["mm"], "9.60 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.60 mm"), W(README, README_INT8_Q, "9.60 mm"),
       W(RESULTS, "| hand, now: stage 4 (fp32 / int8) | 9.44 / 9.60 mm", "9.60 mm")),
@@ -945,13 +952,24 @@ FIGURES: list[Figure] = [
     F("int8.hand.int8_mb", "int8", "hand.int8_mb", "MB", 2.1, "accuracy", 0.1,
       W(HAND_CARD, "2.1 MB instead of 6.5 MB", "2.1 MB")),
     F("int8.body.fp32_map", "int8", "body.fp32_map_pct", "%", 88.3, "accuracy", 0.5,
-      W(BODY_CARD, BCARD_INT8["map"], "88.3 %"), W(BENCHMARKS, INT8_BODY_ROW, "88.3 ->")),
+      W(BODY_CARD, BCARD_INT8["map"], "88.3 %"), W(BENCHMARKS, INT8_BODY_ROW, "88.3 ->"),
+      W(BENCHMARKS, FP16_ROWS["body"], "| mAP 88.3 % |")),
     F("int8.body.int8_map", "int8", "body.int8_map_pct", "%", 88.3, "accuracy", 0.5,
       W(BODY_CARD, BCARD_INT8["map"], "88.3 % (-0.05"), W(BENCHMARKS, INT8_BODY_ROW, "-> 88.3 %"),
       W(README, README_INT8_Q, "88.3 %")),
     F("int8.body.delta_map", "int8", "body.delta_map", "points", -0.05, "accuracy", 0.5,
       W(BODY_CARD, BCARD_INT8["map"], "-0.05 points"), W(BENCHMARKS, INT8_BODY_ROW, "-0.05 points"),
       W(README, README_INT8_Q, "-0.05 points"), note="points of mAP; the goal is >= -1"),
+    F("int8.hand.fp16_mm", "int8", "hand.fp16_mm", "mm", 9.44, "accuracy", 0.1, W(BENCHMARKS, FP16_ROWS["hand"], "| 9.44 mm (")),
+    F("int8.hand.fp16_delta_mm", "int8", "hand.fp16_delta_mm", "mm diff", 0.0, "at_most", 0.1,
+      W(BENCHMARKS, FP16_ROWS["hand"], "+0.00 mm")),
+    *[F(f"int8.{t}.fp16_within_voxel_pct", "int8", f"{t}.fp16_within_voxel_pct", "%", pub, "accuracy", 0.5,
+        W(BENCHMARKS, FP16_ROWS[t], text)) for t, pub, text in (("hand", 99.98, "99.98 %"), ("body", 100.0, "100.0 %"))],
+    *[F(f"int8.{t}.fp16_mb", "int8", f"{t}.fp16_mb", "MB", pub, "accuracy", 0.1, W(BENCHMARKS, FP16_ROWS[t], text))
+      for t, pub, text in (("hand", 3.3, "3.3 MB"), ("body", 3.2, "3.2 MB"))],
+    F("int8.body.fp16_map", "int8", "body.fp16_map_pct", "%", 88.3, "accuracy", 0.5,
+      W(BENCHMARKS, FP16_ROWS["body"], "| mAP 88.3 % (")),
+    F("int8.body.fp16_mm", "int8", "body.fp16_mm", "mm", 51.1, "accuracy", 0.5, W(BENCHMARKS, FP16_ROWS["body"], "51.1 mm")),
     F("int8.body.fp32_mm", "int8", "body.fp32_mm", "mm", 51.1, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "51.1 mm")),
     F("int8.body.int8_mm", "int8", "body.int8_mm", "mm", 52.5, "accuracy", 0.5, W(BODY_CARD, BCARD_INT8["mm"], "52.5 mm")),
     F("int8.body.within_voxel_pct", "int8", "body.within_voxel_pct", "%", 99.8, "accuracy", 1.0,

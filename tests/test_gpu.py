@@ -46,3 +46,23 @@ def test_cuda_session_with_io_binding_matches_cpu(target):
         j_gpu, c_gpu, _ = gpu.predict_centres(f.depth_mm, f.intrinsics, centres)
         voxel_mm = cpu.cube_mm / cpu.info.output_grid
         assert np.abs(j_cpu - j_gpu).max() <= voxel_mm and np.abs(c_cpu - c_gpu).max() < 0.02
+
+
+@pytest.mark.parametrize("target", ["hand", "body"])
+def test_fp16_model_on_cuda_matches_fp32_on_cpu(target, tmp_path):
+    """`export-onnx --fp16` run by the CUDA provider (fp16 arithmetic there) against the fp32 file on
+    the CPU: joints within one output voxel, confidences close."""
+    from handpose_live.training.export import export_cli
+
+    half = tmp_path / f"{target}-fp16.onnx"
+    export_cli(default_model(target), half, fp16=True, log=lambda *_: None)
+    frames = list(SyntheticCamera(seed=7, frames=6, target=target).frames())
+    cpu = Predictor(default_model(target), device="cpu")
+    gpu = Predictor(half, device="cuda")
+    assert gpu.session.on_gpu
+    voxel_mm = cpu.cube_mm / cpu.info.output_grid
+    for f in frames:
+        centres = f.ground_truth_centre_mm[None]
+        j_cpu, c_cpu, _ = cpu.predict_centres(f.depth_mm, f.intrinsics, centres)
+        j_gpu, c_gpu, _ = gpu.predict_centres(f.depth_mm, f.intrinsics, centres)
+        assert np.linalg.norm(j_cpu - j_gpu, axis=-1).max() <= voxel_mm and np.abs(c_cpu - c_gpu).max() < 0.05

@@ -93,6 +93,44 @@ def test_export_int8_from_a_model_file_and_its_errors(tmp_path, hand_sets):
     assert "hand21 frames" in body.stderr and not (tmp_path / "a.onnx").exists()
 
 
+@pytest.mark.parametrize("target", ["hand", "body"])
+def test_export_fp16_keeps_the_joints_and_decodes_in_fp32(tmp_path, hand_sets, target):
+    """`export-onnx --fp16` (the GPU variant): half the size, the same metadata plus how it was made,
+    joints within one output voxel of fp32 on frames of a seed no model was made from, and the
+    decoding still fp32 (the heatmaps are cast back once, after the output convolution)."""
+    import onnx
+
+    fp32 = models_dir() / f"v2v-lite-{target}.onnx"
+    out = tmp_path / f"{target}-fp16.onnx"
+    proc = cli("export-onnx", fp32, "--fp16", "--out", out)
+    assert "within 1 voxel" in proc.stdout and proc.stderr == ""
+    assert out.stat().st_size < 0.6 * fp32.stat().st_size
+    a, b = read_model_info(fp32).raw, read_model_info(out).raw
+    how = b.pop("quantization")
+    assert a == b and how["precision"] == "fp16" and how["source_model"] == fp32.name
+    graph = onnx.load(str(out)).graph
+    kinds = {t.data_type for t in graph.initializer if t.name.endswith("weight")}
+    assert kinds == {onnx.TensorProto.FLOAT16}, kinds
+    ops = [n.op_type for n in graph.node]
+    assert ops[0] == "Cast" and ops.index("ArgMax") > ops.index("Cast", 1), ops
+    test = hand_sets[1]
+    if target == "body":
+        test = tmp_path / "test"
+        generate_dataset(test, "body", 16, load_intrinsics("d435-640x480"), seed=515151, progress=False)
+    grids = calibration_grids(fp32, test, count=16)
+    j32, j16 = joints_of(fp32, grids), joints_of(out, grids)
+    assert j16.dtype == np.float32
+    shift = np.linalg.norm(j32 - j16, axis=-1)
+    assert (shift <= 1.0).mean() >= 0.98 and np.median(shift) < 0.1, np.median(shift)
+    # Errors: one line, exit 2.
+    for args, words in ((("--fp16", "--int8"), "exclude each other"), (("--fp16", "--calibration", tmp_path / "nope"),
+                                                                        "no such folder")):
+        p = cli("export-onnx", fp32, *args, "--out", tmp_path / "a.onnx", rc=2)
+        assert p.stderr.startswith("error:") and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = cli("export-onnx", out, "--fp16", "--out", tmp_path / "a.onnx", rc=2)
+    assert "already quantised (fp16)" in p.stderr and not (tmp_path / "a.onnx").exists()
+
+
 def test_quantised_metadata_is_the_fp32_models_plus_how_it_was_made():
     import onnx
 
@@ -139,3 +177,14 @@ def test_bench_compares_precisions_in_one_run():
     assert "network" in proc.stdout
     p = cli("bench", "--frames", 6, "--precision", "fp16", rc=2)
     assert p.stderr.startswith("error: --precision")
+
+
+def test_bench_times_several_subjects_for_each_model():
+    """`bench --subjects` with two models: each model's first configuration carries its own cost table."""
+    proc = cli("bench", "--frames", 4, "--threads", 1, "--precision", "fp32", "--precision", "int8",
+               "--subjects", 1, "--subjects", 2, "--json")
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [r["label"] for r in rows] == ["v2v-lite-hand 1t", "v2v-lite-hand-int8 1t"]
+    for r in rows:
+        cost = r["subject_cost"]["subjects"]
+        assert [c["n"] for c in cost] == [1, 2] and cost[0]["ratio"] == 1.0 and all(c["p50_ms"] > 0 for c in cost)

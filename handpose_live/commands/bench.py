@@ -300,11 +300,13 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
     source_fps = 1000.0 / decode_ms if decode_ms > 0 else float("inf")
     apps = [bench_app(v, models[0], camera, input_path, frames, target, threads[0] or None, device, backends[0],
                       source_fps, intrinsics, depth_encoding) for v in viewers]
-    cost = subject_cost(models[0], data, subjects, threads[0] or None, device, backends[0]) if subjects else None
+    # N subjects per frame, for each model (e.g. fp32 and fp16 on a GPU), each on its first configuration
+    costs = {m: subject_cost(m, data, subjects, threads[0] or None, device, backends[0]) for m in models} if subjects else {}
+    firsts = {m: k * len(backends) * len(threads) for k, m in enumerate(models)}
     if as_json:
         payload = [r.to_json() for r in results]
-        if cost is not None:
-            payload[0]["subject_cost"] = cost
+        for m, cost in costs.items():
+            payload[firsts[m]]["subject_cost"] = cost
         if soak_frames:
             payload[0]["soak"] = soak(models[0], data, soak_frames, threads[0] or None, device, log=lambda *_: None,
                                       backend=backends[0])
@@ -314,10 +316,11 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
         if apps:
             from .run import RunOptions
             print_app_results(apps, results[0].fps, source_fps, RunOptions.fps)
-        if cost is not None:
+        for m, cost in costs.items():
             from rich.console import Console
-            Console(stderr=False).print("per frame, end to end, N subjects batched (p50 ms, ratio to one): " + ", ".join(
-                f"{c['n']}: {c['p50_ms']:.2f} ({c['ratio']:.2f}x)" for c in cost["subjects"]), highlight=False, soft_wrap=True)
+            Console(stderr=False).print(f"{m.stem}: per frame, end to end, N subjects batched (p50 ms, ratio to one): "
+                                        + ", ".join(f"{c['n']}: {c['p50_ms']:.2f} ({c['ratio']:.2f}x)" for c in cost["subjects"]),
+                                        highlight=False, soft_wrap=True)
         if soak_frames:
             soak(models[0], data, soak_frames, threads[0] or None, device, backend=backends[0])
     return results

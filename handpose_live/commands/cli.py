@@ -107,7 +107,7 @@ def doctor() -> None:
 @app.command("export-onnx")
 def export_onnx(
     checkpoint: Path = typer.Argument(..., help="training checkpoint (ours or the public PyTorch port's); with --int8 "
-                                                "also an fp32 model file (.onnx)"),
+                                                "or --fp16 also an fp32 model file (.onnx)"),
     out: Path = typer.Option(..., "--out", help="ONNX file to write"),
     arch: Optional[str] = typer.Option(None, help="architecture of a port checkpoint (inferred when omitted)"),
     skeleton: Optional[str] = typer.Option(None, help="skeleton name for a port checkpoint (e.g. msra21, nyu14)"),
@@ -121,18 +121,21 @@ def export_onnx(
         None, "--min-confidence", help="store the model's 'no hand' gate (mean heatmap peak), measured on held-out data"),
     int8: bool = typer.Option(False, "--int8", help="write an int8 model (uint8 activations, int8 weights) for CPUs with "
                                                     "int8 dot products; needs --calibration"),
+    fp16: bool = typer.Option(False, "--fp16", help="write an fp16 model (GPUs: tensor cores); decoding stays fp32"),
     calibration: Optional[Path] = typer.Option(
         None, "--calibration", help="with --int8: labelled dataset folder (e.g. from `handpose-live synth`) whose frames "
-                                    "set the activation ranges; use training data, not the test set"),
+                                    "set the activation ranges; use training data, not the test set. With --fp16: "
+                                    "frames of the parity check (default: rendered by the synthetic world)"),
     calibration_dataset: str = typer.Option("synthetic", "--calibration-dataset",
                                             help="loader of the --calibration folder (synthetic, nyu, msra, icvl, ...)"),
-    calibration_frames: int = typer.Option(96, "--calibration-frames", help="with --int8: frames used to calibrate"),
+    calibration_frames: int = typer.Option(96, "--calibration-frames", help="with --int8: frames used to calibrate "
+                                                                                "(--fp16: to check parity)"),
 ) -> None:
     """Turn a checkpoint into the self-describing ONNX model that `run` uses, and verify it."""
     from ..training.export import export_cli
     export_cli(checkpoint, out, arch=arch, skeleton=skeleton, cube_mm=cube_mm, source_y_up=source_y_up,
                source_xyz=source_xyz, with_heatmaps=with_heatmaps, opset=opset, min_confidence=min_confidence,
-               int8=int8, calibration=calibration, calibration_dataset=calibration_dataset,
+               int8=int8, fp16=fp16, calibration=calibration, calibration_dataset=calibration_dataset,
                calibration_frames=calibration_frames)
 
 
@@ -231,7 +234,8 @@ def bench(
                                "with each, next to the pipeline alone"),
     subjects: Optional[list[int]] = typer.Option(
         None, "--subjects", help="also time N subjects per frame through the network as one batch; repeat "
-                                 "(e.g. --subjects 1 --subjects 2 --subjects 4), ratios to one subject in one run"),
+                                 "(e.g. --subjects 1 --subjects 2 --subjects 4), ratios to one subject in one run, "
+                                 "for each --model"),
 ) -> None:
     """Measure per-stage latency, fps, CPU and memory of the real pipeline (and of the whole app with --viewer)."""
     from .bench import bench_cli

@@ -55,8 +55,9 @@ def read_model_file(path: Path):
     if "config" not in meta:
         raise UserError(f"--init-from: {path} does not record its network's config; it cannot be fine-tuned")
     if "quantization" in meta:
-        raise UserError(f"--init-from: {path} is an int8 model; fine-tune from its fp32 file "
-                        "(the same name without -int8) and quantise the result again")
+        precision = meta["quantization"].get("precision", "int8")
+        raise UserError(f"--init-from: {path} is an {precision} model; fine-tune from its fp32 file "
+                        f"(the same name without -{precision}) and convert the result again")
     return proto, meta
 
 

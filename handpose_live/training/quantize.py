@@ -1,6 +1,7 @@
-"""fp32 model file -> int8 model file for CPUs with int8 dot products (AVX-512 VNNI, AVX-VNNI, ARM dot).
+"""fp32 model file -> reduced-precision model file: int8 for CPUs with int8 dot products (AVX-512
+VNNI, AVX-VNNI, ARM dot), fp16 for GPUs.
 
-Static quantisation with ONNX Runtime's own tooling, in the recipe measured on the shipped
+int8: static quantisation with ONNX Runtime's own tooling, in the recipe measured on the shipped
 lite models (accuracy on held-out sets and speed: the model cards and `benchmarks/results.md`,
 rebuilt by `benchmarks/int8.py`):
 
@@ -17,6 +18,10 @@ rebuilt by `benchmarks/int8.py`):
 The result is an ordinary model file: the same inputs, outputs and `handpose_live` metadata
 (quantisation drops metadata, so it is copied over), plus a `quantization` entry saying how
 it was made. Parity with the fp32 model is checked on the calibration grids before writing.
+
+fp16 (`half_model`): the network in float16, the decoding fp32 as in the int8 file. It needs no
+calibration; its parity grids are the `--calibration` frames when given, else a few frames of the
+model's target rendered by the synthetic world.
 """
 from __future__ import annotations
 
@@ -114,13 +119,10 @@ class _Reader:
         self.pos = 0
 
 
-def quantize_model(fp32_path: Path, out: Path, grids: np.ndarray, *, percentile: float = PERCENTILE,
-                   calibration: str = "", log=print) -> dict:
-    """Write the int8 model to `out` (atomically) and return its parity report against fp32."""
+def _load_fp32(fp32_path: Path, out: Path):
+    """The fp32 model file a reduced-precision variant is made from: (proto, metadata props, our metadata)."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    fp32_path, out = Path(fp32_path), Path(out)
     if out.suffix != ".onnx":
         raise UserError(f"output must end in .onnx: {out}")
     proto = onnx.load(str(fp32_path))
@@ -129,8 +131,43 @@ def quantize_model(fp32_path: Path, out: Path, grids: np.ndarray, *, percentile:
         raise UserError(f"{fp32_path} is not a handpose-live model (no '{METADATA_KEY}' metadata)")
     meta = json.loads(props[METADATA_KEY])
     if meta.get("quantization"):
-        raise UserError(f"{fp32_path} is already quantised; quantise the fp32 model")
+        raise UserError(f"{fp32_path} is already quantised ({meta['quantization'].get('precision', '?')}); "
+                        "start from the fp32 model")
     _named(proto)
+    return proto, props, meta
+
+
+def _write_variant(proto, variant, props: dict, meta: dict, how: dict, grids: np.ndarray, out: Path) -> dict:
+    """Give `variant` the fp32 file's metadata plus a `quantization` entry (`how`), check its parity
+    with `proto` on `grids`, then write it atomically. Returns the parity report."""
+    import onnx
+
+    meta = dict(meta, quantization=how)
+    del variant.metadata_props[:]
+    for key, value in props.items():
+        entry = variant.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(meta) if key == METADATA_KEY else value
+    variant.producer_name, variant.producer_version = proto.producer_name, proto.producer_version
+    onnx.checker.check_model(variant)
+    report = parity(proto, variant, grids, meta["output_grid"], how["precision"])
+    with atomic_path(out) as tmp:
+        onnx.save(variant, str(tmp))
+    return report
+
+
+def _log_parity(report: dict, log) -> None:
+    log(f"parity with fp32 on {report['grids']} grids: median joint shift {report['median_joint_shift_vox']:.2f} voxels, "
+        f"{100 * report['within_one_voxel']:.1f} % of joints within 1 voxel")
+
+
+def quantize_model(fp32_path: Path, out: Path, grids: np.ndarray, *, percentile: float = PERCENTILE,
+                   calibration: str = "", log=print) -> dict:
+    """Write the int8 model to `out` (atomically) and return its parity report against fp32."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    fp32_path, out = Path(fp32_path), Path(out)
+    proto, props, meta = _load_fp32(fp32_path, out)
     excluded = _output_conv(proto)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "fp32.onnx"
@@ -139,37 +176,90 @@ def quantize_model(fp32_path: Path, out: Path, grids: np.ndarray, *, percentile:
         log(f"calibrating on {len(grids)} grids and quantising ...")
         with _quiet():
             quantize_static(str(src), str(dst), _Reader(grids), quant_format=QuantFormat.QOperator,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                             op_types_to_quantize=list(QUANTISED_OPS), nodes_to_exclude=[excluded],
                             calibrate_method=CalibrationMethod.Percentile,
                             extra_options={"CalibPercentile": percentile})
         qproto = onnx.load(str(dst))
-    meta = dict(meta)
-    meta["quantization"] = {
-        "precision": "int8", "scheme": "static U8S8 per-channel, QOperator", "ops": list(QUANTISED_OPS),
-        "fp32": ["heatmap convolution", "decoding"], "calibration": calibration, "calibration_frames": int(len(grids)),
-        "calib_method": f"percentile {percentile}", "source_model": fp32_path.name,
-    }
-    del qproto.metadata_props[:]
-    for key, value in props.items():
-        entry = qproto.metadata_props.add()
-        entry.key, entry.value = key, value
-    for entry in qproto.metadata_props:
-        if entry.key == METADATA_KEY:
-            entry.value = json.dumps(meta)
-    qproto.producer_name, qproto.producer_version = proto.producer_name, proto.producer_version
-    onnx.checker.check_model(qproto)
-    report = parity(proto, qproto, grids, meta["output_grid"])
-    with atomic_path(out) as tmp:
-        onnx.save(qproto, str(tmp))
+    how = {"precision": "int8", "scheme": "static U8S8 per-channel, QOperator", "ops": list(QUANTISED_OPS),
+           "fp32": ["heatmap convolution", "decoding"], "calibration": calibration, "calibration_frames": int(len(grids)),
+           "calib_method": f"percentile {percentile}", "source_model": fp32_path.name}
+    report = _write_variant(proto, qproto, props, meta, how, grids, out)
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, int8 U8S8, {len(grids)} calibration grids, "
         f"percentile {percentile}; fp32 kept: {excluded} and the decoding)")
-    log(f"parity with fp32 on the calibration grids: median joint shift {report['median_joint_shift_vox']:.2f} voxels, "
-        f"{100 * report['within_one_voxel']:.1f} % of joints within 1 voxel")
+    _log_parity(report, log)
     return report
 
 
-def parity(fp32_proto, int8_proto, grids: np.ndarray, output_grid: int) -> dict:
+def half_model(fp32_path: Path, out: Path, grids: np.ndarray, *, parity_data: str = "", log=print) -> dict:
+    """Write the fp16 model to `out` (atomically) and return its parity report against fp32.
+
+    For GPUs (tensor cores): the network's weights and activations in float16; the input, the
+    outputs and the decoding (argmax, sub-voxel fit) stay float32 as in the fp32 file, so callers
+    see no difference: one Cast after the input, one after the heatmap convolution. No calibration:
+    `grids` only serve the parity check."""
+    fp32_path, out = Path(fp32_path), Path(out)
+    proto, props, meta = _load_fp32(fp32_path, out)
+    heatmap_conv = _output_conv(proto)
+    hproto = _half_network(proto, heatmap_conv)
+    how = {"precision": "fp16", "scheme": "float16 weights and activations, Cast at the input and before decoding",
+           "fp32": ["inputs and outputs", "decoding"], "parity_data": parity_data, "source_model": fp32_path.name}
+    report = _write_variant(proto, hproto, props, meta, how, grids, out)
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, fp16; fp32 kept: the decoding after {heatmap_conv})")
+    _log_parity(report, log)
+    return report
+
+
+def _half_network(proto, heatmap_conv: str):
+    """A copy of `proto` whose nodes up to `heatmap_conv` (the network) compute in float16.
+
+    (ONNX Runtime's own float16 converter, with the decoding blocked, writes one Cast per consumer
+    of the heatmaps under a single name: an invalid graph. The network here is plain: float
+    initializers and Constants become float16, the graph input is cast once, the heatmaps back once.)"""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    half = onnx.ModelProto()
+    half.CopyFrom(proto)
+    graph = half.graph
+    names = [n.name for n in graph.node]
+    cut = names.index(heatmap_conv) + 1
+    network, decoding = list(graph.node[:cut]), list(graph.node[cut:])
+    used_later = {i for n in decoding for i in n.input} | {o.name for o in graph.output}
+
+    def to_half(tensor):
+        if tensor.data_type != TensorProto.FLOAT:
+            return tensor
+        return numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float16), tensor.name)
+
+    inputs = {i for n in network for i in n.input}
+    for k, t in enumerate(graph.initializer):
+        if t.name in inputs:
+            if t.name in used_later:
+                raise UserError(f"the weight {t.name} is shared by the network and the decoding; cannot make it fp16")
+            graph.initializer[k].CopyFrom(to_half(t))
+    for n in network:
+        if n.op_type == "Constant":
+            for attr in n.attribute:
+                if attr.name == "value":
+                    attr.t.CopyFrom(to_half(attr.t))
+    graph_inputs = [i.name for i in graph.input]
+    for n in network:
+        for k, name in enumerate(n.input):
+            if name in graph_inputs:
+                n.input[k] = name + "_fp16"
+    heat = network[-1].output[0]
+    network[-1].output[0] = heat + "_fp16"
+    casts_in = [helper.make_node("Cast", [name], [name + "_fp16"], name=f"Cast_{name}_fp16", to=TensorProto.FLOAT16)
+                for name in graph_inputs if any(name + "_fp16" in n.input for n in network)]
+    cast_out = helper.make_node("Cast", [heat + "_fp16"], [heat], name=f"Cast_{heat}_fp32", to=TensorProto.FLOAT)
+    del graph.node[:]
+    graph.node.extend(casts_in + network + [cast_out] + decoding)
+    del graph.value_info[:]       # recorded float32 types of the network's tensors
+    return half
+
+
+def parity(fp32_proto, variant_proto, grids: np.ndarray, output_grid: int, precision: str = "int8") -> dict:
     """Joints of both models on the same grids: the share within one output voxel of fp32.
 
     A quantised graph that decodes differently (wrong scales, a broken decoding) moves most
@@ -179,7 +269,7 @@ def parity(fp32_proto, int8_proto, grids: np.ndarray, output_grid: int) -> dict:
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     joints = []
-    for proto in (fp32_proto, int8_proto):
+    for proto in (fp32_proto, variant_proto):
         sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         joints.append(np.concatenate([sess.run(["joints_vox"], {INPUT: grids[i:i + 8]})[0]
                                       for i in range(0, len(grids), 8)]))
@@ -187,6 +277,6 @@ def parity(fp32_proto, int8_proto, grids: np.ndarray, output_grid: int) -> dict:
     report = {"grids": int(len(grids)), "median_joint_shift_vox": float(np.median(shift)),
               "within_one_voxel": float((shift <= 1.0).mean()), "max_joint_shift_vox": float(shift.max())}
     if report["within_one_voxel"] < 0.9:
-        raise UserError(f"the int8 model moves {100 * (1 - report['within_one_voxel']):.0f} % of joints by more than "
+        raise UserError(f"the {precision} model moves {100 * (1 - report['within_one_voxel']):.0f} % of joints by more than "
                         f"one voxel of {output_grid}^3 against fp32; not written")
     return report
