@@ -248,6 +248,20 @@ def step_detection(ctx: Context, sz: dict) -> dict:
     return v
 
 
+def step_cube_window(ctx: Context, sz: dict) -> dict:
+    """benchmarks/cube_window.py: the near face's pixel window (before) against the whole cube's (now)."""
+    v = {}
+    for world, seed in (("classic", 5242), ("crowded", 5243)):
+        raw = ctx.work / f"cube-window-{world}.json"
+        ctx.cmd([PY, BENCH / "cube_window.py", "--frames", sz["frames"], "--seed", seed, "--world", world,
+                 "--threads", ctx.threads, "--json", raw])
+        r = json.loads(raw.read_text())
+        v.update({f"{world}.affected_pct": r["affected_pct"], f"{world}.before_mm": r["near_face_mm"],
+                  f"{world}.now_mm": r["whole_cube_mm"], f"{world}.affected_before_mm": r.get("affected_near_face_mm"),
+                  f"{world}.affected_now_mm": r.get("affected_whole_cube_mm")})
+    return v
+
+
 def _bench(ctx: Context, args: list) -> list[dict]:
     return json.loads(ctx.cmd(CLI + ["bench", "--threads", ctx.threads, "--json", *args]).strip().splitlines()[-1])
 
@@ -478,6 +492,10 @@ STEPS = [
          {"frames": (45, 8), "clutter": (150, 20)}, "shipped hand model and detector, 2 threads; before = max_hands 1 "
          "geometric, then max_hands 2 geometric and learned",
          run=step_detection),
+    Step("cube-window", "the live path's pixel window: the cube's near face (before) against all 8 corners (now)",
+         {"frames": (800, 50)}, "benchmarks/cube_window.py: synthetic hand frames rendered over the whole cube's window, "
+         "classic seed 5242 and crowded seed 5243; shipped fp32 hand model at the true centre, 2 threads",
+         run=step_cube_window),
     Step("bench-pipeline", "whole pipeline per stage on demo.db3, and the RSS soak (`handpose-live bench --soak`)",
          {"frames": (300, 30), "soak": (10000, 60)},
          "demo.db3 = `record --camera synthetic` (seed 0), 640x480; shipped hand model, ONNX Runtime CPU, 2 threads",
@@ -582,6 +600,15 @@ README_INT8_Q = ("| hand 9.60 mm (+0.16 mm), body mAP 88.3 % (-0.05 points); net
 INT8_HAND_ROW = ("| hand | 9.44 -> 9.60 mm (+0.16 mm) | 1.82x faster (median of three runs; 1.69-1.95x) | 11.3 -> 7.7 ms p50: "
                  "1.46x faster |")
 INT8_BODY_ROW = "| body | mAP at 10 cm 88.3 -> 88.3 % (-0.05 points) | 1.99x faster (median of three runs; 1.80-2.10x) |"
+CUBE_ROWS = {"classic": "| classic (5242) | 9.8 % | 13.36 -> 12.62 mm | 9.54 -> 9.45 mm |",
+             "crowded": "| crowded (5243) | 8.4 % | 18.85 -> 18.14 mm | 14.03 -> 13.90 mm |"}
+CUBE_FIGURES = {   # world -> (key, unit, published, tolerance, as written)
+    "classic": (("affected_pct", "%", 9.8, 2.0, "9.8 %"), ("affected_before_mm", "mm", 13.36, 0.3, "13.36 ->"),
+                ("affected_now_mm", "mm", 12.62, 0.3, "-> 12.62 mm"), ("before_mm", "mm", 9.54, 0.1, "9.54 ->"),
+                ("now_mm", "mm", 9.45, 0.1, "-> 9.45 mm")),
+    "crowded": (("affected_pct", "%", 8.4, 2.0, "8.4 %"), ("affected_before_mm", "mm", 18.85, 0.3, "18.85 ->"),
+                ("affected_now_mm", "mm", 18.14, 0.3, "-> 18.14 mm"), ("before_mm", "mm", 14.03, 0.1, "14.03 ->"),
+                ("now_mm", "mm", 13.90, 0.1, "-> 13.90 mm"))}
 FP16_ROWS = {"hand": "| hand | 9.44 mm | 9.44 mm (+0.00 mm) | 99.98 % | 3.3 MB |",
              "body": "| body | mAP 88.3 % | mAP 88.3 % (51.1 mm) | 100.0 % | 3.2 MB |"}
 HCARD_INT8 = {"mm": ("| mean joint error, 2,000 held-out frames (seed 2000, classic, true centre) | 9.44 mm | "
@@ -924,6 +951,9 @@ FIGURES: list[Figure] = [
           W(RESULTS, ABL_Q[prefix], f"{within} %"),
           *([W(RESULTS, "2D regression is slightly ahead (3.1 % vs 2.4 %;", f"{within} %")]
             if prefix in ("2d_lr1e-4", "v2v_lr1e-3") else [])))],
+    # --- the cube's pixel window (benchmarks/cube_window.py) ----------------------------------------
+    *[F(f"cube-window.{w}.{key}", "cube-window", f"{w}.{key}", unit, pub, "accuracy", tol, W(RESULTS, CUBE_ROWS[w], text))
+      for w, rows in CUBE_FIGURES.items() for key, unit, pub, tol, text in rows],
     # --- int8 (benchmarks/int8.py) -----------------------------------------------------------------
     F("int8.hand.fp32_mm", "int8", "hand.fp32_mm", "mm", 9.44, "accuracy", 0.1,
       W(HAND_CARD, HCARD_INT8["mm"], "9.44 mm"), W(BENCHMARKS, INT8_HAND_ROW, "9.44"),

@@ -88,13 +88,20 @@ def clamp_roi(roi_px: tuple[int, int, int, int] | None, width: int, height: int)
     return max(int(u0), 0), max(int(v0), 0), min(int(u1), int(width)), min(int(v1), int(height))
 
 
-def cube_roi_px(centre_mm: np.ndarray, cube_mm: float, intr: Intrinsics) -> tuple[int, int, int, int]:
-    """Pixel window (u0, v0, u1, v1) that contains the cube's projection (end exclusive)."""
+def cube_roi_px(centre_mm: np.ndarray, cube_mm: float, intr: Intrinsics,
+                near_face_only: bool = False) -> tuple[int, int, int, int]:
+    """Pixel window (u0, v0, u1, v1) that contains the cube's projection (end exclusive): the
+    bounds of its 8 projected corners (near faces clamped to 1 mm in front of the camera).
+
+    A cube off the optical axis reaches further towards the image centre with its far face
+    than with its near one (x / z shrinks with z); a window of the near face alone cuts that
+    strip off. `near_face_only=True` is that window: generator synth-2 renders it, so its
+    datasets stay reproducible (synth/world.py); nothing else should ask for it."""
     cx, cy, cz = (float(c) for c in centre_mm)
     half = cube_mm / 2.0
-    z_near = max(cz - half, 1.0)
-    us = [(cx + sx * half) * intr.fx / z_near + intr.cx for sx in (-1, 1)]
-    vs = [(cy + sy * half) * intr.fy / z_near + intr.cy for sy in (-1, 1)]
+    depths = (max(cz - half, 1.0),) if near_face_only else (max(cz - half, 1.0), max(cz + half, 1.0))
+    us = [(cx + sx * half) * intr.fx / z + intr.cx for sx in (-1, 1) for z in depths]
+    vs = [(cy + sy * half) * intr.fy / z + intr.cy for sy in (-1, 1) for z in depths]
     return (int(np.floor(min(us))), int(np.floor(min(vs))), int(np.ceil(max(us))) + 1, int(np.ceil(max(vs))) + 1)
 
 

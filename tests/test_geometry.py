@@ -86,3 +86,29 @@ def test_skeletons_consistent():
     assert sorted(h17.canonical) == list(range(21))  # a full mapping
     with pytest.raises(UserError):
         get_skeleton("nope")
+
+
+def test_cube_window_holds_every_point_of_the_cube_and_no_more():
+    """Random points inside cubes far off the optical axis (where the far face reaches further
+    towards the image centre than the near one), projected with the pinhole model written here
+    independently: all fall inside `cube_roi_px`, and the window is tight (its edges are reached
+    by the cube's corners). The near face's window alone misses some of them."""
+    intr = load_intrinsics("d435-640x480")
+    rng = np.random.default_rng(0)
+    missed_by_near_face = 0
+    for centre, cube in (([250.0, 120.0, 500.0], 250.0), ([-300.0, -200.0, 450.0], 250.0), ([0.0, 0.0, 600.0], 250.0),
+                         ([1500.0, 300.0, 3000.0], 2000.0)):
+        centre = np.array(centre)
+        pts = centre + rng.uniform(-0.5, 0.5, (20000, 3)) * cube
+        u = pts[:, 0] * intr.fx / pts[:, 2] + intr.cx
+        v = pts[:, 1] * intr.fy / pts[:, 2] + intr.cy
+        u0, v0, u1, v1 = geometry.cube_roi_px(centre, cube, intr)
+        assert (u >= u0).all() and (u < u1).all() and (v >= v0).all() and (v < v1).all()
+        corners = centre + np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * cube / 2
+        cu = corners[:, 0] * intr.fx / corners[:, 2] + intr.cx
+        cv = corners[:, 1] * intr.fy / corners[:, 2] + intr.cy
+        assert u0 == np.floor(cu.min()) and u1 == np.ceil(cu.max()) + 1
+        assert v0 == np.floor(cv.min()) and v1 == np.ceil(cv.max()) + 1
+        n0, m0, n1, m1 = geometry.cube_roi_px(centre, cube, intr, near_face_only=True)
+        missed_by_near_face += int(((u < n0) | (u >= n1) | (v < m0) | (v >= m1)).sum())
+    assert missed_by_near_face > 1000

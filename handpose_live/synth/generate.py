@@ -52,11 +52,14 @@ def check_world(world: str) -> str:
     return world
 
 
-def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: int, world: str = "classic"):
-    """The frame `frame_index` of the dataset (target, camera, seed, world): a `world.SynthFrame`."""
+def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: int, world: str = "classic",
+                         near_face_window: bool = True):
+    """The frame `frame_index` of the dataset (target, camera, seed, world): a `world.SynthFrame`
+    (`near_face_window=False`: the same scene, rendered over the whole cube's window)."""
     rng = frame_rng(seed, frame_index)
     subject, background, sensor = sample_scene(target, rng, intr, world)
-    return render_frame(subject, background, intr, rng, get_target(target).cube_mm, sensor=sensor)
+    return render_frame(subject, background, intr, rng, get_target(target).cube_mm, sensor=sensor,
+                        near_face_window=near_face_window)
 
 
 def _sensor_settings(name: str) -> dict:

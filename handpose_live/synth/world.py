@@ -224,9 +224,13 @@ def joint_visibility(subject: Subject, clean_depth_mm: np.ndarray, roi_px, intr:
 
 
 def render_frame(subject: Subject, background: Background, intr: Intrinsics, rng: np.random.Generator,
-                 cube_mm: float | None = None, sensor: SensorModel | None = SensorModel()) -> SynthFrame:
-    """Render the subject's cube window (or the whole image when cube_mm is None)."""
-    roi = clip_roi(None if cube_mm is None else cube_roi_px(subject.centre_mm, cube_mm, intr), intr)
+                 cube_mm: float | None = None, sensor: SensorModel | None = SensorModel(),
+                 near_face_window: bool = True) -> SynthFrame:
+    """Render the subject's cube window (or the whole image when cube_mm is None). The window is
+    the cube's near face by default: synth-2 renders that (geometry.cube_roi_px), so its datasets
+    stay reproducible; `near_face_window=False` renders the whole cube's window."""
+    roi = clip_roi(None if cube_mm is None else cube_roi_px(subject.centre_mm, cube_mm, intr,
+                                                            near_face_only=near_face_window), intr)
     clean = render_depth_mm(subject.surface, background, intr, roi)
     visible = joint_visibility(subject, clean, roi, intr)
     depth = clean if sensor is None else sensor.apply(clean, intr, rng, (roi[0], roi[1]))
