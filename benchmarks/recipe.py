@@ -85,6 +85,13 @@ def main(argv=None) -> int:
     done = 0
     while done < len(state["done"]) and done < len(commands) and state["done"][done]["command"] == commands[done]:
         done += 1
+    for cmd in commands:
+        if shlex.split(cmd)[0] != "handpose-live":
+            raise SystemExit(f"error: the recipe's line {cmd!r} is not a handpose-live command")
+    exports = [argv for argv in map(shlex.split, commands) if argv[1] == "export-onnx" and "--out" in argv]
+    if not exports:
+        raise SystemExit(f"error: {card.name}'s recipe writes no model (no `export-onnx --out`); nothing to score")
+    model_path = workdir / exports[-1][exports[-1].index("--out") + 1]
     for i, cmd in enumerate(commands):
         print(f"[{'done' if i < done else 'todo'}] {i + 1}/{len(commands)} {cmd}")
     if args.dry_run:
@@ -97,10 +104,7 @@ def main(argv=None) -> int:
     state["done"] = state["done"][:done]
     log = (workdir / LOG).open("a")
     for i in range(done, len(commands)):
-        argv = shlex.split(commands[i])
-        if argv[0] != "handpose-live":
-            raise SystemExit(f"error: the recipe's line {commands[i]!r} is not a handpose-live command")
-        run = resumed(argv, workdir)
+        run = resumed(shlex.split(commands[i]), workdir)
         print(f"\n== {i + 1}/{len(commands)}: {' '.join(run)}", flush=True)
         log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(run)}\n")
         log.flush()
@@ -110,8 +114,6 @@ def main(argv=None) -> int:
             raise SystemExit(f"error: exit {proc.returncode} from {' '.join(run)}; run this script again to continue")
         state["done"].append({"command": commands[i], "minutes": round((time.time() - t0) / 60, 1)})
         atomic_write_text(state_path, json.dumps(state, indent=1))
-    model = [shlex.split(c) for c in commands if shlex.split(c)[1] == "export-onnx"][-1]
-    model_path = workdir / model[model.index("--out") + 1]
     from reproduce import FIGURES  # the published figures, one registry
     published = {f.id: f.published for f in FIGURES}
     report = {"card": card.name, "clone": state["clone"], "model": str(model_path), "minutes": state["done"], "sets": {}}
