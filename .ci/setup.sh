@@ -38,9 +38,16 @@ stamp=.venv/.handpose-live-installed
 want=$(sha256sum pyproject.toml | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  # The CPU build of torch when there is no NVIDIA driver (PyPI's default build carries CUDA).
+  # torch: PyTorch's CPU build (about 200 MB) when there is no NVIDIA driver, since PyPI's default
+  # build carries CUDA (several GB); PyPI's build (CUDA) with a driver; TORCH_SPEC chooses another.
   if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
-    .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
+    spec="${TORCH_SPEC:-torch==2.13.0}"
+    if [ -z "${TORCH_SPEC:-}" ] && ! command -v nvidia-smi >/dev/null; then
+      .venv/bin/python -m pip install -q --timeout 20 --retries 1 --index-url https://download.pytorch.org/whl/cpu "$spec" \
+        || .venv/bin/python -m pip install -q "$spec"
+    else
+      .venv/bin/python -m pip install -q "$spec"
+    fi
   fi
   .venv/bin/python -m pip install -q -e ".[test,openvino,kinect]"
   # Orbbec SDK v2: its metadata pins numpy<2 and open3d 0.18 on Python < 3.12, which it does not need

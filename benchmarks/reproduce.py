@@ -96,6 +96,7 @@ class Figure:
     tol: float | None = None   # exact/accuracy: absolute (unit); ratio: relative; at_most/at_least: the bound
     where: tuple[Where, ...] = ()
     note: str = ""
+    cpu: str = ""          # CPU vendor it was measured on, for ratios between engines that differ by CPU; elsewhere not compared
 
     def tolerance(self) -> str:
         if self.kind in ("exact", "accuracy"):
@@ -289,11 +290,15 @@ def step_bench_compare(ctx: Context, sz: dict) -> dict:
     if not full.is_file():
         ctx.cmd([PY, BENCH / "backends.py", "--archs", "v2v-full", "--write-model", full])
     lite, heavy = _bench(ctx, ["--input", demo, "--frames", sz["frames"], "--model", HAND_MODEL, "--model", full])
+    # Per crop: the random-weight model never passes the no-hand gate, so the pipeline sends it more
+    # candidates and re-centring passes per frame than the trained one (bench counts them).
+    per_crop = {k: r["stages_ms"]["inference"]["p50"] / r["crops_per_frame"] for k, r in (("lite", lite), ("full", heavy))}
     return {"lite_e2e_p50": lite["latency_ms"]["p50"], "full_e2e_p50": heavy["latency_ms"]["p50"],
             "ratio_e2e": heavy["latency_ms"]["p50"] / lite["latency_ms"]["p50"],
             "lite_inference_p50": lite["stages_ms"]["inference"]["p50"],
             "full_inference_p50": heavy["stages_ms"]["inference"]["p50"],
-            "ratio_inference": heavy["stages_ms"]["inference"]["p50"] / lite["stages_ms"]["inference"]["p50"]}
+            "lite_crops_per_frame": lite["crops_per_frame"], "full_crops_per_frame": heavy["crops_per_frame"],
+            "ratio_inference": per_crop["full"] / per_crop["lite"]}
 
 
 def step_bench_backends(ctx: Context, sz: dict) -> dict:
@@ -550,8 +555,9 @@ STEPS = [
 STEP_BY_NAME = {s.name: s for s in STEPS}
 
 
-def F(id_: str, step: str, key: str, unit: str, published, kind: str, tol=None, *where: Where, note: str = "") -> Figure:
-    return Figure(id_, step, key, unit, published, kind, tol, tuple(where), note)
+def F(id_: str, step: str, key: str, unit: str, published, kind: str, tol=None, *where: Where, note: str = "",
+      cpu: str = "") -> Figure:
+    return Figure(id_, step, key, unit, published, kind, tol, tuple(where), note, cpu)
 
 
 W = Where
@@ -641,6 +647,10 @@ BENCH_TARGETS_Q = ("Targets (issue 7): >= 60 fps and p95 <= 25 ms: met (130 fps,
                    "lite >= 40x faster than full: met (52x end to end). Body model >= 30 fps")
 BENCH_CMP_Q = ("Same run, two models side by side (30 frames): v2v-lite 9.7 ms vs v2v-full (random weights) 505 ms p50 end to "
                "end: 52x; inference alone 5.7 vs 501 ms: 87x.")
+BENCH_OV_INTEL_Q = ("OpenVINO against ONNX Runtime on this CPU (`benchmarks/backends.py`, `bench --backend onnxruntime "
+                    "--backend openvino`): v2v-lite 5.8x slower, the whole hand pipeline 4.3x slower; v2v-full 1.7x faster.")
+OV_AMD_Q = "(On the AMD EPYC above: 2.1x slower, 2x slower and 1.5x faster.)"
+CARD_OV_INTEL_Q = "On the Intel Xeon of 2026-11-30 it was 5.8x slower"
 BENCH_SOAK_Q = "RSS 717.6 -> 722.0 MB, flat after warm-up (0.0 % spread from frame 1,000 to 10,000)"
 BENCH_OV_Q = ("ONNX Runtime 8.5 ms p50 / 10.5 ms p95, 111 fps; OpenVINO 16.6 / 18.5 ms, 59 fps (inference 6.6 vs 14.3 ms).")
 NET1_LITE_Q = "| v2v-lite (64^3 -> 32^3) | 1,620,512 | 0.52 | 5.4 ms (p95 5.4) | 8.7 ms | 7.0 ms |"
@@ -838,13 +848,16 @@ FIGURES: list[Figure] = [
     # --- lite vs full in one bench run -----------------------------------------------------------
     F("cmp.lite_e2e_p50", "bench-compare", "lite_e2e_p50", "ms", 9.7, "measured", None, W(BENCHMARKS, BENCH_CMP_Q, "9.7 ms")),
     F("cmp.full_e2e_p50", "bench-compare", "full_e2e_p50", "ms", 505.0, "measured", None, W(BENCHMARKS, BENCH_CMP_Q, "505 ms")),
-    F("cmp.ratio_e2e", "bench-compare", "ratio_e2e", "x", 52.0, "ratio", 0.3,
-      W(BENCHMARKS, BENCH_CMP_Q, "52x"), W(BENCHMARKS, BENCH_TARGETS_Q, "52x")),
+    F("cmp.ratio_e2e", "bench-compare", "ratio_e2e", "x", 52.0, "measured", None,
+      W(BENCHMARKS, BENCH_CMP_Q, "52x"), W(BENCHMARKS, BENCH_TARGETS_Q, "52x"),
+      note="not compared: one crop per frame for both models on 2026-11-25; today's pipeline sends the random-weight "
+           "model (never past the no-hand gate) more candidates and re-centring passes (cmp.ratio_inference is per crop)"),
     F("cmp.lite_inference_p50", "bench-compare", "lite_inference_p50", "ms", 5.7, "measured", None,
       W(BENCHMARKS, BENCH_CMP_Q, "5.7")),
     F("cmp.full_inference_p50", "bench-compare", "full_inference_p50", "ms", 501.0, "measured", None,
       W(BENCHMARKS, BENCH_CMP_Q, "501 ms")),
-    F("cmp.ratio_inference", "bench-compare", "ratio_inference", "x", 87.0, "ratio", 0.3, W(BENCHMARKS, BENCH_CMP_Q, "87x")),
+    F("cmp.ratio_inference", "bench-compare", "ratio_inference", "x", 87.0, "ratio", 0.3, W(BENCHMARKS, BENCH_CMP_Q, "87x"),
+      note="inference per network crop (one crop per frame on 2026-11-25)"),
     # --- ONNX Runtime vs OpenVINO, whole pipeline ------------------------------------------------
     F("ov.ort_e2e_p50", "bench-backends", "ort.e2e_p50", "ms", 8.5, "measured", None, W(BENCHMARKS, BENCH_OV_Q, "8.5 ms")),
     F("ov.ort_e2e_p95", "bench-backends", "ort.e2e_p95", "ms", 10.5, "measured", None, W(BENCHMARKS, BENCH_OV_Q, "10.5 ms")),
@@ -858,7 +871,9 @@ FIGURES: list[Figure] = [
       W(BENCHMARKS, BENCH_OV_Q, "14.3 ms")),
     F("ov.ratio_e2e", "bench-backends", "ratio_e2e", "x", 16.6 / 8.5, "ratio", 0.3,
       W(BENCHMARKS, "So ONNX Runtime stays the default (2x faster for the lite models", "2x"),
-      note="OpenVINO p50 / ONNX Runtime p50, whole pipeline"),
+      W(BENCHMARKS, OV_AMD_Q, "2x slower"), note="OpenVINO p50 / ONNX Runtime p50, whole pipeline", cpu="AuthenticAMD"),
+    F("ov.ratio_e2e.intel", "bench-backends", "ratio_e2e", "x", 4.30, "ratio", 0.3,
+      W(BENCHMARKS, BENCH_OV_INTEL_Q, "4.3x"), note="OpenVINO p50 / ONNX Runtime p50, whole pipeline", cpu="GenuineIntel"),
     # --- body pipeline -----------------------------------------------------------------------------
     F("bodybench.fps", "bench-body", "fps", "fps", 91.7, "measured", None,
       W(BODY_CARD, BODY_SPEED_Q, "91.7 frames/s"),
@@ -916,15 +931,20 @@ FIGURES: list[Figure] = [
     F("net2.full.torchscript_p50", "backends", "full.torchscript-frozen_p50", "ms", 354.0, "measured", None,
       W(BENCHMARKS, NET2_FULL_Q, "354 ms")),
     F("net.ratio_lite_openvino_over_ort", "backends", "ratio_lite_openvino_over_ort", "x", 11.3 / 5.4, "ratio", 0.3,
-      W(HAND_CARD, CARD_OV_Q, "2x")),
+      W(HAND_CARD, CARD_OV_Q, "2x"), W(BENCHMARKS, OV_AMD_Q, "2.1x"), cpu="AuthenticAMD"),
     F("net.ratio_full_ort_over_openvino", "backends", "ratio_full_ort_over_openvino", "x", 523 / 355, "ratio", 0.3,
       W(BENCHMARKS, "OpenVINO is the CPU backend for the paper's 3D network (1.5x faster than ONNX Runtime", "1.5x"),
-      W("pyproject.toml", "`--backend openvino`: 1.5x faster than ONNX Runtime for v2v-full on CPU", "1.5x")),
+      W("pyproject.toml", "`--backend openvino`: 1.5x faster than ONNX Runtime for v2v-full on CPU", "1.5x"),
+      W(BENCHMARKS, OV_AMD_Q, "1.5x"), cpu="AuthenticAMD"),
+    F("net.ratio_lite_openvino_over_ort.intel", "backends", "ratio_lite_openvino_over_ort", "x", 5.81, "ratio", 0.3,
+      W(BENCHMARKS, BENCH_OV_INTEL_Q, "5.8x"), W(HAND_CARD, CARD_OV_INTEL_Q, "5.8x"), cpu="GenuineIntel"),
+    F("net.ratio_full_ort_over_openvino.intel", "backends", "ratio_full_ort_over_openvino", "x", 1.67, "ratio", 0.3,
+      W(BENCHMARKS, BENCH_OV_INTEL_Q, "1.7x"), cpu="GenuineIntel"),
     # --- Azure Kinect .mkv ------------------------------------------------------------------------
-    F("kinect.mkv_mean_mm", "kinect-mkv", "mkv_mean_mm", "mm", 6.69, "accuracy", 0.05,
-      W(README, "(6.69 mm mean error both, 24 frames of synthetic-camera seed 3", "6.69 mm")),
-    F("kinect.db3_mean_mm", "kinect-mkv", "db3_mean_mm", "mm", 6.69, "accuracy", 0.05,
-      W(README, "(6.69 mm mean error both, 24 frames of synthetic-camera seed 3", "6.69 mm")),
+    F("kinect.mkv_mean_mm", "kinect-mkv", "mkv_mean_mm", "mm", 6.51, "accuracy", 0.05,
+      W(README, "(6.51 mm mean error both, 24 frames of synthetic-camera seed 3", "6.51 mm")),
+    F("kinect.db3_mean_mm", "kinect-mkv", "db3_mean_mm", "mm", 6.51, "accuracy", 0.05,
+      W(README, "(6.51 mm mean error both, 24 frames of synthetic-camera seed 3", "6.51 mm")),
     F("kinect.diff_mm", "kinect-mkv", "diff_mm", "mm", 0.0, "at_most", 0.05,
       W(README, "joints equal those from the same frames in a `.db3`"), note="|.mkv - .db3| mean error"),
     # --- NYU published predictions (--shared) -------------------------------------------------
@@ -944,10 +964,10 @@ FIGURES: list[Figure] = [
           W(RESULTS, ABL_Q[prefix], f"{params:.2f} M")),
         F(f"ablation.{prefix}.train_min", "ablation", f"{prefix}.train_min", "min", minutes, "measured", None,
           W(RESULTS, ABL_Q[prefix], f"{minutes} min")),
-        F(f"ablation.{prefix}.test_mean_mm", "ablation", f"{prefix}.test_mean_mm", "mm", mean, "accuracy", 2.0,
+        F(f"ablation.{prefix}.test_mean_mm", "ablation", f"{prefix}.test_mean_mm", "mm", mean, "accuracy", 5.0,
           W(RESULTS, ABL_Q[prefix], f"{mean} mm"),
           *([W(RESULTS, ABL_TEXT_Q[prefix], f"{mean} mm")] if prefix in ABL_TEXT_Q else [])),
-        F(f"ablation.{prefix}.within40_pct", "ablation", f"{prefix}.within40_pct", "%", within, "accuracy", 1.0,
+        F(f"ablation.{prefix}.within40_pct", "ablation", f"{prefix}.within40_pct", "%", within, "accuracy", 1.5,
           W(RESULTS, ABL_Q[prefix], f"{within} %"),
           *([W(RESULTS, "2D regression is slightly ahead (3.1 % vs 2.4 %;", f"{within} %")]
             if prefix in ("2d_lr1e-4", "v2v_lr1e-3") else [])))],
@@ -1040,6 +1060,10 @@ FIGURES: list[Figure] = [
 
 # Numbers with units in DOCUMENTS that are not measurements on the shipped models.
 NOT_REGENERATED: list[tuple[str, str, str]] = [
+    (RESULTS, "order 45.6, 35.7, 50.1, 40.4 and 34.1 mm (within 40 mm: 0.1, 2.1, 0.0, 0.8 and 1.6 %)",
+     "a second run of the ablation (the step's values on 2026-11-30, Intel Xeon), quoted for the spread that sets its tolerance"),
+    (RESULTS, "single runs of half an epoch then differ by up to 4 mm", "the largest difference of those two runs"),
+    (RESULTS, "holds these rows to +-5 mm and +-1.5 points", "the registry's tolerance, not a measurement"),
     (BODY_CARD, "Re-run as written from a clean clone on 2026-11-30 (commit df54192, no `../shared`; 154 min on a\nshared "
      "2-core CPU): validation within 1-2 mm of the figures above at every stage, and the model\nit made scores mAP 87.9 % "
      "classic and 85.5 % crowded on the test sets below (the shipped file:\n88.3 % / 86.0 %), half a point under it",
@@ -1341,6 +1365,15 @@ def run_steps(steps: list[Step], ctx: Context) -> dict:
     return report_steps
 
 
+def cpu_vendor() -> str:
+    """GenuineIntel, AuthenticAMD, ... (Linux), else ''."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
 def figure_rows(steps: dict, quick: bool) -> list[dict]:
     rows = []
     for fig in FIGURES:
@@ -1350,6 +1383,9 @@ def figure_rows(steps: dict, quick: bool) -> list[dict]:
         value = st.get("values", {}).get(fig.key)
         if st["status"] == "ok":
             status, detail = judge(fig, value, quick)
+            if fig.cpu and fig.cpu != cpu_vendor() and status in ("ok", "off"):
+                status = "measured"
+                detail = f"published on a {fig.cpu} CPU, this one is {cpu_vendor() or 'unknown'}: not compared"
         else:
             status, detail = st["status"], st.get("reason", "")
         rows.append({"id": fig.id, "step": fig.step, "unit": fig.unit, "published": fig.published, "reproduced": value,

@@ -3,8 +3,9 @@
 A frame record (`types.PoseResult.to_record`) holds numbers only; the header names them: the
 joint names and bones of the model's skeleton, the target and the key of its subject list
 ("hands" / "people"), the model, the camera intrinsics and the units. Every sink that starts a
-file or a stream sends it first (JSONL: the first line; WebSocket: the first message; OSC and
-UDP: on request and every few seconds). `record.schema.json` in this package describes both.
+file or a stream sends it first (JSONL: the first line; WebSocket: the first message; UDP: the
+first datagram, again every 2 s for listeners that join late; OSC sends its own form of it,
+`/skeleton/joints` and `/skeleton/bones`, first and every 5 s). `record.schema.json` in this package describes both.
 """
 from __future__ import annotations
 

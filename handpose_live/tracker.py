@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 class TrackerOptions:
     """Where frames come from and how subjects are found (the `run` options that are not outputs)."""
 
-    camera: str = option("auto", "auto (a RealSense if connected, else synthetic) | realsense | synthetic | kinect | orbbec")
+    camera: str = option("auto", "auto (the first connected RealSense, Azure Kinect or Orbbec camera, else synthetic) "
+                                 "| realsense | synthetic | kinect | orbbec")
     input: Path | None = option(None, "recording to replay (.bag, .db3, .mkv) or depth images (folder, glob, .png, .npy)")
     intrinsics: str | None = option(None, "depth images: camera preset (sr305, d435, kinect-v2, ...) or calib JSON file")
     depth_encoding: str = option("auto", "depth images: auto | raw (x depth_scale_m) | nyu-rgb (G*256+B mm)")
@@ -53,7 +54,7 @@ class TrackerOptions:
     realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
                                    "--realtime/--no-realtime")
     loop: bool = option(False, "replay the file endlessly", "--loop")
-    serial: str | None = option(None, "RealSense serial number")
+    serial: str | None = option(None, "serial number of the camera to open (RealSense, Azure Kinect, Orbbec)")
     width: int = option(640, "camera depth width in pixels")
     height: int = option(480, "camera depth height in pixels")
     fps: int = option(30, "camera frame rate (depth images: the rate they are numbered and replayed at)")

@@ -64,6 +64,19 @@ def test_inference_imports_no_training_or_app_code():
             assert not bad, f"{module} depends on {bad}"
 
 
+CORE = {f"handpose_live.{m}" for m in ("types", "errors", "geometry", "targets", "skeletons", "voxelize", "heatmaps",
+                                        "resources", "gestures", "records")}
+
+
+def test_inference_imports_only_the_core():
+    """What a running tracker loads stays small: inference/ reaches outside itself only for the core
+    modules docs/architecture.md lists (a new dependency is a decision, made there first)."""
+    graph = import_graph()
+    outside = {d for m, ds in graph.items() if m.startswith("handpose_live.inference") for d in ds
+               if not d.startswith("handpose_live.inference")}
+    assert outside <= CORE, f"inference/ imports {sorted(outside - CORE)}"
+
+
 def test_the_graph_is_read_correctly():
     """The checker itself: it sees relative, absolute and lazy imports."""
     graph = import_graph()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -154,25 +153,6 @@ def _quiet_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("XDG_RUNTIME_DIR", "DISPLAY", "WAYLAND_DISPLAY", "QT_LOGGING_RULES")}
     return {**env, **extra}
-
-
-@pytest.fixture(scope="module")
-def xvfb_display():
-    """A private X server, as `xvfb-run -a` gives."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
 
 
 def test_opencv_viewer_run_prints_only_our_lines(tmp_path, xvfb_display):

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from openhand import HAND_MM, INTR
 
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
@@ -34,18 +35,8 @@ from handpose_live.sinks.overlay import (
 )
 from handpose_live.sinks.video import VideoWriterSink
 from handpose_live.skeletons import HAND21, ITOP15
-from handpose_live.types import DepthFrame, Intrinsics, PoseResult, Subject
+from handpose_live.types import DepthFrame, PoseResult, Subject
 
-INTR = Intrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480, name="test-d435")
-# An open right hand facing the camera, fingers up (y down), about 55 cm away.
-JOINTS_MM = np.array([
-    [0, 60, 560],
-    [-25, 40, 555], [-45, 20, 550], [-60, 0, 545], [-72, -15, 540],
-    [-22, -10, 555], [-25, -40, 552], [-27, -60, 550], [-28, -78, 548],
-    [-5, -13, 555], [-5, -47, 552], [-5, -70, 550], [-5, -90, 548],
-    [12, -10, 555], [14, -42, 552], [15, -63, 550], [16, -80, 548],
-    [28, -4, 556], [33, -28, 553], [36, -44, 551], [38, -58, 549],
-], dtype=np.float64)
 INVALID_COLUMNS = 20
 
 
@@ -56,7 +47,7 @@ def _render_depth() -> np.ndarray:
     ray_sq = (rays * rays).sum(-1)
     depth = np.full(u.shape, 600.0)
     spheres = [(np.array([0.0, 25.0, 575.0]), 35.0)]
-    spheres += [(JOINTS_MM[a] + t * (JOINTS_MM[b] - JOINTS_MM[a]), 8.0)
+    spheres += [(HAND_MM[a] + t * (HAND_MM[b] - HAND_MM[a]), 8.0)
                 for a, b in HAND21.bones for t in np.linspace(0, 1, 6)]
     for centre, radius in spheres:
         along = rays @ centre
@@ -80,7 +71,7 @@ def make_frame(depth_mm: np.ndarray, index: int = 7) -> DepthFrame:
 def make_result(index: int = 7, found: bool = True) -> PoseResult:
     if not found:
         return PoseResult(frame_index=index, timestamp_ms=33.3 * index, latency_ms={"total": 5.0})
-    hand = Subject(4, np.array([0.0, 0.0, 560.0]), JOINTS_MM.copy(), np.linspace(0.5, 1.0, 21), 0.75,
+    hand = Subject(4, np.array([0.0, 0.0, 560.0]), HAND_MM.copy(), np.linspace(0.5, 1.0, 21), 0.75,
                    handedness="right", handedness_score=0.9, pinch=0.25, grab=0.5)
     return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects=[hand],
                       latency_ms={"model": 12.5, "total": 20.25})
@@ -155,7 +146,7 @@ def test_record_json_is_strict_json():
     result.joints_mm[2, 1] = np.nan
     record = json.loads(record_json(result), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     joints = record["hands"][0]["joints_mm"]
-    assert joints[2][1] is None and joints[2][0] == JOINTS_MM[2, 0]
+    assert joints[2][1] is None and joints[2][0] == HAND_MM[2, 0]
 
 
 def test_csv_has_flattened_columns_and_empty_cells_without_a_hand(tmp_path):
@@ -230,7 +221,7 @@ def two_hands(index: int = 7) -> PoseResult:
     """The right hand of `make_result` (#4) and a left hand (#1, its mirror image) to its left
     in the picture and nearer; listed by id, as the pipeline does."""
     right = make_result(index).subjects[0]
-    left_joints = JOINTS_MM * [-1.0, 1.0, 1.0] + [170.0, 0.0, -80.0]
+    left_joints = HAND_MM * [-1.0, 1.0, 1.0] + [170.0, 0.0, -80.0]
     left = Subject(1, left_joints[[0, 5, 9, 13, 17]].mean(axis=0), left_joints, np.ones(21), 0.8, handedness="left",
                    handedness_score=0.97)
     return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects=[left, right])
@@ -268,7 +259,7 @@ def test_overlay_draws_each_joint_in_its_finger_colour(depth_mm):
     depth_before, joints_before = frame.depth_mm.copy(), result.joints_mm.copy()
     image = render_overlay(frame, result, HAND21, fps=30.0, view="full")
     assert image.dtype == np.uint8 and image.shape == (INTR.height, INTR.width, 3)
-    uv = np.round(camera_to_pixel(JOINTS_MM, INTR)[:, :2]).astype(int)
+    uv = np.round(camera_to_pixel(HAND_MM, INTR)[:, :2]).astype(int)
     colours = skeleton_bgr(HAND21)
     for j, (u, v) in enumerate(uv):
         assert tuple(int(c) for c in image[v, u]) == colours[j], HAND21.joints[j]
@@ -279,7 +270,7 @@ def test_overlay_draws_each_joint_in_its_finger_colour(depth_mm):
     fitted = render_overlay(frame, result, HAND21, fps=30.0)
     mapping = ViewMap(view_rect(fit_goal(result, INTR, "hand"), INTR.width, INTR.height), INTR.width, INTR.height)
     assert mapping.zoom > 1.5
-    px = mapping(camera_to_pixel(JOINTS_MM, INTR)[:, :2])
+    px = mapping(camera_to_pixel(HAND_MM, INTR)[:, :2])
     for j, (u, v) in enumerate(np.round(px).astype(int)):
         assert tuple(int(c) for c in fitted[v, u]) == colours[j], HAND21.joints[j]
     assert np.ptp(px[:, 1]) > 0.3 * INTR.height          # a tenth of the picture before
@@ -332,10 +323,10 @@ def test_the_view_follows_the_subjects_without_shaking(depth_mm):
     views = [overlay.follow(make_result(i), INTR) for i in range(3)]
     assert views[0][2] < INTR.height / 1.5 and all(np.array_equal(v, views[0]) for v in views)
     trembling = make_result(3)
-    trembling.subjects[0].joints_mm = JOINTS_MM + [2.0, -2.0, 0.0]
+    trembling.subjects[0].joints_mm = HAND_MM + [2.0, -2.0, 0.0]
     assert np.array_equal(overlay.follow(trembling, INTR), views[0])
     moved = make_result(4)
-    moved.subjects[0].joints_mm = JOINTS_MM + [120.0, 0.0, 0.0]
+    moved.subjects[0].joints_mm = HAND_MM + [120.0, 0.0, 0.0]
     moved.subjects[0].centre_mm = moved.subjects[0].centre_mm + [120.0, 0.0, 0.0]
     steps = [overlay.follow(moved, INTR)[0] for _ in range(30)]
     assert views[0][0] < steps[0] < steps[1] < steps[-1]                  # eases over, no jump
@@ -458,7 +449,7 @@ def test_open3d_screenshot_shows_skeleton_from_the_sensor(tmp_path, depth_mm):
     cv2.imwrite("/tmp/sinks_open3d_test.png", image)
     # Where each joint must appear: the sensor's viewpoint turned to the hand, zoomed on its box.
     focal_px = VIEW_FILL * height * result.centre_mm[2] / SCALES["hand"].box_mm
-    cam = JOINTS_MM @ sensor_view_extrinsic(result.centre_mm)[:3, :3].T
+    cam = HAND_MM @ sensor_view_extrinsic(result.centre_mm)[:3, :3].T
     us = np.round(focal_px * cam[:, 0] / cam[:, 2] + width / 2 - 0.5).astype(int)
     vs = np.round(focal_px * cam[:, 1] / cam[:, 2] + height / 2 - 0.5).astype(int)
     colours = np.asarray(skeleton_bgr(HAND21), np.int32)

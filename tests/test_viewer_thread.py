@@ -15,7 +15,6 @@ windows from one thread per process only, so real-window runs each get a process
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from openhand import HAND_MM, INTR
 
 from handpose_live.errors import UserError
 from handpose_live.sinks import base
@@ -33,19 +33,10 @@ from handpose_live.sinks.opencv_viewer import OpenCvViewer
 from handpose_live.sinks.overlay import Overlay, frame_panels, render_overlay, skeleton_bgr, subject_bgr
 from handpose_live.sinks.viewer_thread import LatestSlot, ViewerThread
 from handpose_live.skeletons import HAND21
-from handpose_live.types import DepthFrame, Intrinsics, PoseResult, Subject
+from handpose_live.types import DepthFrame, PoseResult, Subject
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 60.0    # a limit that only a broken build reaches
-INTR = Intrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480, name="test-d435")
-JOINTS_MM = np.array([
-    [0, 60, 560],
-    [-25, 40, 555], [-45, 20, 550], [-60, 0, 545], [-72, -15, 540],
-    [-22, -10, 555], [-25, -40, 552], [-27, -60, 550], [-28, -78, 548],
-    [-5, -13, 555], [-5, -47, 552], [-5, -70, 550], [-5, -90, 548],
-    [12, -10, 555], [14, -42, 552], [15, -63, 550], [16, -80, 548],
-    [28, -4, 556], [33, -28, 553], [36, -44, 551], [38, -58, 549],
-], dtype=np.float64)
 
 
 def make_frame(index: int) -> DepthFrame:
@@ -59,7 +50,7 @@ def make_result(index: int, found: bool = True) -> PoseResult:
     if not found:
         return PoseResult(frame_index=index, timestamp_ms=33.3 * index)
     shift = np.array([float(index), 0.0, 0.0])
-    hand = Subject(0, np.array([0.0, 0.0, 560.0]) + shift, JOINTS_MM + shift, np.ones(21), 1.0, handedness="right",
+    hand = Subject(0, np.array([0.0, 0.0, 560.0]) + shift, HAND_MM + shift, np.ones(21), 1.0, handedness="right",
                    handedness_score=0.9)
     return PoseResult(frame_index=index, timestamp_ms=33.3 * index, subjects=[hand])
 
@@ -315,24 +306,6 @@ def test_screenshot_at_close_that_fails_is_raised_by_close(tmp_path):
 
 
 # ---- `run` with real windows in an X server --------------------------------------------------
-
-@pytest.fixture(scope="module")
-def xvfb_display():
-    """A private X server (Xvfb) for the tests that open real windows."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
 
 
 PATCHED_RUN = """

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 from headless_browser import HeadlessBrowser, find_browser
+from openhand import HAND_MM, INTR
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -23,18 +24,8 @@ from handpose_live.errors import UserError
 from handpose_live.records import stream_header
 from handpose_live.sinks.files import record_json
 from handpose_live.sinks.websocket import PAGE_FILES, WebSocketServer, parse_ws_address
-from handpose_live.types import DepthFrame, Intrinsics, PoseResult, Subject
+from handpose_live.types import DepthFrame, PoseResult, Subject
 
-INTR = Intrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480, name="test-d435")
-# An open right hand facing the camera, fingers up (y down), about 55 cm away (hand21 order).
-HAND_MM = np.array([
-    [0, 60, 560],
-    [-25, 40, 555], [-45, 20, 550], [-60, 0, 545], [-72, -15, 540],
-    [-22, -10, 555], [-25, -40, 552], [-27, -60, 550], [-28, -78, 548],
-    [-5, -13, 555], [-5, -47, 552], [-5, -70, 550], [-5, -90, 548],
-    [12, -10, 555], [14, -42, 552], [15, -63, 550], [16, -80, 548],
-    [28, -4, 556], [33, -28, 553], [36, -44, 551], [38, -58, 549],
-], dtype=np.float64)
 HEADER = stream_header("hand", "hand21", "v2v-lite-hand.onnx", INTR)
 FRAME = DepthFrame(np.zeros((4, 4), np.float32), INTR)
 

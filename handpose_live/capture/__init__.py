@@ -1,4 +1,4 @@
-"""Depth sources: RealSense and Kinect cameras and recordings, the synthetic camera."""
+"""Depth sources: RealSense, Azure Kinect and Orbbec cameras, their recordings, depth-image folders, the synthetic camera."""
 from .base import FrameSource
 from .sources import open_source
 

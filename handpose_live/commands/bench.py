@@ -1,8 +1,9 @@
 """`handpose-live bench`: the real pipeline, timed per stage, on a recording or the synthetic camera.
 
 Frames are decoded once up front (that cost is reported as `capture_decode`), then replayed
-through `PosePipeline` exactly as `run` does, without a viewer. Several models or thread
-counts in one process run (`--compare`) give ratios that survive a noisy machine.
+through `PosePipeline` exactly as `run` does, without a viewer. Several models, precisions,
+thread counts or backends in one process run (repeat `--model`, `--precision`, `--threads`,
+`--backend`) give ratios that survive a noisy machine.
 
 `--viewer none|opencv|open3d` (repeatable) also runs the whole app, `run_pipeline` with its
 capture thread, live source and viewer, once per viewer, in the same process: its fps, dropped
@@ -38,12 +39,14 @@ class BenchResult:
     found: int
     mean_error_mm: float | None
     provider: str
+    crops_per_frame: float = 1.0   # cubes through the network per frame: subjects, candidates, re-centring passes
 
     def to_json(self) -> dict:
         return {"label": self.label, "frames": self.frames, "fps": round(self.fps, 2),
                 "latency_ms": {"p50": round(self.latency_p50_ms, 3), "p95": round(self.latency_p95_ms, 3)},
                 "stages_ms": self.stages_ms, "cpu_percent": round(self.cpu_percent, 1), "rss_mb": round(self.rss_mb, 1),
-                "found": self.found, "mean_error_mm": self.mean_error_mm, "provider": self.provider}
+                "found": self.found, "mean_error_mm": self.mean_error_mm, "provider": self.provider,
+                "crops_per_frame": round(self.crops_per_frame, 3)}
 
 
 def _rss_mb() -> float:
@@ -97,6 +100,7 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
     pipeline = PosePipeline(predictor, options)
     proc = psutil.Process()
     cpu0 = proc.cpu_times()
+    crops0 = predictor.crops
     stats = FrameStats()
     totals = []
     t_start = time.perf_counter()
@@ -114,7 +118,7 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
     return BenchResult(label, len(frames), len(frames) / wall, float(np.percentile(totals, 50)),
                        float(np.percentile(totals, 95)), stage_stats, cpu,
                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, stats.found,
-                       stats.mean_error_mm, predictor.session.describe())
+                       stats.mean_error_mm, predictor.session.describe(), (predictor.crops - crops0) / len(frames))
 
 
 def subject_cost(model: Path, frames: list, counts: list[int], threads: int | None, device: str,
@@ -193,6 +197,7 @@ def print_results(results: list[BenchResult]) -> None:
     table.add_row("fps", *[x for r in results for x in (f"{r.fps:.1f}", "")])
     table.add_row("CPU %", *[x for r in results for x in (f"{r.cpu_percent:.0f}", "")])
     table.add_row("peak RSS MB", *[x for r in results for x in (f"{r.rss_mb:.0f}", "")])
+    table.add_row("network crops / frame", *[x for r in results for x in (f"{r.crops_per_frame:.2f}", "")])
     table.add_row("subject found", *[x for r in results for x in (f"{r.found}/{r.frames}", "")])
     table.add_row("mean error mm", *[x for r in results for x in (
         f"{r.mean_error_mm:.1f}" if r.mean_error_mm is not None else "-", "")])

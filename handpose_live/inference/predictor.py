@@ -25,6 +25,7 @@ class Predictor:
         self.session = open_session(model_path, backend=backend, device=device, threads=threads)
         self.info = self.session.info
         self.device = torch.device("cuda" if self.session.on_gpu else "cpu")
+        self.crops = 0           # cubes sent through the network so far (candidates, re-centring passes): `bench`
         keep_freed_memory()      # per-frame temporaries stay mapped (runtime.py: 13.7 -> 6.5 ms voxelize, body)
         if self.device.type == "cpu":
             # The voxelizer's tensors are small (~1 ms on one core); a second torch thread only
@@ -52,6 +53,7 @@ class Predictor:
         centres_mm = np.asarray(centres_mm, np.float64).reshape(-1, 3)
         depth = torch.as_tensor(depth_mm, dtype=torch.float32).to(self.device, non_blocking=True)
         voxels = voxelize_depth_many(depth, intr, centres_mm, self.info.cube_mm, self.info.input_grid)
+        self.crops += len(centres_mm)
         t1 = time.perf_counter()
         joints_vox, conf = self.session.run(voxels)
         t2 = time.perf_counter()
