@@ -96,7 +96,8 @@ class Figure:
     tol: float | None = None   # exact/accuracy: absolute (unit); ratio: relative; at_most/at_least: the bound
     where: tuple[Where, ...] = ()
     note: str = ""
-    cpu: str = ""          # CPU vendor it was measured on, for ratios between engines that differ by CPU; elsewhere not compared
+    cpu: str = ""          # CPU vendor of a ratio whose two sides run different kernels (engines, 2D vs 3D convolutions),
+                           # which differ by CPU: compared only on that vendor's CPUs
 
     def tolerance(self) -> str:
         if self.kind in ("exact", "accuracy"):
@@ -857,7 +858,7 @@ FIGURES: list[Figure] = [
     F("cmp.full_inference_p50", "bench-compare", "full_inference_p50", "ms", 501.0, "measured", None,
       W(BENCHMARKS, BENCH_CMP_Q, "501 ms")),
     F("cmp.ratio_inference", "bench-compare", "ratio_inference", "x", 87.0, "ratio", 0.3, W(BENCHMARKS, BENCH_CMP_Q, "87x"),
-      note="inference per network crop (one crop per frame on 2026-11-25)"),
+      note="inference per network crop (one crop per frame on 2026-11-25); 3D against 2D convolutions", cpu="AuthenticAMD"),
     # --- ONNX Runtime vs OpenVINO, whole pipeline ------------------------------------------------
     F("ov.ort_e2e_p50", "bench-backends", "ort.e2e_p50", "ms", 8.5, "measured", None, W(BENCHMARKS, BENCH_OV_Q, "8.5 ms")),
     F("ov.ort_e2e_p95", "bench-backends", "ort.e2e_p95", "ms", 10.5, "measured", None, W(BENCHMARKS, BENCH_OV_Q, "10.5 ms")),
