@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import importlib.metadata
 import json
 import math
@@ -1291,6 +1292,8 @@ def judge(fig: Figure, value, quick: bool) -> tuple[str, str]:
         return "produced", ""
     if fig.kind == "measured" or fig.published is None:
         return "measured", ""
+    if fig.cpu and fig.cpu != cpu_vendor():
+        return "measured", f"published on a {fig.cpu} CPU, this one is {cpu_vendor() or 'unknown'}: not compared"
     pub = _values(fig.published) or []
     if fig.kind in ("exact", "accuracy"):
         worst = max(abs(a - b) for a, b in zip(vals, pub))
@@ -1320,6 +1323,16 @@ def step_command_lines(step: Step, quick: bool) -> str:
     return f"python benchmarks/reproduce.py {flags}--only {step.name}" + (" --shared ../shared/data" if step.needs_shared else "")
 
 
+@functools.cache
+def cpu_vendor() -> str:
+    """GenuineIntel, AuthenticAMD, ... (Linux), else ''."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
 def machine() -> dict:
     versions = {}
     for pkg in ("torch", "onnxruntime", "onnxruntime-gpu", "openvino", "numpy", "pyrealsense2"):
@@ -1330,7 +1343,8 @@ def machine() -> dict:
         git["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
         status = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
         git["dirty"] = bool(status.strip())
-    return {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+    return {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "cpu_vendor": cpu_vendor(),
+            "cpus": os.cpu_count(),
             "python": platform.python_version(), "packages": versions, "git": git,
             "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
@@ -1366,15 +1380,6 @@ def run_steps(steps: list[Step], ctx: Context) -> dict:
     return report_steps
 
 
-def cpu_vendor() -> str:
-    """GenuineIntel, AuthenticAMD, ... (Linux), else ''."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    return ""
-
-
 def figure_rows(steps: dict, quick: bool) -> list[dict]:
     rows = []
     for fig in FIGURES:
@@ -1384,9 +1389,6 @@ def figure_rows(steps: dict, quick: bool) -> list[dict]:
         value = st.get("values", {}).get(fig.key)
         if st["status"] == "ok":
             status, detail = judge(fig, value, quick)
-            if fig.cpu and fig.cpu != cpu_vendor() and status in ("ok", "off"):
-                status = "measured"
-                detail = f"published on a {fig.cpu} CPU, this one is {cpu_vendor() or 'unknown'}: not compared"
         else:
             status, detail = st["status"], st.get("reason", "")
         rows.append({"id": fig.id, "step": fig.step, "unit": fig.unit, "published": fig.published, "reproduced": value,

@@ -4,8 +4,9 @@ A frame record (`types.PoseResult.to_record`) holds numbers only; the header nam
 joint names and bones of the model's skeleton, the target and the key of its subject list
 ("hands" / "people"), the model, the camera intrinsics and the units. Every sink that starts a
 file or a stream sends it first (JSONL: the first line; WebSocket: the first message; UDP: the
-first datagram, again every 2 s for listeners that join late; OSC sends its own form of it,
-`/skeleton/joints` and `/skeleton/bones`, first and every 5 s). `record.schema.json` in this package describes both.
+first datagram, repeated for listeners that join late; OSC sends its own form of it, the
+`/skeleton/joints` and `/skeleton/bones` messages, also repeated: each sink's `HEADER_EVERY_S`).
+`record.schema.json` in this package describes both.
 """
 from __future__ import annotations
 

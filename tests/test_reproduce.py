@@ -140,3 +140,16 @@ def test_quick_mode_produces_every_figure(quick_run):
                 f"{fig.id}: {row['status']} {row['detail']} (value {row['reproduced']!r})"
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "figures:" in proc.stdout and "published" in proc.stdout      # the table was printed
+
+
+def test_a_cpu_specific_ratio_is_compared_only_on_its_vendors_cpus(monkeypatch):
+    """Ratios between kernels that differ by CPU (engines, 2D vs 3D convolutions) carry the vendor they
+    were measured on: judged there, reported as measured elsewhere, never silently passed."""
+    fig = reproduce.F("t.ratio", "backends", "k", "x", 2.0, "ratio", 0.3, cpu="AuthenticAMD")
+    monkeypatch.setattr(reproduce, "cpu_vendor", lambda: "AuthenticAMD")
+    assert reproduce.judge(fig, 2.1, False)[0] == "ok"
+    assert reproduce.judge(fig, 5.8, False)[0] == "off"
+    monkeypatch.setattr(reproduce, "cpu_vendor", lambda: "GenuineIntel")
+    status, detail = reproduce.judge(fig, 5.8, False)
+    assert status == "measured" and "AuthenticAMD" in detail and "GenuineIntel" in detail
+    assert reproduce.judge(fig, float("nan"), False)[0] == "out-of-range"
