@@ -33,6 +33,17 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
   fi
 fi
 
+# Debian/Ubuntu ship `venv` without ensurepip unless python3.X-venv is installed.
+if [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+  pkg="python$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing $pkg (needed to create the virtual environment)"
+    { apt-get update -q && apt-get install -y -q "$pkg"; } >/dev/null 2>&1 || apt-get install -y -q python3-venv >/dev/null
+  else
+    echo "error: Python's venv module is incomplete; install it first with: sudo apt-get install $pkg" >&2
+    exit 1
+  fi
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.handpose-live-installed
 want=$(sha256sum pyproject.toml | cut -c1-16)

@@ -1,10 +1,10 @@
 """Intrinsics files: one JSON format, looked up by preset name or path."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .errors import UserError
+from .fileio import read_json
 from .resources import calib_dir
 from .types import Intrinsics
 
@@ -22,12 +22,9 @@ def load_intrinsics(name_or_path: str | Path) -> Intrinsics:
         path = calib_dir() / f"{name_or_path}.json"
         if not path.is_file():
             raise UserError(f"unknown camera preset '{name_or_path}' (known: {', '.join(presets())})")
-    if not path.is_file():
-        raise UserError(f"intrinsics file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"intrinsics file {path} is not valid JSON: {exc}") from None
+    data = read_json(path, "intrinsics file")
+    if not isinstance(data, dict):
+        raise UserError(f"intrinsics file {path} is not a JSON object with fx, fy, cx, cy, width, height")
     missing = [f for f in _FIELDS if f not in data]
     if missing:
         raise UserError(f"intrinsics file {path} lacks {', '.join(missing)}")

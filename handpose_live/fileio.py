@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
@@ -101,6 +102,52 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write(path, lambda f: f.write(text), mode="w")
 
 
+def read_text(path: Path | str, what: str = "file") -> str:
+    """A whole text input file; missing or unreadable (permissions, a folder, an I/O error) is one line.
+    Bytes that are not UTF-8 are replaced, so a parser names the bad line instead of failing here."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {describe_os_error(exc)}") from None
+
+
+def read_json(path: Path | str, what: str = "file"):
+    """A JSON input file (a settings or index file the user may have edited), or one line saying why not."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+IMAGE_FORMATS = (".png", ".jpg", ".jpeg")
+
+
+def check_image_path(path: Path | str, flag: str) -> Path:
+    """An image we write (a screenshot, a contact sheet) is a PNG or a JPEG, by its suffix; checked
+    before the work that makes it, not after a whole run or render."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        raise UserError(f"{flag} must be a .png or .jpg file, got '{path.name}'")
+    return path
+
+
+FIGURE_FORMATS = (".png", ".pdf", ".svg")
+
+
+def check_figure_path(path: Path | str) -> Path:
+    """A plot's file name picks its format (PNG, PDF or SVG); checked before the work that makes it."""
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise UserError(f"a plot is written as {', '.join(FIGURE_FORMATS)}; got '{path.name}'")
+    return path
+
+
 def save_figure(fig, path: Path | str, **kwargs) -> None:
-    """A matplotlib figure as a PNG, atomically."""
-    atomic_write(path, lambda f: fig.savefig(f, format="png", **kwargs))
+    """A matplotlib figure in the format its suffix names, atomically."""
+    fmt = check_figure_path(path).suffix.lower()[1:]
+    atomic_write(path, lambda f: fig.savefig(f, format=fmt, **kwargs))

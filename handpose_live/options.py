@@ -19,3 +19,14 @@ def option(default: Any = dataclasses.MISSING, help: str = "", *flags: str) -> A
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def check_minimums(*checks: tuple[str, float, float]) -> None:
+    """Each check is (flag, value, lowest allowed value); the first value below its bound is the
+    one-line error, before the command opens or writes anything. Seeds are checked here too:
+    numpy's generators take only non-negative seeds."""
+    from .errors import UserError
+
+    for name, value, low in checks:
+        if value < low:
+            raise UserError(f"{name} must be at least {low}, got {value}")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import UserError
-from .options import option
+from .options import check_minimums, option
 from .records import stream_header
 from .resources import check_precision, default_detector, shipped_model
 from .targets import get_target
@@ -75,14 +75,12 @@ class TrackerOptions:
         check_image_options(self.input, self.intrinsics, self.depth_encoding)
         if self.frames < 0:
             raise UserError(f"--frames must be >= 0, got {self.frames}")
-        for name, value, low in (("--width", self.width, 16), ("--height", self.height, 16), ("--fps", self.fps, 1),
-                                 ("--max-hands", self.max_hands, 1), ("--max-people", self.max_people, 1)):
-            if value < low:
-                raise UserError(f"{name} must be at least {low}, got {value}")
+        check_minimums(("--width", self.width, 16), ("--height", self.height, 16), ("--fps", self.fps, 1),
+                       ("--max-hands", self.max_hands, 1), ("--max-people", self.max_people, 1), ("--seed", self.seed, 0))
         if self.synthetic_hands not in (1, 2):
             raise UserError(f"--synthetic-hands must be 1 or 2, got {self.synthetic_hands}")
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {self.threads}")
+        if self.threads is not None:
+            check_minimums(("--threads", self.threads, 1))
         if self.min_confidence is not None and not (math.isfinite(self.min_confidence)
                                                     and 0.0 <= self.min_confidence < 1.0):
             raise UserError(f"--min-confidence must lie in [0, 1), got {self.min_confidence}")

@@ -350,3 +350,48 @@ def test_training_options_are_validated(tmp_path, option, value, message, observ
     assert proc.returncode == 2 and message in line, line
     assert not (tmp_path / "run").exists()
     observe(f"`{option} {value}`: `{line}`")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--frames", "abc"], "Invalid value for '--frames'"),
+    (["run", "--no-such-option"], "No such option: --no-such-option"),
+    (["run", "--viewer", "none", "--frames", "2", "--seed", "-1"], "--seed must be at least 0, got -1"),
+    (["synth", "--count", "5", "--seed", "-1", "--out", "{tmp}/out"], "--seed must be at least 0"),
+    (["synth", "--count", "5", "--out", "{tmp}/out", "--preview", "{tmp}/sheet.txt"], "--preview must be a .png or .jpg"),
+    (["run", "--viewer", "none", "--frames", "2", "--screenshot", "{tmp}/out.gif"], "--screenshot must be a .png or .jpg"),
+    (["record", "--seed", "-3", "--frames", "2", "--out", "{tmp}/out.db3"], "--seed must be at least 0"),
+    (["train-detector", "--seed", "-1", "--data", "{tmp}/out"], "--seed must be at least 0"),
+    (["bench", "--model", "models/v2v-lite-body.onnx", "--frames", "2"], "is a body model but --target is hand"),
+    (["bench", "--frames", "2", "--soak", "-5"], "--soak must be at least 0"),
+    (["eval", "--dataset", "nyu", "--predictions", "{tmp}/p.txt", "--ground-truth", "{tmp}/p.txt", "--plot",
+      "{tmp}/curve.jpg"], "a plot is written as .png, .pdf, .svg"),
+    (["export-onnx", "models/v2v-lite-hand.onnx", "--fp16", "--min-confidence", "0.3", "--out", "{tmp}/out.onnx"],
+     "--min-confidence: set when a checkpoint is exported"),
+    (["export-onnx", "{tmp}/p.txt", "--opset", "99", "--out", "{tmp}/out.onnx"], "--opset must lie in 13..20"),
+], ids=["frames-abc", "unknown-option", "run-seed", "synth-seed", "synth-preview-txt", "run-screenshot-gif", "record-seed",
+        "detector-seed", "bench-body-model-on-hands", "bench-soak", "eval-plot-jpg", "export-fp16-option-ignored",
+        "export-opset-99"])
+def test_bad_command_line_is_one_line(tmp_path, args, message, observe):
+    """A malformed or contradictory command line (bad value, unknown option, negative seed, a plot or preview format, a model for the other target) -> one line, exit 2, nothing written"""
+    (tmp_path / "p.txt").write_text("1 2 3\n")
+    proc = cli(*[a.format(tmp=tmp_path) for a in args], cwd=REPO)
+    line = one_error_line(proc)
+    assert proc.returncode == 2 and message in line, line
+    assert "Usage:" not in proc.stderr and not list(tmp_path.glob("out*")), proc.stderr
+    observe(f"`{' '.join(args[:3])} ...`: `{line}`")
+
+
+def test_input_file_not_readable(tmp_path, permission_bits, observe):
+    """`synth --camera` an intrinsics file the user may not read -> one line `error: ... permission denied`, exit 2, nothing written"""
+    intr = tmp_path / "cam.json"
+    intr.write_text(json.dumps({"fx": 475.0, "fy": 475.0, "cx": 320.0, "cy": 240.0, "width": 640, "height": 480}))
+    intr.chmod(0o000)
+    proc = cli("synth", "--camera", intr, "--count", 2, "--out", tmp_path / "out", **permission_bits)
+    intr.chmod(0o644)
+    line = one_error_line(proc)
+    assert proc.returncode == 2 and "permission denied" in line.lower() and "cam.json" in line, line
+    assert not (tmp_path / "out").exists()
+    observe(line)

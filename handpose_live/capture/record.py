@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path
+from ..options import check_minimums
 from ..types import DepthFrame, Intrinsics
 from .realsense import rs_module
 
@@ -304,8 +305,8 @@ def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: in
     from .sources import open_source
 
     get_target(target)
-    if frames <= 0:
-        raise UserError(f"--frames must be positive (got {frames})")
+    check_minimums(("--frames", frames, 1), ("--width", width, 16), ("--height", height, 16), ("--fps", fps, 1),
+                   ("--seed", seed, 0))
     out = check_output_path(Path(out))
     suffix = out.suffix.lower()
     writer = WRITERS[suffix]

@@ -117,8 +117,9 @@ def _camera(camera: str, serial: str | None, width: int, height: int, fps: int) 
     if camera == "kinect":   # depth mode by image size; 640x480 (the default) means NFOV unbinned
         from .kinect import KinectCamera, depth_mode_for_size
         return KinectCamera(serial=serial, depth_mode=depth_mode_for_size(width, height), fps=fps)
-    if camera == "orbbec":   # 640x480 (the default) means the camera's default depth profile
-        from .orbbec import OrbbecCamera
+    if camera == "orbbec":   # the default options (640x480, 30 fps) mean the camera's default depth profile
+        from .orbbec import OrbbecCamera  # (many Orbbec cameras have no 640x480 mode); 0 = any, per value
         w, h = (0, 0) if (width, height) == (640, 480) else (width, height)
-        return OrbbecCamera(serial=serial, width=w, height=h, fps=fps)
+        f = 0 if (width, height, fps) == (640, 480, 30) else fps
+        return OrbbecCamera(serial=serial, width=w, height=h, fps=f)
     return None

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..inference.modelfile import read_model_info
 from ..inference.runtime import check_backend
+from ..options import check_minimums
 from .stats import FrameStats
 
 
@@ -276,8 +278,7 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
               precisions: list[str] | None = None) -> list[BenchResult]:
     from ..resources import check_precision, shipped_model
 
-    if frames <= 0:
-        raise UserError("--frames must be positive")
+    check_minimums(("--frames", frames, 1), ("--soak", soak_frames, 0))
     subjects = sorted(set(subjects or []))
     if any(n < 1 or n > 16 for n in subjects):
         raise UserError(f"--subjects must lie in 1..16, got {subjects}")
@@ -287,6 +288,9 @@ def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: 
     # auto: the file `run` would take; with another backend in the comparison, the one file all of them run (fp32)
     auto_backend = "onnxruntime" if set(backends or ["onnxruntime"]) == {"onnxruntime"} else "openvino"
     models = [Path(m) for m in models] or [shipped_model(target, p, device, auto_backend) for p in precisions or ["auto"]]
+    for m in models:      # as `run` refuses it: timing a body model on hand scenes measures nothing
+        if (model_target := read_model_info(m).target) != target:
+            raise UserError(f"{m.name} is a {model_target} model but --target is {target}")
     threads = threads or [0]
     backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
     viewers = list(dict.fromkeys(viewers or []))

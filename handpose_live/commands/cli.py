@@ -54,7 +54,7 @@ def _bare_flags(command, ctx) -> None:
 # the terminal's width, up to 160), so option names are never cut and the text is not squeezed into the
 # last column of a boxed table; and help texts are shown verbatim ("[x, y, z]" or "[host:]port" are not
 # taken for Rich markup and dropped).
-app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings={"max_content_width": 160},
                   help="Real-time 3D hand and body pose from depth cameras (V2V-PoseNet).")
 
@@ -194,7 +194,7 @@ def evaluate(
         None, "--predictions", help="prediction file, one line per frame of J x (u v d); repeat to compare methods"),
     ground_truth: Optional[Path] = typer.Option(
         None, "--ground-truth", help="ground truth of the test set in the same u v d format (needed with --predictions)"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="write the success-rate curve to this PNG"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write the success-rate curve to this file (.png, .pdf or .svg)"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON, one line per predictions file"),
     label: Optional[list[str]] = typer.Option(
         None, "--label", help="method name per --predictions, in order (default: file name)"),
@@ -274,8 +274,27 @@ def main() -> None:
     # `kill`, `docker stop`, systemd: end the command as Ctrl-C does (finally blocks run, files are
     # closed, `run` prints its summary), exit 130, instead of dying mid-write.
     signal.signal(signal.SIGTERM, stop_like_ctrl_c)
+    try:   # typer vendors its own click since 0.2x; older ones raise the installed click's errors
+        from typer._click import exceptions as click_errors
+    except ImportError:
+        from click import exceptions as click_errors
+    ClickException = click_errors.ClickException
+    NoArgsIsHelpError = getattr(click_errors, "NoArgsIsHelpError", ())     # click >= 8.2
+
     try:
-        app()   # typer turns a KeyboardInterrupt in a command into exit 130
+        # Not standalone: click's own usage errors ("Invalid value for '--frames'", an unknown option)
+        # reach us and become our one line, instead of click's four-line usage block.
+        code = app(standalone_mode=False)   # typer turns a KeyboardInterrupt in a command into exit 130
+        sys.exit(code if isinstance(code, int) else 0)
+    except NoArgsIsHelpError as exc:        # the bare command: its help, as click would print it
+        exc.show()
+        sys.exit(2)
+    except ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except typer.Abort:                     # end of input at a prompt
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

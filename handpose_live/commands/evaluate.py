@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..evaluation.metrics import EvalResult, eval_intrinsics
 from ..evaluation.predictions import evaluate_files, write_uvd_file
 from ..evaluation.report import plot_success, print_table
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_figure_path
 
 
 def eval_files(dataset: str, predictions: list[Path], ground_truth: Path | None, labels: list[str],
@@ -61,6 +61,8 @@ def eval_cli(dataset: str, predictions: list[Path], ground_truth: Path | None = 
              as_json: bool = False, labels: list[str] | None = None, model: Path | None = None,
              data_root: Path | None = None, split: str = "test", out: Path | None = None, limit: int = 0):
     """What `handpose-live eval` does: a model over a dataset split, or prediction files."""
+    if plot is not None:
+        check_figure_path(plot)
     if model is not None:
         return eval_model(Path(model), dataset, data_root, split, out=out, plot=plot, as_json=as_json, limit=limit)
     return eval_files(dataset, list(predictions), ground_truth, list(labels or []), as_json=as_json, plot=plot)

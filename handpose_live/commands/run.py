@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..fileio import check_image_path
 from ..options import option
 from ..targets import get_target
 from ..tracker import TrackerOptions
@@ -25,7 +26,7 @@ class RunOptions(TrackerOptions):
 
     output: Path | None = option(None, "write one record per frame (.jsonl or .csv)")
     viewer: str = option("auto", "auto | open3d | opencv | none (auto: open3d with a display, else none)")
-    screenshot: Path | None = option(None, "save the last viewer image to this PNG (works headless)")
+    screenshot: Path | None = option(None, "save the last viewer image to this PNG or JPEG (works headless)")
     save_video: Path | None = option(None, "write the 2D overlay to an .mp4")
     udp: str | None = option(None, "stream each frame's JSON record to host:port")
     osc: str | None = option(None, "send each frame as OSC messages to host:port (TouchDesigner, Max, Unity, Unreal)")
@@ -35,6 +36,8 @@ class RunOptions(TrackerOptions):
     def __post_init__(self) -> None:
         """Numeric and address options are checked before anything opens."""
         super().__post_init__()
+        if self.screenshot is not None:
+            check_image_path(self.screenshot, "--screenshot")
         if self.udp is not None:
             host, sep, port = self.udp.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import read_text
 from ..geometry import DATASET_Y_UP, cube_roi_px, depth_to_points_mm, flip_y
 from ..types import Intrinsics
 from .base import PoseDataset, Sample
@@ -48,10 +49,7 @@ def read_table(path: Path, values_per_line: int, *, named: bool = False, what: s
     means each line starts with a file name; trailing blank lines and `\\r`s are ignored.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"file not found: {path}")
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        lines = fh.read().split("\n")  # not splitlines(): ICVL ends lines with "\r\r\n", one line each
+    lines = read_text(path).split("\n")  # not splitlines(): ICVL ends lines with "\r\r\n", one line each
     first = 1 if skip_first_line else 0
     while len(lines) > first and not lines[-1].strip():
         lines.pop()
@@ -93,10 +91,7 @@ def read_centres(path: Path, count: int, dataset: str) -> np.ndarray:
     stored negative) or the word `invalid`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{dataset}: centres file not found: {path}")
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        lines = fh.read().split("\n")
+    lines = read_text(path, f"{dataset}: centres file").split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     if len(lines) != count:

@@ -23,8 +23,9 @@ import numpy as np
 
 from ..calib import load_intrinsics
 from ..errors import UserError
-from ..fileio import atomic_write, remove_temporaries
+from ..fileio import atomic_write, check_image_path, remove_temporaries
 from ..geometry import camera_to_pixel
+from ..options import check_minimums
 from ..skeletons import get_skeleton
 from ..targets import get_target
 from ..types import Intrinsics
@@ -129,8 +130,7 @@ def generate_dataset(out: str | Path, target: str, count: int, intr: Intrinsics,
     """Render until `out` holds `count` frames; returns the index. Raises UserError on bad input.
     An existing dataset (append) keeps its own shard size."""
     target, world = check_target(target), check_world(world)
-    if int(count) <= 0:
-        raise UserError(f"--count must be positive, got {count}")
+    check_minimums(("--count", int(count), 1), ("--seed", seed, 0))
     out = Path(out)
     _prepare_output(out, append)
     remove_temporaries(out)
@@ -227,8 +227,8 @@ def contact_sheet(root: str | Path, tiles: int = 16, tile_px: int = 240) -> np.n
 
 def write_preview(root: str | Path, path: str | Path) -> None:
     sheet = contact_sheet(root)
-    path = Path(path)
-    ok, buf = cv2.imencode(path.suffix or ".png", sheet)
+    path = check_image_path(path, "--preview")
+    ok, buf = cv2.imencode(path.suffix, sheet)
     if not ok:
         raise UserError(f"cannot encode preview as {path.suffix}")
     atomic_write(path, lambda f: f.write(buf.tobytes()))
@@ -238,6 +238,8 @@ def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, previe
               world: str = "crowded") -> None:
     check_target(target)
     check_world(world)
+    if preview is not None:
+        check_image_path(preview, "--preview")
     intr = load_intrinsics(camera)
     index = generate_dataset(out, target, count, intr, seed=seed, append=append, world=world)
     fps = index.get("frames_per_s")

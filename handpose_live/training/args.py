@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..options import option
+from ..options import check_minimums, option
 
 
 @dataclass
@@ -61,9 +61,8 @@ class DetectorTrainArgs:
                                     "(each camera's family: D4xx, SR300, Kinect v1)")
 
     def __post_init__(self) -> None:
-        for name, value in (("--frames", self.frames), ("--epochs", self.epochs), ("--batch", self.batch)):
-            if value < 1:
-                raise UserError(f"{name} must be at least 1, got {value}")
+        check_minimums(("--frames", self.frames, 1), ("--epochs", self.epochs, 1), ("--batch", self.batch, 1),
+                       ("--seed", self.seed, 0))
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UserError(f"--lr must be positive, got {self.lr}")
         if not (math.isfinite(self.threshold) and 0 < self.threshold < 1):

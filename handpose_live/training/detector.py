@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..fileio import atomic_path, atomic_write, atomic_write_text
+from ..fileio import atomic_path, atomic_write, atomic_write_text, read_json
 from ..modeling.detector import DetectorConfig, HandDetectorNet, detector_input
 from ..synth.sensor import PRESET_SENSOR, SENSORS
 from .args import DetectorTrainArgs
@@ -68,8 +68,8 @@ def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", l
     settings = {"generator": scenes["generator"], "seed": seed, "shard": SHARD, "cameras": list(CAMERAS), "size": [160, 120],
                 **({"sensors": scenes["sensors"]} if "sensors" in scenes else {})}
     if index_path.exists():
-        old = json.loads(index_path.read_text())
-        if {k: old.get(k) for k in settings} != settings:
+        old = read_json(index_path, "scene index")
+        if not isinstance(old, dict) or {k: old.get(k) for k in settings} != settings:
             raise UserError(f"{data} holds scenes made with other settings ({old}); use another --data folder")
     atomic_write_text(index_path, json.dumps(settings, indent=1))
     cams = [load_intrinsics(c).scaled(160, 120) for c in CAMERAS]

@@ -11,7 +11,9 @@ Everything is loaded with `weights_only=True`: a checkpoint never executes code.
 """
 from __future__ import annotations
 
+import inspect
 import json
+import math
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -216,6 +218,11 @@ def export_cli(checkpoint: Path, out: Path, *, int8: bool = False, fp16: bool = 
                calibration_dataset: str = "synthetic", calibration_frames: int = 96, log=print, **export_kw) -> dict:
     """`export-onnx`: checkpoint -> fp32 model; with `--int8` / `--fp16`, checkpoint or fp32 model -> that variant."""
     checkpoint, out = Path(checkpoint), Path(out)
+    opset = export_kw.get("opset", 17)
+    if not OPSETS[0] <= opset <= OPSETS[1]:
+        raise UserError(f"--opset must lie in {OPSETS[0]}..{OPSETS[1]}, got {opset}")
+    if (cube_mm := export_kw.get("cube_mm")) is not None and not (math.isfinite(cube_mm) and cube_mm > 0):
+        raise UserError(f"--cube-mm must be a positive number of millimetres, got {cube_mm}")
     if int8 and fp16:
         raise UserError("--int8 and --fp16 exclude each other: one file per precision")
     if not (int8 or fp16):
@@ -241,6 +248,10 @@ def export_cli(checkpoint: Path, out: Path, *, int8: bool = False, fp16: bool = 
     with tempfile.TemporaryDirectory() as tmp:
         if checkpoint.suffix == ".onnx":
             fp32 = checkpoint
+            defaults = inspect.signature(export_checkpoint).parameters
+            if given := [k for k, v in export_kw.items() if k in defaults and v != defaults[k].default]:
+                flags = ", ".join("--" + k.replace("_", "-") for k in given)
+                raise UserError(f"{flags}: set when a checkpoint is exported; {checkpoint.name} is a model file already")
         else:
             fp32 = Path(tmp) / (out.stem.replace(precision, "fp32") + ".onnx")
             export_checkpoint(checkpoint, fp32, log=log, **export_kw)
@@ -256,6 +267,7 @@ def export_cli(checkpoint: Path, out: Path, *, int8: bool = False, fp16: bool = 
 
 
 PARITY_FRAMES = 32
+OPSETS = (13, 20)      # the TorchScript exporter (dynamo=False) writes up to opset 20
 
 
 def _parity_frames(model: Path, folder: Path, count: int) -> Path:

@@ -40,6 +40,7 @@ from ..fileio import atomic_path, atomic_write, atomic_write_text, remove_tempor
 from ..geometry import norm_to_voxel
 from ..heatmaps import decode_heatmaps, gaussian_targets
 from ..modeling.v2v import V2VConfig, build_model, preset
+from ..options import check_minimums
 from ..skeletons import get_skeleton
 from ..voxelize import Augmentation, augment_points_norm, normalise_points, pad_points, voxelize_norm
 from .args import TrainArgs
@@ -165,10 +166,8 @@ def _make_optimizer(name: str, params, lr: float):
 
 def check_args(args: TrainArgs) -> None:
     """Numeric options are validated before anything is loaded."""
-    for name, value, low in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
-                             ("--workers", args.workers, 0), ("--max-steps-per-epoch", args.max_steps_per_epoch, 0)):
-        if value < low:
-            raise UserError(f"{name} must be at least {low}, got {value}")
+    check_minimums(("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
+                   ("--max-steps-per-epoch", args.max_steps_per_epoch, 0), ("--seed", args.seed, 0))
     for name, value in (("--lr", args.lr), ("--checkpoint-minutes", args.checkpoint_minutes)):
         if not math.isfinite(value) or value < 0:
             raise UserError(f"{name} must be a non-negative number, got {value}")
