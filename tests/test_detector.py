@@ -42,6 +42,25 @@ def test_shipped_detector_finds_both_hands_and_not_a_wall(detector):
     assert odd.shape == (26, 32)
 
 
+def test_stride_follows_a_short_focal_length_and_finds_hands_in_a_binned_mode(detector):
+    """A camera of short focal length (Azure Kinect NFOV binned, 320x288, fx 252) is strided less,
+    so its hands are as many detector pixels wide as in training; long focal lengths keep the file's."""
+    from handpose_live.calib import load_intrinsics
+
+    assert [detector.stride_for(fx) for fx in (None, 383.0, 659.4, 1000.0, 252.1, 150.0, 60.0)] == [4, 4, 4, 4, 2, 1, 1]
+    intr = load_intrinsics("azure-kinect").scaled(320, 288)
+    hits = {True: 0, False: 0}
+    total = 0
+    for frame in SyntheticCamera(intrinsics=intr, seed=11, frames=6, hands=2).frames():
+        for centre in frame.ground_truth_centre_mm:
+            u, v, _ = camera_to_pixel(centre, frame.intrinsics)
+            total += 1
+            for aware in hits:
+                props = detector.propose(frame.depth_mm, 4, fx=intr.fx if aware else None)
+                hits[aware] += any(np.hypot(pu - u, pv - v) < 20 for pu, pv, _ in props)
+    assert hits[True] >= 0.8 * total and hits[True] > hits[False], (hits, total)
+
+
 def test_a_pose_model_is_not_a_detector():
     with pytest.raises(UserError, match="not a handpose-live hand detector"):
         HandDetector(default_model("hand"))

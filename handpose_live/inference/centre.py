@@ -177,7 +177,7 @@ class CentreEstimator:
         lo, hi = cfg.depth_range_mm
         taken = [np.asarray(c, np.float64) for c in exclude_mm]
         out: list[CentreEstimate] = []
-        for u, v, _ in self.detector.propose(depth, limit + len(taken) + 2):
+        for u, v, _ in self.detector.propose(depth, limit + len(taken) + 2, fx=intr.fx):
             ui, vi = int(round(u)), int(round(v))
             window = depth[max(vi - 4, 0):vi + 5, max(ui - 4, 0):ui + 5]
             zs = window[(window >= lo) & (window <= hi)]

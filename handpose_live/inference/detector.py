@@ -2,7 +2,11 @@
 
 The detector looks at the whole frame, strided by 4 (160x120 for 640x480), and gives a heatmap
 of palm centres; its local maxima above the file's threshold are the candidates, best first, in
-full-resolution pixels. Turning a pixel into a cube centre (depth, mean shift) is the centre
+full-resolution pixels. A hand must stay about as many pixels wide as in training, so a camera
+with a short focal length (a binned mode: Azure Kinect 320x288, fx 252) is strided less: the
+largest stride, up to the file's, that keeps fx / stride >= MIN_FOCAL_PX. Longer focal lengths
+keep the file's stride: a coarser one found no more hands (`benchmarks/detector_stride.py`).
+Turning a pixel into a cube centre (depth, mean shift) is the centre
 estimator's job (`centre.py`), and deciding that a candidate is a hand is the pose network's
 (`pipeline.py`). The file describes itself: format, input stride and normalisation, threshold,
 training set (metadata key `handpose_live_detector`); the preprocessing here mirrors
@@ -19,6 +23,10 @@ import numpy as np
 from ..errors import UserError
 
 DETECTOR_FORMAT = "handpose-live-detector"
+# The shortest focal length (pixels, at the detector's input) the shipped detector was trained at is
+# 96 (the D435's 383 at stride 4); a little below it recall holds (Kinect v2 at 91), at 63 it halves
+# (benchmarks/detector_stride.py).
+MIN_FOCAL_PX = 90.0
 DETECTOR_KEY = "handpose_live_detector"
 
 
@@ -52,10 +60,16 @@ class HandDetector:
         self.max_depth_m = float(config["max_depth_m"])
         self.threshold = float(meta["threshold"])
 
-    def heatmap(self, depth_mm: np.ndarray) -> np.ndarray:
+    def stride_for(self, fx: float | None) -> int:
+        """The input stride for a camera of focal length `fx` (pixels); None: the file's."""
+        if fx is None or not np.isfinite(fx) or fx <= 0:
+            return self.input_stride
+        return int(min(self.input_stride, max(1, fx // MIN_FOCAL_PX)))
+
+    def heatmap(self, depth_mm: np.ndarray, stride: int | None = None) -> np.ndarray:
         """Palm probability per heatmap cell [h, w] (cell (i, j) covers full-resolution pixels
-        from (i, j) * input_stride * output_stride)."""
-        s, o = self.input_stride, self.output_stride
+        from (i, j) * stride * output_stride; stride: the file's input stride unless given)."""
+        s, o = stride or self.input_stride, self.output_stride
         small = np.asarray(depth_mm, np.float32)[::s, ::s]
         h, w = (small.shape[0] // o) * o, (small.shape[1] // o) * o
         small = small[:h, :w]
@@ -65,14 +79,15 @@ class HandDetector:
         logits = self.session.run(None, {"depth_input": x})[0][0, 0]
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def propose(self, depth_mm: np.ndarray, limit: int) -> list[tuple[float, float, float]]:
-        """Up to `limit` candidates (u_px, v_px, probability), best first, full resolution."""
-        prob = self.heatmap(depth_mm)
+    def propose(self, depth_mm: np.ndarray, limit: int, fx: float | None = None) -> list[tuple[float, float, float]]:
+        """Up to `limit` candidates (u_px, v_px, probability), best first, full resolution; `fx`,
+        the camera's focal length in pixels, picks the stride (`stride_for`)."""
+        stride = self.stride_for(fx)
+        prob = self.heatmap(depth_mm, stride)
         peaks = (prob >= cv2.dilate(prob, np.ones((3, 3), np.uint8))) & (prob >= self.threshold)
         ys, xs = np.nonzero(peaks)
         order = np.argsort(-prob[ys, xs])[:max(limit, 0)]
-        cell = self.input_stride * self.output_stride
         centre = (self.output_stride - 1) / 2.0          # the cell's centre, in input pixels
-        return [(float((xs[k] * self.output_stride + centre) * self.input_stride),
-                 float((ys[k] * self.output_stride + centre) * self.input_stride), float(prob[ys[k], xs[k]]))
-                for k in order] if cell else []
+        return [(float((xs[k] * self.output_stride + centre) * stride),
+                 float((ys[k] * self.output_stride + centre) * stride), float(prob[ys[k], xs[k]]))
+                for k in order]
