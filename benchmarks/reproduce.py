@@ -956,10 +956,10 @@ FIGURES: list[Figure] = [
       for (k, unit, tol), text in zip((("mean_mm", "mm", 0.0005), ("success20", "fraction", 0.00005),
                                        ("success40", "fraction", 0.00005)), (row[0][:-3], row[1], row[2]))],
     # --- reliability (full-only) ------------------------------------------------------------------
-    F("reliability.cases_total", "reliability", "cases_total", "count", 24, "exact", 0,
-      W(RELIABILITY, "24 of 24 cases as expected", "of 24")),
+    F("reliability.cases_total", "reliability", "cases_total", "count", 38, "exact", 0,
+      W(RELIABILITY, "38 of 38 cases as expected", "of 38")),
     F("reliability.cases_not_as_expected", "reliability", "cases_not_as_expected", "count", 0, "exact", 0,
-      W(RELIABILITY, "24 of 24 cases as expected", "24 of")),
+      W(RELIABILITY, "38 of 38 cases as expected", "38 of")),
     # --- ablation (full-only) ---------------------------------------------------------------------
     *[f for prefix, (params, minutes, mean, within) in ABL_PUB.items() for f in (
         F(f"ablation.{prefix}.params_m", "ablation", f"{prefix}.params_m", "M params", params, "accuracy", 0.005,

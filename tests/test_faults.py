@@ -381,7 +381,7 @@ def test_bad_command_line_is_one_line(tmp_path, args, message, observe):
     line = one_error_line(proc)
     assert proc.returncode == 2 and message in line, line
     assert "Usage:" not in proc.stderr and not list(tmp_path.glob("out*")), proc.stderr
-    observe(f"`{' '.join(args[:3])} ...`: `{line}`")
+    observe(f"`{' '.join(args).replace('{tmp}/', '')}`: `{line}`")
 
 
 def test_input_file_not_readable(tmp_path, permission_bits, observe):
