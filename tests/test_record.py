@@ -222,7 +222,7 @@ def test_record_cli_writes_what_it_says(tmp_path, ext, fake_camera, capsys):
 
 
 def test_record_cli_bad_input(tmp_path, fake_camera):
-    with pytest.raises(UserError, match="positive"):
+    with pytest.raises(UserError, match="--frames must be at least 1"):
         record_cli("synthetic", 0, tmp_path / "a.db3")
     with pytest.raises(UserError, match="use .db3 or .bag"):
         record_cli("synthetic", 5, tmp_path / "a.mp4")
