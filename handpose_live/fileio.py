@@ -124,30 +124,20 @@ def read_json(path: Path | str, what: str = "file"):
         raise UserError(f"{what} {path} is not valid JSON: {exc}") from None
 
 
-IMAGE_FORMATS = (".png", ".jpg", ".jpeg")
+IMAGE_FORMATS = (".png", ".jpg", ".jpeg")      # screenshots, contact sheets (OpenCV, Open3D)
+FIGURE_FORMATS = (".png", ".pdf", ".svg")       # matplotlib plots
 
 
-def check_image_path(path: Path | str, flag: str) -> Path:
-    """An image we write (a screenshot, a contact sheet) is a PNG or a JPEG, by its suffix; checked
-    before the work that makes it, not after a whole run or render."""
+def check_format(path: Path | str, formats: tuple[str, ...], what: str) -> Path:
+    """A file we will write in the format its suffix names; checked before the work that makes it
+    (a whole run, render or evaluation), not after."""
     path = Path(path)
-    if path.suffix.lower() not in IMAGE_FORMATS:
-        raise UserError(f"{flag} must be a .png or .jpg file, got '{path.name}'")
-    return path
-
-
-FIGURE_FORMATS = (".png", ".pdf", ".svg")
-
-
-def check_figure_path(path: Path | str) -> Path:
-    """A plot's file name picks its format (PNG, PDF or SVG); checked before the work that makes it."""
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_FORMATS:
-        raise UserError(f"a plot is written as {', '.join(FIGURE_FORMATS)}; got '{path.name}'")
+    if path.suffix.lower() not in formats:
+        raise UserError(f"{what} must be a {', '.join(formats)} file, got '{path.name}'")
     return path
 
 
 def save_figure(fig, path: Path | str, **kwargs) -> None:
     """A matplotlib figure in the format its suffix names, atomically."""
-    fmt = check_figure_path(path).suffix.lower()[1:]
+    fmt = check_format(path, FIGURE_FORMATS, "a plot").suffix.lower()[1:]
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, **kwargs))

@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..evaluation.metrics import EvalResult, eval_intrinsics
 from ..evaluation.predictions import evaluate_files, write_uvd_file
 from ..evaluation.report import plot_success, print_table
-from ..fileio import atomic_write, check_figure_path
+from ..fileio import FIGURE_FORMATS, atomic_write, check_format
 
 
 def eval_files(dataset: str, predictions: list[Path], ground_truth: Path | None, labels: list[str],
@@ -62,7 +62,7 @@ def eval_cli(dataset: str, predictions: list[Path], ground_truth: Path | None = 
              data_root: Path | None = None, split: str = "test", out: Path | None = None, limit: int = 0):
     """What `handpose-live eval` does: a model over a dataset split, or prediction files."""
     if plot is not None:
-        check_figure_path(plot)
+        check_format(plot, FIGURE_FORMATS, "--plot")
     if model is not None:
         return eval_model(Path(model), dataset, data_root, split, out=out, plot=plot, as_json=as_json, limit=limit)
     return eval_files(dataset, list(predictions), ground_truth, list(labels or []), as_json=as_json, plot=plot)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..fileio import check_image_path
+from ..fileio import IMAGE_FORMATS, check_format
 from ..options import option
 from ..targets import get_target
 from ..tracker import TrackerOptions
@@ -37,7 +37,7 @@ class RunOptions(TrackerOptions):
         """Numeric and address options are checked before anything opens."""
         super().__post_init__()
         if self.screenshot is not None:
-            check_image_path(self.screenshot, "--screenshot")
+            check_format(self.screenshot, IMAGE_FORMATS, "--screenshot")
         if self.udp is not None:
             host, sep, port = self.udp.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..calib import load_intrinsics
 from ..errors import UserError
-from ..fileio import atomic_write, check_image_path, remove_temporaries
+from ..fileio import IMAGE_FORMATS, atomic_write, check_format, remove_temporaries
 from ..geometry import camera_to_pixel
 from ..options import check_minimums
 from ..skeletons import get_skeleton
@@ -227,7 +227,7 @@ def contact_sheet(root: str | Path, tiles: int = 16, tile_px: int = 240) -> np.n
 
 def write_preview(root: str | Path, path: str | Path) -> None:
     sheet = contact_sheet(root)
-    path = check_image_path(path, "--preview")
+    path = check_format(path, IMAGE_FORMATS, "--preview")
     ok, buf = cv2.imencode(path.suffix, sheet)
     if not ok:
         raise UserError(f"cannot encode preview as {path.suffix}")
@@ -239,7 +239,7 @@ def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, previe
     check_target(target)
     check_world(world)
     if preview is not None:
-        check_image_path(preview, "--preview")
+        check_format(preview, IMAGE_FORMATS, "--preview")
     intr = load_intrinsics(camera)
     index = generate_dataset(out, target, count, intr, seed=seed, append=append, world=world)
     fps = index.get("frames_per_s")
