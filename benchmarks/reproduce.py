@@ -1070,6 +1070,11 @@ NOT_REGENERATED: list[tuple[str, str, str]] = [
      "2-core CPU): validation within 1-2 mm of the figures above at every stage, and the model\nit made scores mAP 87.9 % "
      "classic and 85.5 % crowded on the test sets below (the shipped file:\n88.3 % / 86.0 %), half a point under it",
      "a retraining: `benchmarks/recipe.py models/v2v-lite-body.md --workdir DIR` (about 2.5 h)"),
+    (HAND_CARD, "Re-run as written from a clean clone on 2026-11-30 (commit 0e809c3, no `../shared`; 292 min on a\nshared "
+     "2-core CPU, across three sessions, resumed each time): validation 0.2-1 mm above the figures\nabove at every stage, "
+     "and the model it made scores 9.83 mm classic and 14.68 mm crowded on the test\nsets below (the shipped file: "
+     "9.44 / 14.29 mm), 0.4 mm over it",
+     "a retraining: `benchmarks/recipe.py models/v2v-lite-hand.md --workdir DIR` (about 4.5 h)"),
     (BENCHMARKS, "one person end to end 34.0 -> 10.3 ms p50, 3.31x faster (29 -> 92 fps; voxelize 19.7 -> 5.2 ms,\n"
                  "centre 6.1 -> 1.5 ms, inference 6.7 -> 3.3 ms with int8)",
      "before/after a change of code: benchmarks/ab_commits.py --base 91755f7 (needs the base commit; not a step)"),
