@@ -48,6 +48,15 @@ fi
 stamp=.venv/.handpose-live-installed
 want=$(sha256sum pyproject.toml | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # The environment takes about 3.5 GB (open3d 0.9, torch 0.75, onnxruntime 0.35 GB...): say so up front
+  # rather than fail half-way with pip's "No space left on device".
+  if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+    free_mb=$(df -Pm .venv | awk 'NR==2 {print $4}')
+    if [ "${free_mb:-0}" -lt 3800 ]; then
+      echo "error: set-up needs about 3.8 GB of free disk for .venv; $(pwd) has ${free_mb} MB free" >&2
+      exit 1
+    fi
+  fi
   .venv/bin/python -m pip install -q --upgrade pip
   # torch: PyTorch's CPU build (about 200 MB) when there is no NVIDIA driver, since PyPI's default
   # build carries CUDA (several GB); PyPI's build (CUDA) with a driver; TORCH_SPEC chooses another.

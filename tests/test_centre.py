@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -57,10 +58,17 @@ def hand_scene(palm_mm=(0.0, -40.0, 500.0), wall_mm: float | None = 1500.0, fore
     return depth.astype(np.float32)
 
 
-def body_scene(torso_mm=(100.0, 0.0, 2500.0), wall_mm: float = 4200.0) -> np.ndarray:
-    """A box person (torso, head, legs, arms) in front of a wall that spans the whole view."""
+def body_scene(torso_mm=(100.0, 0.0, 2500.0), wall_mm: float = 4200.0, floor: bool = False,
+               noise_mm_at_1m: float = 0.0, seed: int = 0) -> np.ndarray:
+    """A box person (torso, head, legs, arms) in front of a wall that spans the whole view; with
+    `floor`, standing on a level floor that meets the soles and the wall; noise grows with depth
+    squared, as a stereo camera's does."""
     tx, ty, tz = torso_mm
     depth = np.full((INTR.height, INTR.width), wall_mm)
+    if floor:
+        rows = np.arange(INTR.height, dtype=np.float64)[:, None] - INTR.cy
+        floor_z = np.where(rows > 0, (ty + 1100.0) * INTR.fy / np.maximum(rows, 1e-9), np.inf)
+        depth = np.minimum(depth, np.broadcast_to(floor_z, depth.shape))
     flat = _plane_depth(tz - 100.0, ty, 0.0)
     x, y = _metric_xy(flat)
     body = (np.abs(x - tx) <= 200) & (np.abs(y - ty) <= 300)
@@ -68,7 +76,16 @@ def body_scene(torso_mm=(100.0, 0.0, 2500.0), wall_mm: float = 4200.0) -> np.nda
     body |= (np.abs(np.abs(x - tx) - 100) <= 70) & (y >= ty + 300) & (y <= ty + 1100)
     body |= (np.abs(np.abs(x - tx) - 260) <= 50) & (y >= ty - 280) & (y <= ty + 350)
     depth = np.where(body, flat, depth)
+    if noise_mm_at_1m:
+        depth = depth + np.random.default_rng(seed).normal(0.0, 1.0, depth.shape) * noise_mm_at_1m * (depth / 1000.0) ** 2
     return depth.astype(np.float32)
+
+
+def surface_centroid_xy(depth: np.ndarray, person_z_mm: float) -> np.ndarray:
+    """The mean (x, y) of a noise-free body_scene's person pixels (those at the person's depth)."""
+    x, y = _metric_xy(depth)
+    person = np.abs(depth - person_z_mm) < 1.0
+    return np.array([x[person].mean(), y[person].mean()])
 
 
 def frame(depth: np.ndarray, index: int = 0) -> DepthFrame:
@@ -157,12 +174,30 @@ def test_low_confidence_joints_are_not_tracked(hand_estimator):
 def test_body_centre_is_the_torso_not_the_wall():
     estimator = CentreEstimator(CentreConfig.for_target("body"))
     torso = np.array([100.0, 0.0, 2500.0])
-    est = estimator.estimate(frame(body_scene(tuple(torso))))
+    depth = body_scene(tuple(torso))
+    est = estimator.estimate(frame(depth))
     assert est is not None and est.method == "detect"
-    assert np.linalg.norm(est.centre_mm[:2] - torso[:2]) < 200.0
+    # the person's visible surface: its centre of mass lies 229 mm below the torso's centre (legs)
+    assert np.linalg.norm(est.centre_mm[:2] - surface_centroid_xy(depth, torso[2] - 100.0)) < 60.0
     assert abs(est.centre_mm[2] - (torso[2] - 100.0)) < 50.0
     empty_room = np.full((INTR.height, INTR.width), 4200.0, np.float32)
     assert estimator.estimate(frame(empty_room)) is None
+
+
+@pytest.mark.parametrize("torso, noise", [((100.0, 0.0, 3500.0), 0.0), ((-700.0, 0.0, 3000.0), 3.0),
+                                          ((600.0, 0.0, 4200.0), 5.0)])
+def test_body_standing_on_the_floor_is_found(torso, noise):
+    """Feet on a floor join person and floor in one smooth blob, too wide to be a person: the
+    room's planes must leave the search first. Without them (`max_planes=0`) this scene fails."""
+    depth = body_scene(torso, wall_mm=4800.0, floor=True, noise_mm_at_1m=noise)
+    config = CentreConfig.for_target("body")
+    est = CentreEstimator(config).estimate(frame(depth))
+    assert est is not None and est.method == "detect"
+    assert np.linalg.norm(est.centre_mm[:2] - surface_centroid_xy(body_scene(torso, wall_mm=4800.0, floor=True),
+                                                                  torso[2] - 100.0)) < 80.0
+    assert abs(est.centre_mm[2] - (torso[2] - 100.0)) < 100.0
+    without = CentreEstimator(replace(config, max_planes=0)).estimate(frame(depth))
+    assert without is None or np.linalg.norm(without.centre_mm - est.centre_mm) > 500.0
 
 
 def test_for_target_defaults():
