@@ -33,6 +33,18 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
   fi
 fi
 
+# A virtual screen for the tests of the real Open3D/OpenCV windows (tests/test_viewer_thread.py and
+# others; skipped without one). Debian's xvfb.
+if ! command -v Xvfb >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing xvfb (virtual screen for the viewer tests)"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends xvfb xauth; } \
+      >/dev/null 2>&1 || echo "warning: could not install xvfb; the viewer tests will be skipped" >&2
+  else
+    echo "note: no Xvfb; the viewer tests will be skipped (sudo apt-get install xvfb)" >&2
+  fi
+fi
+
 # Debian/Ubuntu ship `venv` without ensurepip unless python3.X-venv is installed.
 if [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
   pkg="python$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
