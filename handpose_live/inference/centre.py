@@ -21,16 +21,20 @@ Body detection:
    plane, removes its inliers (distance within `plane_tol_ratio` of the depth) and looks again,
    up to `max_planes`. A floor touches the feet by smooth depth, so without this the person and
    the floor form one blob too wide to be a person. A plane counts only when its largest patch
-   (its inliers joined in the image) spans more than the cube one way and half of it the other
-   (2nd-98th percentiles), which no person does, so the search stops at the first plane that
-   small and never removes a torso. The sampling has a fixed seed (the same frame gives the same
-   centre) and is preemptive: every hypothesis is scored on 200 points, the best 8 on all the
-   samples, and the winner is refit by least squares on the samples it explains.
+   (its inliers joined on a grid of blocks in the image) is at least 1.25 cubes long, or spans the
+   cube one way and half of it the other (2nd-98th percentiles): no person does, so a torso is
+   never removed, while a strip of floor between the camera's view and a wall is. A plane too
+   small is set aside (not sampled again, not removed) and the search goes on, up to 2 times.
+   The sampling has a fixed seed (the same frame gives the same centre) and is preemptive: every
+   hypothesis is scored on 200 points, the best 8 on all the samples, and the winner is refit by
+   least squares on the samples it explains.
 2. The person is the largest cluster, by metric surface area, whose x and y extents fit in the
    cube: the points left are grouped by Euclidean clustering (cells of `cluster_cell_mm`, joined
    across their 26 neighbours), as people detectors do after ground removal. In 3D, thin limbs
    far away stay joined to the body, where a depth-jump segmentation of the image cuts them off
-   wherever sensor noise or a hole crosses them; sparse noise makes only tiny clusters.
+   wherever sensor noise or a hole crosses them; sparse noise makes only tiny clusters. A
+   cluster too wide for the cube (people touching each other or furniture) is clustered again
+   with half the cell, which parts what only touches.
 3. Its centre of mass is refined by mean shift in the cube.
 Known limitation: a person lying on the floor is partly removed with it.
 
@@ -72,6 +76,10 @@ _PLANE_SAMPLES = 1500       # RANSAC: points sampled from the search image
 _PLANE_HYPOTHESES = 128     # RANSAC: 3-point plane hypotheses per plane
 _PLANE_PRESCORE = 200       # RANSAC: every hypothesis is scored on this many samples first...
 _PLANE_FINALISTS = 8        # ...and this many best on all of them
+_PATCH_BLOCK_PX = 3         # body: a plane's patches are joined on blocks of this many search-image pixels
+_SPLIT_LEVELS = 1           # body: a cluster too wide for the cube is clustered again with half the cell
+_PLANE_LONG = 1.25          # body: a plane this many cubes long is a room's even when narrow (a strip of floor)
+_PLANE_RETRIES = 2          # body: planes too small for a room that may be set aside before the search ends
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,7 @@ def _room_planes(points_mm: np.ndarray, pixels_rc: tuple[np.ndarray, np.ndarray]
                  cube_mm: float, tol_ratio: float, max_planes: int) -> np.ndarray:
     """Which points lie on the room's large planes (see the module docstring, body detection 1);
     `pixels_rc`: the points' (rows, cols) in an image of `shape`. A plane's size is the extent of
-    its largest patch in the image (inliers joined after a 3x3 dilation), not of all its inliers:
+    its largest patch in the image (inliers joined on a grid of blocks), not of all its inliers:
     sensor noise scatters inliers of any plane over the whole view.
 
     Distances are computed column by column rather than as matrix products: these sizes are
@@ -137,11 +145,14 @@ def _room_planes(points_mm: np.ndarray, pixels_rc: tuple[np.ndarray, np.ndarray]
     def distance(n, d, idx=slice(None)):   # |n . p + d| for one plane, every point (or idx)
         return np.abs(x[idx] * np.float32(n[0]) + y[idx] * np.float32(n[1]) + z[idx] * np.float32(n[2]) + np.float32(d))
 
-    for _ in range(max_planes):
+    set_aside = np.zeros(len(points_mm), bool)   # explained by a plane too small for a room: not sampled again
+    found = 0
+    for _ in range(max_planes + _PLANE_RETRIES):
         left = np.flatnonzero(~on_plane)
-        if len(left) < 3 * _PLANE_PRESCORE:
+        pool = np.flatnonzero(~on_plane & ~set_aside)
+        if len(pool) < 3 * _PLANE_PRESCORE:
             break
-        sample = points_mm[rng.choice(left, min(_PLANE_SAMPLES, len(left)), replace=False)].astype(np.float64)
+        sample = points_mm[rng.choice(pool, min(_PLANE_SAMPLES, len(pool)), replace=False)].astype(np.float64)
         a, b, c = (sample[rng.integers(0, len(sample), _PLANE_HYPOTHESES)] for _ in range(3))
         normals = np.cross(b - a, c - a)
         norms = np.sqrt((normals * normals).sum(axis=1))
@@ -170,11 +181,16 @@ def _room_planes(points_mm: np.ndarray, pixels_rc: tuple[np.ndarray, np.ndarray]
         centred = members - mean
         _, vecs = np.linalg.eigh(np.einsum("ni,nj->ij", centred, centred))
         normal = vecs[:, 0]
-        inl = left[distance(normal, -float((normal * mean).sum()), left) <= tol_all[left]]
-        mask = np.zeros(shape, np.uint8)
-        mask[pixels_rc[0][inl], pixels_rc[1][inl]] = 1
-        _, labels = cv2.connectedComponents(cv2.dilate(mask, np.ones((3, 3), np.uint8)), connectivity=8)
-        patch_of = labels[pixels_rc[0][inl], pixels_rc[1][inl]]
+        dist = distance(normal, -float((normal * mean).sum()), left)
+        inl = left[dist <= tol_all[left]]
+        # Patches on a grid of _PATCH_BLOCK_PX blocks: a floor seen at a grazing angle keeps only a
+        # few of its pixels, yet nearly every block of it keeps one; scattered noise fills few blocks.
+        b = _PATCH_BLOCK_PX
+        brow, bcol = pixels_rc[0][inl] // b, pixels_rc[1][inl] // b
+        mask = np.zeros((-(-shape[0] // b), -(-shape[1] // b)), np.uint8)
+        mask[brow, bcol] = 1
+        _, labels = cv2.connectedComponents(mask, connectivity=8)
+        patch_of = labels[brow, bcol]
         patch = inl[patch_of == np.argmax(np.bincount(patch_of))]
         spans = []
         for k in (1, 2):   # the largest patch's extent along the plane's two axes
@@ -182,9 +198,13 @@ def _room_planes(points_mm: np.ndarray, pixels_rc: tuple[np.ndarray, np.ndarray]
             lo, hi = np.percentile(along, [2.0, 98.0])
             spans.append(float(hi - lo))
         spans.sort()
-        if spans[1] < cube_mm or spans[0] < cube_mm / 2.0:
-            break   # a plane this small could be a person: stop here
+        if not (spans[1] >= _PLANE_LONG * cube_mm or (spans[1] >= cube_mm and spans[0] >= cube_mm / 2.0)):
+            set_aside[inl] = True   # a plane this small could be a person: keep it, look for another
+            continue
         on_plane[inl] = True
+        found += 1
+        if found == max_planes:
+            break
     return on_plane
 
 
@@ -197,6 +217,13 @@ def _clusters(points_mm: np.ndarray, cell_mm: float) -> tuple[np.ndarray, int]:
     grid[keys[:, 0], keys[:, 1], keys[:, 2]] = True
     cells, count = ndimage.label(grid, structure=np.ones((3, 3, 3), bool))
     return cells[keys[:, 0], keys[:, 1], keys[:, 2]], int(count)
+
+
+def _extents(points_mm: np.ndarray, labels: np.ndarray, count: int) -> list[np.ndarray]:
+    """Per cluster 1..count, its extent in x and in y (0 for a label no point has any more)."""
+    index = np.arange(1, count + 1)
+    return [np.nan_to_num(np.subtract(ndimage.maximum(points_mm[:, k], labels, index),
+                                      ndimage.minimum(points_mm[:, k], labels, index))) for k in range(2)]
 
 
 def _mean_shift(points_mm: np.ndarray, start_mm: np.ndarray, radii_mm) -> np.ndarray:
@@ -455,9 +482,18 @@ class CentreEstimator:
         rows, cols = np.nonzero(in_range)
         points = pixels_to_points_mm(cols * s, rows * s, small[rows, cols], intr)
         labels, count = _clusters(points, cfg.cluster_cell_mm)
-        index = np.arange(1, count + 1)
-        extent = [np.subtract(ndimage.maximum(points[:, k], labels, index), ndimage.minimum(points[:, k], labels, index))
-                  for k in range(2)]
+        extent = _extents(points, labels, count)
+        cell = cfg.cluster_cell_mm
+        for _ in range(_SPLIT_LEVELS):   # too wide: people touching each other or furniture; finer cells may part them
+            big = np.flatnonzero((extent[0] > cfg.cube_mm) | (extent[1] > cfg.cube_mm)) + 1
+            if not len(big):
+                break
+            cell /= 2.0
+            member = np.isin(labels, big)
+            sub, n = _clusters(points[member], cell)
+            labels[member] = sub + count
+            count += n
+            extent = _extents(points, labels, count)
         size = np.bincount(labels, minlength=count + 1)[1:]
         area_mm2 = np.bincount(labels, weights=points[:, 2].astype(np.float64) ** 2, minlength=count + 1)[1:] * (
             s * s / (intr.fx * intr.fy))
