@@ -48,9 +48,10 @@ Fewer than `min_points` valid pixels inside the cube around the seed means the t
 and detection runs instead. Tracking follows the previous target even when something else is
 nearer, which detection alone would jump to.
 
-Several subjects (`detect(frame, limit, exclude)`): after a candidate is found, its blob leaves
-the search image and the search runs again, up to `limit` candidates; the cubes of subjects that
-are already tracked are cleared first, so detection only proposes new ones. Detection proposes,
+Several subjects (`detect(frame, limit, exclude)`): for hands, after a candidate is found, its
+blob leaves the search image and the search runs again, up to `limit` candidates; for bodies, the
+`limit` largest plausible clusters of the one clustering; the cubes of subjects that are already
+tracked are cleared first, so detection only proposes new ones. Detection proposes,
 it does not decide: the pipeline runs the pose network on every candidate and keeps those whose
 heatmaps are confident (a torso or a table edge gives flat, low heatmaps).
 
@@ -286,12 +287,11 @@ class CentreEstimator:
         small, in_range = found
         for centre in exclude_mm or []:
             self._clear_cube(in_range, small, frame.intrinsics, np.asarray(centre, np.float64))
-        if self.config.target == "body" and self.config.max_planes > 0:
-            self._clear_planes(in_range, small, frame.intrinsics)
-        detect_one = self._detect_body if self.config.target == "body" else self._detect_hand
+        if self.config.target == "body":
+            return [e for e in map(self._offset, self._detect_bodies(frame.intrinsics, small, in_range, limit)) if e]
         out: list[CentreEstimate] = []
         while len(out) < limit:
-            estimate, taken = detect_one(depth, frame.intrinsics, small, in_range)
+            estimate, taken = self._detect_hand(depth, frame.intrinsics, small, in_range)
             if taken is None:
                 break
             estimate = self._offset(estimate)
@@ -347,14 +347,6 @@ class CentreEstimator:
             return
         window = small[v0:v1, u0:u1]
         in_range[v0:v1, u0:u1] &= ~((window >= centre_mm[2] - half) & (window <= centre_mm[2] + half))
-
-    def _clear_planes(self, in_range: np.ndarray, small: np.ndarray, intr: Intrinsics) -> None:
-        """Remove the room's large planes (floor, walls) from the search image."""
-        cfg, s = self.config, self.config.segment_stride_px
-        rows, cols = np.nonzero(in_range)
-        points = pixels_to_points_mm(cols * s, rows * s, small[rows, cols], intr)
-        on_plane = _room_planes(points, (rows, cols), small.shape, cfg.cube_mm, cfg.plane_tol_ratio, cfg.max_planes)
-        in_range[rows[on_plane], cols[on_plane]] = False
 
     def _confident(self, joints_mm: np.ndarray, confidence: np.ndarray | None) -> bool:
         joints = np.asarray(joints_mm)
@@ -472,15 +464,19 @@ class CentreEstimator:
         hand = points[along >= tip - cfg.hand_length_mm]
         return hand if len(hand) else points
 
-    def _detect_body(self, depth: np.ndarray, intr: Intrinsics, small: np.ndarray, in_range: np.ndarray
-                     ) -> tuple[CentreEstimate | None, np.ndarray | None]:
-        """The largest person-sized cluster: (estimate, its pixels) or (None, None) when none is left."""
+    def _detect_bodies(self, intr: Intrinsics, small: np.ndarray, in_range: np.ndarray, limit: int
+                       ) -> list[CentreEstimate]:
+        """The `limit` largest person-sized clusters, largest first: the search image is back-projected,
+        its room planes removed and its points clustered once for all of them."""
         cfg = self.config
         s = cfg.segment_stride_px
-        if int(in_range.sum()) * s * s < cfg.min_points:
-            return None, None
         rows, cols = np.nonzero(in_range)
         points = pixels_to_points_mm(cols * s, rows * s, small[rows, cols], intr)
+        if cfg.max_planes > 0:
+            points = points[~_room_planes(points, (rows, cols), small.shape, cfg.cube_mm, cfg.plane_tol_ratio,
+                                          cfg.max_planes)]
+        if len(points) * s * s < cfg.min_points:
+            return []
         labels, count = _clusters(points, cfg.cluster_cell_mm)
         extent = _extents(points, labels, count)
         cell = cfg.cluster_cell_mm
@@ -495,15 +491,12 @@ class CentreEstimator:
             count += n
             extent = _extents(points, labels, count)
         size = np.bincount(labels, minlength=count + 1)[1:]
-        area_mm2 = np.bincount(labels, weights=points[:, 2].astype(np.float64) ** 2, minlength=count + 1)[1:] * (
-            s * s / (intr.fx * intr.fy))
-        plausible = (extent[0] <= cfg.cube_mm) & (extent[1] <= cfg.cube_mm) & (size * s * s >= cfg.min_points)
-        if not plausible.any():
-            return None, None
-        label = 1 + int(np.argmax(np.where(plausible, area_mm2, -1.0)))
-        member = labels == label
-        taken = np.zeros_like(in_range)
-        taken[rows[member], cols[member]] = True
-        person = points[member]
-        centre = _mean_shift(person, person.mean(axis=0, dtype=np.float64), [r * cfg.cube_mm for r in cfg.shift_radii])
-        return CentreEstimate(centre, "detect", len(person) * s * s), taken
+        area_mm2 = np.bincount(labels, weights=points[:, 2].astype(np.float64) ** 2, minlength=count + 1)[1:]
+        plausible = np.flatnonzero((extent[0] <= cfg.cube_mm) & (extent[1] <= cfg.cube_mm)
+                                   & (size * s * s >= cfg.min_points))
+        out = []
+        for label in 1 + plausible[np.argsort(-area_mm2[plausible], kind="stable")][:limit]:
+            person = points[labels == label]
+            centre = _mean_shift(person, person.mean(axis=0, dtype=np.float64), [r * cfg.cube_mm for r in cfg.shift_radii])
+            out.append(CentreEstimate(centre, "detect", len(person) * s * s))
+        return out
