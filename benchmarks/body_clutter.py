@@ -29,7 +29,7 @@ from handpose_live.calib import load_intrinsics
 from handpose_live.evaluation.metrics import map_at
 from handpose_live.fileio import atomic_write_text
 from handpose_live.inference.centre import CentreConfig, CentreEstimator
-from handpose_live.inference.pipeline import PipelineOptions, PosePipeline
+from handpose_live.inference.pipeline import PipelineOptions, build_pipeline
 from handpose_live.inference.predictor import Predictor
 from handpose_live.synth.world import render_frame, sample_scene
 from handpose_live.types import DepthFrame
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         torso = f.joints_mm[TORSO]
         estimator = CentreEstimator(config)
         candidates += any(np.linalg.norm(e.centre_mm - torso) < 600 for e in estimator.detect(frame, limit=10))
-        pipeline = PosePipeline(predictor, PipelineOptions(max_subjects=args.max_subjects))
+        pipeline = build_pipeline(predictor, PipelineOptions(max_subjects=args.max_subjects), detector="geometric")
         pipeline.centre = estimator
         people = [np.asarray(s.joints_mm) for s in pipeline.process(frame).subjects]
         near = [p for p in people if np.linalg.norm(p[TORSO] - torso) < 300]

@@ -63,13 +63,13 @@ def non_subject_scenes(target: str, width: int, height: int) -> dict[str, np.nda
 
 def gate_peaks(model: Path, frames_per_seed: list[list], threads: int | None) -> dict:
     """Mean heatmap peaks with the gate off: on the subject's frames, and on the non-subject scenes."""
-    from handpose_live.inference.pipeline import PipelineOptions, PosePipeline
+    from handpose_live.inference.pipeline import PipelineOptions, build_pipeline
     from handpose_live.inference.predictor import Predictor
 
     predictor = Predictor(model, device="cpu", threads=threads)
     peaks = []
     for frames in frames_per_seed:
-        pipeline = PosePipeline(predictor, PipelineOptions(min_confidence=0.0))
+        pipeline = build_pipeline(predictor, PipelineOptions(min_confidence=0.0), detector="geometric")
         for frame in frames:
             result = pipeline.process(frame)
             if result.found:
@@ -77,7 +77,8 @@ def gate_peaks(model: Path, frames_per_seed: list[list], threads: int | None) ->
     intr = frames_per_seed[0][0].intrinsics
     objects = {}
     for name, depth in non_subject_scenes(predictor.info.target, intr.width, intr.height).items():
-        result = PosePipeline(predictor, PipelineOptions(min_confidence=0.0)).process(DepthFrame(depth, intr))
+        pipeline = build_pipeline(predictor, PipelineOptions(min_confidence=0.0), detector="geometric")
+        result = pipeline.process(DepthFrame(depth, intr))
         objects[name] = round(max(float(np.mean(s.confidence)) for s in result.subjects), 4) if result.found \
             else None   # None: no object found
     p = np.array(peaks) if peaks else np.array([np.nan])

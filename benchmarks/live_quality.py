@@ -29,7 +29,7 @@ import numpy as np
 
 from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.fileio import atomic_write_text
-from handpose_live.inference.pipeline import PipelineOptions, PosePipeline
+from handpose_live.inference.pipeline import PipelineOptions, build_pipeline
 from handpose_live.inference.predictor import Predictor
 from handpose_live.resources import default_detector, shipped_model
 from handpose_live.skeletons import HAND21
@@ -64,7 +64,7 @@ def temporal(preds: list, truths: list) -> dict:
 
 
 def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOptions) -> dict:
-    pipeline = PosePipeline(predictor, options)
+    pipeline = build_pipeline(predictor, options, detector="geometric")   # options.detector decides
     oracle_err, live_err, swaps_live, swaps_oracle, found = [], [], 0, 0, 0
     live_preds, oracle_preds, truths, pipeline_ms, passes = [], [], [], [], []
     calls = [0]

@@ -1,22 +1,15 @@
 """What a hand skeleton means: pinch and grab strengths, pinch events, and which hand it is.
 
-Definitions, on the joint names of `skeletons.py` (any hand skeleton that has the joints used):
-- `pinch` in 0..1: the thumb-index tip distance d, 1 at d <= 20 mm, 0 at d >= 80 mm, linear
-  between (the thumb-index distance of Ultraleap's and MediaPipe-based pinch detectors).
-- `grab` in 0..1: mean finger curl over index..pinky, each the angle between the metacarpal
-  direction (wrist -> MCP) and the finger direction (MCP -> tip), 0 at 0 degrees (straight),
-  1 at 150 degrees or more (a fist).
-- Pinch events with hysteresis: `pinch_start` when the strength reaches 0.7, `pinch_end` when
-  it falls to 0.5, so a strength hovering at one threshold does not chatter.
-- Handedness from the skeleton's chirality. A flat hand and its mirror image are congruent, so
-  what tells left from right is what leaves the palm plane: the thumb opposes towards the palm
-  and the fingers flex towards it. With u = wrist -> middle MCP, w = pinky MCP -> index MCP and
-  the palm normal n = u x w, the thumb's (tip - CMC) . n plus a tenth of the fingers'
-  sum of (tip - MCP) . n, over |u|, is positive for a left hand and negative for a right one.
-  On the generator's true skeletons the thumb term alone is right for 100 % of 400 hands and the
-  fingers' alone for 96 %; on 8 real SR305 frames of an open right hand the network's fingers
-  bent backwards (relaxed open fingers hyperextend), so the fingers only break ties. A track
-  averages the chirality over frames; the score is a logistic of the average.
+On the joint names of `skeletons.py`, so any hand skeleton with the joints used works:
+- `pinch` 0..1: the thumb-index tip distance, 1 at `PINCH_NEAR_MM`, 0 at `PINCH_FAR_MM`, linear between;
+- `grab` 0..1: the mean curl of index..pinky (angle wrist -> MCP to MCP -> tip; 1 at `GRAB_FULL_DEG`);
+- `pinch_start` / `pinch_end` at `PINCH_START` / `PINCH_END` (hysteresis: a hovering strength does not chatter);
+- handedness from chirality (a hand and its mirror image differ only off the palm plane): with the
+  palm normal n = (wrist -> middle MCP) x (pinky MCP -> index MCP), the thumb's (tip - CMC) . n plus
+  a tenth of the fingers' sum of (tip - MCP) . n, over |wrist -> middle MCP|, is positive for a left
+  hand and negative for a right one (the fingers only break ties: real relaxed fingers hyperextend).
+  A track averages it over frames; the score is a logistic of the average.
+Why these definitions, and measurements: docs/design-notes.md, `gestures.py`.
 """
 from __future__ import annotations
 

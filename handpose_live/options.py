@@ -1,9 +1,11 @@
 """Command options written once: a dataclass field carries its default, its help and its flags.
 
-The options dataclasses (`RunOptions`, `TrainArgs`, ...) are what the code passes around; the
-command line is built from them (`commands/cli.py: register`), so an option is declared in
-exactly one place. This module imports nothing heavy (no typer), so training and inference
-code can declare options without depending on the command line.
+Every command's options are one dataclass (`RunOptions`, `BenchOptions`, `TrainArgs`, ...): what
+the code passes around, and what the command line is built from (`commands/cli.py: register`),
+so an option is declared in exactly one place. A command that takes another's option takes its
+field (`reuse`, `repeated`): `bench` times what `run` runs with `run`'s own source and model
+options. This module imports nothing heavy (no typer), so training and inference code can
+declare options without depending on the command line.
 """
 from __future__ import annotations
 
@@ -19,6 +21,41 @@ def option(default: Any = dataclasses.MISSING, help: str = "", *flags: str) -> A
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def argument(default: Any = dataclasses.MISSING, help: str = "") -> Any:
+    """A dataclass field that is a positional command-line argument (`export-onnx CHECKPOINT`)."""
+    return dataclasses.field(default=default, metadata={"help": help, "flags": (), "argument": True})
+
+
+def _declared(options_cls: type, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(options_cls) if f.name == name)
+
+
+def reuse(options_cls: type, name: str, default: Any = dataclasses.MISSING, why: str = "") -> Any:
+    """Option `name` of another command (a field of `options_cls`) taken as it is: its help, flags
+    and default. A different `default` is this command's one override, and `why` (then required)
+    ends its help, so the reason is read where the difference is."""
+    f = _declared(options_cls, name)
+    if default is dataclasses.MISSING:
+        factory = f.default_factory
+        default = factory() if callable(factory) else f.default
+        help = f.metadata["help"]
+    else:
+        if not why:
+            raise ValueError(f"a different default for --{name.replace('_', '-')} needs its reason")
+        help = f"{f.metadata['help']}; {why}"
+    return option(default, help, *f.metadata["flags"])
+
+
+def repeated(options_cls: type, name: str, example: str = "") -> Any:
+    """Option `name` of another command made repeatable (a list, empty unless given, meaning that
+    command's default): `bench --threads 1 --threads 4` compares what `run --threads` sets."""
+    f = _declared(options_cls, name)
+    help = f"{f.metadata['help']}; repeat to compare" + (f", e.g. {example}" if example else "")
+    if f.default not in (None, False, dataclasses.MISSING):
+        help += f" (default: {f.default})"
+    return option([], help, *f.metadata["flags"])
 
 
 def check_minimums(*checks: tuple[str, float, float]) -> None:

@@ -2,7 +2,7 @@
 
 A frame record (`types.PoseResult.to_record`) holds numbers only; the header names them: the
 joint names and bones of the model's skeleton, the target and the key of its subject list
-("hands" / "people"), the model, the camera intrinsics and the units. Every sink that starts a
+(the target profile's `record_key`), the model, the camera intrinsics and the units. Every sink that starts a
 file or a stream sends it first (JSONL: the first line; WebSocket: the first message; UDP: the
 first datagram, repeated for listeners that join late; OSC sends its own form of it, the
 `/skeleton/joints` and `/skeleton/bones` messages, also repeated: each sink's `HEADER_EVERY_S`).
@@ -21,8 +21,8 @@ SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
 
 
 def subjects_key(target: str) -> str:
-    """The record's key for the list of subjects: "hands" or "people"."""
-    return "people" if get_target(target).name == "body" else "hands"
+    """The record's key for the list of subjects: the target profile's `record_key`."""
+    return get_target(target).record_key
 
 
 def stream_header(target: str, skeleton: str, model: str = "", intrinsics: Intrinsics | None = None) -> dict:
@@ -30,6 +30,8 @@ def stream_header(target: str, skeleton: str, model: str = "", intrinsics: Intri
     return {
         "schema": SCHEMA,
         "target": get_target(target).name,
+        "noun": get_target(target).noun,
+        "plural": get_target(target).plural,
         "subjects_key": subjects_key(target),
         "skeleton": sk.name,
         "joint_names": list(sk.joints),

@@ -1,10 +1,10 @@
-"""What each kind of subject means, in one place: hands and bodies (and, later, more).
+"""What each kind of subject means, in one place: the target profile (hands, bodies, and later more).
 
-Everything that differs between targets and is not learned lives here: the cube the network
-sees, the skeleton it predicts, the depth range a subject is looked for in, the shipped model,
-and the word used for one tracked subject in records and summaries. The
-centre estimator, the synthetic world, export, `resources.default_model` and `run` read it from
-here instead of keeping their own tables.
+Everything that differs between targets and is not learned lives in one `Target` record: the cube
+and skeleton, where and how a subject is looked for, the words and record key used for it, how many
+are tracked, what is added to each subject, how a model of it is scored and which synthetic scene
+shows it. Code receives the profile (`get_target(name)`) and reads its fields; it does not compare
+target names. Adding a target is one entry in `TARGETS` (docs/architecture.md, "Add a target").
 """
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from .errors import UserError
 
 @dataclass(frozen=True)
 class Target:
-    name: str                              # "hand" | "body"
-    subject: str                           # one tracked subject: "hand" | "person"
+    name: str                              # "hand" | "body": the --target value and the model files' target
+    noun: str                              # one subject in messages: "hand" | "person"
+    plural: str                            # several subjects in messages: "hands" | "people"
+    record_key: str                        # the record's list of subjects (records.py, PoseResult)
     skeleton: str                          # skeleton of the shipped model and of the synthetic world
     cube_mm: float                         # V2V cube edge around the reference point
     depth_range_mm: tuple[float, float]    # where the centre estimator looks for a subject
@@ -29,14 +31,37 @@ class Target:
     extra_confidence: float                # mean heatmap peak a new subject needs while another is tracked
     track_centre: str                      # next cube of a tracked subject (inference/pipeline.py): "predicted"
                                            # (the model's reference point + its last motion) or "points"
+    centre_search: str                     # geometric search for new subjects (inference/centre/: SEARCHES)
+    learned_detector: bool                 # the shipped learned detector (resources.default_detector) applies
+    default_subjects: int                  # subjects tracked at once by default (--max-hands / --max-people)
+    max_subjects_option: str               # the command-line option that sets it
+    hand_features: bool                    # per subject: handedness, pinch and grab (gestures.py)
+    metric: str                            # how a model is scored: "mean_error_mm" | "map_10cm" (evaluation/)
+    synthetic_scene: str                   # the synthetic world's subject: "hand" | "body" (synth/world.py)
 
 
 TARGETS: dict[str, Target] = {
-    "hand": Target("hand", "hand", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx", 0.03, 2, 0.5,
-                   "predicted"),
-    "body": Target("body", "person", "itop15", 2000.0, (500.0, 5000.0), 1500, "v2v-lite-body.onnx", 0.15, 1, 0.55,
-                   "points"),
+    "hand": Target("hand", "hand", "hands", "hands", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx",
+                   0.03, 2, 0.5, "predicted", centre_search="hand", learned_detector=True, default_subjects=2,
+                   max_subjects_option="--max-hands", hand_features=True, metric="mean_error_mm",
+                   synthetic_scene="hand"),
+    "body": Target("body", "person", "people", "people", "itop15", 2000.0, (500.0, 5000.0), 1500,
+                   "v2v-lite-body.onnx", 0.15, 1, 0.55, "points", centre_search="body", learned_detector=False,
+                   default_subjects=1, max_subjects_option="--max-people", hand_features=False, metric="map_10cm",
+                   synthetic_scene="body"),
 }
+
+
+def count_words(target: Target, count: int) -> str:
+    """"no hand", "1 hand", "2 hands", "1 person", "3 people": the one way subjects are counted in text."""
+    if count == 0:
+        return f"no {target.noun}"
+    return f"{count} {target.noun if count == 1 else target.plural}"
+
+
+def target_for_key(record_key: str | None) -> Target | None:
+    """The target whose records list their subjects under `record_key` (a stream header's `subjects_key`)."""
+    return next((t for t in TARGETS.values() if t.record_key == record_key), None)
 
 
 def get_target(name: str) -> Target:

@@ -6,47 +6,53 @@
             for hand in frame.hands:
                 print(hand.id, hand.handedness, hand.joints_mm["index_tip"], hand.pinch)
 
-`Tracker.from_model(path).process(depth_mm, intrinsics)` runs one frame of your own. `handpose-live
-run` is this class plus sinks (files, network, viewers), a status line and a summary, so the API
-and the command line cannot drift apart. Options are `TrackerOptions` fields, the same names as
-the command line's (`--max-hands` is `max_hands=`), declared once.
+`Tracker.from_model(path).process(depth_mm, intrinsics)` runs one frame of your own;
+`tracker.run(outputs=["take.jsonl", OscSender("127.0.0.1:9000")])` runs the whole source into
+outputs (sinks; `sinks.outputs.open_outputs` makes them from `run`'s output options). `handpose-live
+run` is exactly that plus a status line and a summary, so the API and the command line cannot drift
+apart. Options are `TrackerOptions` fields, the same names as the command line's (`--max-hands` is
+`max_hands=`), declared once.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .capture import cameras
 from .errors import UserError
 from .options import check_minimums, option
 from .records import stream_header
-from .resources import check_precision, default_detector, shipped_model
-from .targets import get_target
+from .resources import check_precision, shipped_model
+from .stats import RunStats
+from .targets import TARGETS, get_target
 from .types import DepthFrame, Intrinsics, PoseResult
 
 if TYPE_CHECKING:
     from .capture.base import FrameSource
     from .capture.thread import CaptureThread
+    from .sinks.base import Sink
 
 
 @dataclass
 class TrackerOptions:
     """Where frames come from and how subjects are found (the `run` options that are not outputs)."""
 
-    camera: str = option("auto", "auto (the first connected RealSense, Azure Kinect or Orbbec camera, else synthetic) "
-                                 "| realsense | synthetic | kinect | orbbec")
-    input: Path | None = option(None, "recording to replay (.bag, .db3, .mkv) or depth images (folder, glob, .png, .npy)")
+    camera: str = option("auto", cameras.camera_help())
+    input: Path | None = option(None, f"recording to replay ({cameras.recording_types_text()}) or depth images "
+                                      "(folder, glob, .png, .npy); --camera is then ignored")
+    topic: str | None = option(None, "ROS recordings: the depth topic, when there are several")
     intrinsics: str | None = option(None, "depth images: camera preset (sr305, d435, kinect-v2, ...) or calib JSON file")
     depth_encoding: str = option("auto", "depth images: auto | raw (x depth_scale_m) | nyu-rgb (G*256+B mm)")
     model: Path | None = option(None, "ONNX model (default: the shipped model for --target)")
     precision: str = option("auto", "shipped model: auto (int8 on a CPU with int8 dot products such as AVX-512 VNNI, "
                                     "else fp32) | fp32 | int8")
-    target: str = option("hand", "hand | body")
+    target: str = option("hand", " | ".join(TARGETS))
     max_hands: int = option(2, "hands tracked at once (--target hand)")
     max_people: int = option(1, "people tracked at once (--target body)")
     detector: str = option("auto", "hand detector: auto (the shipped learned one when installed) | geometric | FILE.onnx")
@@ -54,7 +60,7 @@ class TrackerOptions:
     realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
                                    "--realtime/--no-realtime")
     loop: bool = option(False, "replay the file endlessly", "--loop")
-    serial: str | None = option(None, "serial number of the camera to open (RealSense, Azure Kinect, Orbbec)")
+    serial: str | None = option(None, f"serial number of the camera to open ({cameras.devices_text()})")
     width: int = option(640, "camera depth width in pixels")
     height: int = option(480, "camera depth height in pixels")
     fps: int = option(30, "camera frame rate (depth images: the rate they are numbered and replayed at)")
@@ -87,7 +93,8 @@ class TrackerOptions:
 
     @property
     def max_subjects(self) -> int:
-        return self.max_people if get_target(self.target).name == "body" else self.max_hands
+        """The count option of this target (`--max-hands`, `--max-people`: the profile names it)."""
+        return int(getattr(self, get_target(self.target).max_subjects_option.lstrip("-").replace("-", "_")))
 
     def tracker_options(self) -> TrackerOptions:
         """Only the tracker's fields (from a subclass such as `RunOptions`)."""
@@ -109,7 +116,7 @@ class Tracker:
     """Depth source -> pipeline; iterate for one `PoseResult` per frame (`.hands` / `.people`)."""
 
     def __init__(self, options: TrackerOptions | None = None, **kwargs) -> None:
-        from .inference.pipeline import PipelineOptions, PosePipeline
+        from .inference.pipeline import PipelineOptions, build_pipeline
         from .inference.predictor import Predictor
 
         if options is not None and kwargs:
@@ -119,15 +126,10 @@ class Tracker:
         self.model_path = (Path(opts.model) if opts.model
                            else shipped_model(opts.target, opts.precision, opts.device, opts.backend))
         self.predictor = Predictor(self.model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
-        if opts.detector == "auto":
-            self.detector_path = default_detector()
-        else:
-            self.detector_path = None if opts.detector == "geometric" else Path(opts.detector)
-        if self.predictor.info.target != opts.target:
-            raise UserError(f"{self.model_path.name} is a {self.predictor.info.target} model but --target is {opts.target}")
-        self.pipeline = PosePipeline(self.predictor, PipelineOptions(
-            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects,
-            detector=self.detector_path))
+        self.pipeline = build_pipeline(self.predictor, PipelineOptions(
+            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects),
+            target=opts.target, detector=opts.detector)
+        self.detector_path = self.pipeline.options.detector
         self.source: FrameSource | None = None
         self._capture: CaptureThread | None = None
         self.frames_in = 0       # frames the source delivered
@@ -159,7 +161,7 @@ class Tracker:
                              intrinsics if isinstance(intrinsics, Intrinsics) else None)
 
     def describe(self) -> str:
-        if self.info.target != "hand":
+        if not get_target(self.info.target).learned_detector:
             return self.predictor.session.describe()
         found = f"learned ({self.detector_path.name})" if self.detector_path else "geometric"
         return f"{self.predictor.session.describe()}; detector: {found}"
@@ -200,7 +202,7 @@ class Tracker:
                                       # processed (in __iter__), not what is made
                                       seed=opts.seed, frames=None if realtime else (opts.frames or None),
                                       intrinsics=opts.intrinsics,
-                                      depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands)
+                                      depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands, topic=opts.topic)
         return self
 
     def __iter__(self) -> Iterator[PoseResult]:
@@ -223,6 +225,57 @@ class Tracker:
                 yield result
         finally:
             self._stop_capture()
+
+    def run(self, outputs: Iterable[Sink | str | Path] = (), on_frame: Callable[[PoseResult, RunStats], None] | None = None,
+            stats: RunStats | None = None) -> RunStats:
+        """Every frame of the source into `outputs` (sinks, or .jsonl/.csv paths), until the source
+        ends, `frames` are done, a viewer is closed (q / Esc), or Ctrl-C / SIGTERM.
+
+        However it ends (the end, an interrupt, an error such as a full disk) the source is stopped
+        and every output closed (record files fsynced); then an interrupt or error goes on to the
+        caller. `on_frame(result, stats)` follows each frame (a status line); `stats` (given, so a
+        caller can report it even when the run raises) gets the latencies, counts and wall time,
+        a threaded viewer's summary included. Outputs are closed by this call.
+        """
+        from .sinks.base import close_all
+        from .sinks.outputs import as_sink
+
+        stats = stats if stats is not None else RunStats()
+        sinks: list = []
+        try:
+            sinks = [as_sink(o, self.info.num_joints) for o in outputs]
+            self.open()
+            start = time.perf_counter()
+            stats.started = True                 # the header may already meet a full disk: summary too
+            try:
+                header = self.header()
+                for sink in sinks:
+                    sink.begin(header)
+                for result in self:
+                    t1 = time.perf_counter()
+                    for sink in sinks:
+                        sink.write(result.frame, result)
+                    result.latency_ms["sinks"] = (time.perf_counter() - t1) * 1e3
+                    result.latency_ms["total"] += result.latency_ms["sinks"]
+                    stats.add(result.frame, result)
+                    if on_frame is not None:
+                        on_frame(result, stats)
+                    if any(getattr(sink, "quit_requested", False) for sink in sinks):
+                        break
+            finally:
+                stats.wall_s = time.perf_counter() - start
+                self._stop_capture()             # joins the producer, then closes the source
+                stats.frames_in, stats.dropped = self.frames_in, self.dropped
+        finally:
+            self.close()
+            try:
+                close_all(sinks)
+            finally:
+                for sink in sinks:
+                    summary = getattr(sink, "summary", None)
+                    if summary is not None:
+                        stats.viewer = summary()
+        return stats
 
     def _stop_capture(self) -> None:
         if self._capture is not None:

@@ -155,10 +155,11 @@ class Subject:
 class PoseResult:
     """What the pipeline produces for one frame: every subject found (best score first).
 
-    `subjects_key` names the list in records: "hands" or "people". The properties `found`,
-    `centre_mm`, `joints_mm` and `confidence` speak of the first subject, for single-subject callers.
-    `gestures` holds this frame's events, e.g. {"type": "pinch_start", "id": 3}. `hands` and
-    `people` are the subjects under the name of what was tracked (the other one is empty).
+    `subjects_key` names the list in records (the target profile's `record_key`: "hands", "people").
+    The properties `found`, `centre_mm`, `joints_mm` and `confidence` speak of the first subject, for
+    single-subject callers. `gestures` holds this frame's events, e.g. {"type": "pinch_start", "id": 3}.
+    `of(target)` is the subjects when they are of that target, else empty; `hands` and `people` are
+    its two shipped cases.
     """
 
     frame_index: int
@@ -169,13 +170,19 @@ class PoseResult:
     latency_ms: dict[str, float] = field(default_factory=dict)
     frame: DepthFrame | None = field(default=None, repr=False, compare=False)   # the input, when kept
 
+    def of(self, target: str) -> list[Subject]:
+        """The subjects when this frame tracked `target` subjects (hand, body), else an empty list."""
+        from .targets import get_target
+
+        return self.subjects if self.subjects_key == get_target(target).record_key else []
+
     @property
     def hands(self) -> list[Subject]:
-        return self.subjects if self.subjects_key == "hands" else []
+        return self.of("hand")
 
     @property
     def people(self) -> list[Subject]:
-        return self.subjects if self.subjects_key == "people" else []
+        return self.of("body")
 
     @property
     def depth_mm(self) -> np.ndarray | None:

@@ -103,3 +103,53 @@ def test_every_subpackage_ships_in_the_wheel():
     listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     present = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
     assert present <= listed, f"not in pyproject.toml's packages: {sorted(present - listed)}"
+
+
+TARGET_WORDS = {"hand", "body", "hands", "people", "person", "persons"}
+
+
+def target_name_comparisons() -> list[str]:
+    """Comparisons of a target's name or word written as a literal (`x == "body"`, `t in ("hand", ...)`)
+    outside the profile module: what a target means lives in `targets.py`, code reads the profile."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "targets.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            for side in [node.left, *node.comparators]:
+                items = side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]
+                if any(isinstance(i, ast.Constant) and i.value in TARGET_WORDS for i in items):
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)}")
+                    break
+    return found
+
+
+def test_targets_are_read_from_the_profile():
+    found = target_name_comparisons()
+    assert len(found) <= 2, "compare the target profile's fields, not target names:\n" + "\n".join(found)
+
+
+def test_the_checker_sees_target_comparisons(tmp_path, monkeypatch):
+    (tmp_path / "m.py").write_text('x = 1 if t == "body" else 2\nok = kind == "mean"\ny = t in ("hand", "x")\n')
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path)
+    assert len(target_name_comparisons()) == 2
+
+
+def test_the_pipeline_is_built_in_one_place():
+    """`PosePipeline(` is constructed only by `inference.pipeline.build_pipeline` (tests aside)."""
+    roots = [PACKAGE, PACKAGE.parent / "benchmarks", PACKAGE.parent / "examples"]
+    calls = [f"{p.relative_to(PACKAGE.parent)}:{n.lineno}"
+             for root in roots for p in root.rglob("*.py") for n in ast.walk(ast.parse(p.read_text()))
+             if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == "PosePipeline"]
+    assert len(calls) == 1 and calls[0].startswith("handpose_live/inference/pipeline.py"), calls
+
+
+def test_no_large_class_in_inference():
+    """Small classes in what a running tracker loads: none over 150 lines."""
+    for path in (PACKAGE / "inference").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                length = node.end_lineno - node.lineno + 1
+                assert length <= 150, f"{path.relative_to(PACKAGE)}: class {node.name} is {length} lines"

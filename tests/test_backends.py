@@ -51,9 +51,9 @@ def test_backend_errors_are_one_line(tmp_path):
 
 def test_bench_compares_backends_in_one_run(capsys):
     pytest.importorskip("openvino")
-    from handpose_live.commands.bench import bench_cli
+    from handpose_live.commands.bench import BenchOptions, bench_cli
 
-    bench_cli([HAND], "synthetic", None, 6, [1], "cpu", True, "hand", backends=["onnxruntime", "openvino"])
+    bench_cli(BenchOptions(model=[HAND], frames=6, threads=[1], as_json=True, backend=["onnxruntime", "openvino"]))
     out = json.loads(capsys.readouterr().out)
     assert [r["label"] for r in out] == ["v2v-lite-hand onnxruntime 1t", "v2v-lite-hand openvino 1t"]
     assert all(r["frames"] == 6 and r["fps"] > 0 and "inference" in r["stages_ms"] for r in out)

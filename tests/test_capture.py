@@ -1,6 +1,7 @@
 """CaptureThread semantics, source selection and the messages of unavailable cameras."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from types import SimpleNamespace
 
@@ -138,13 +139,14 @@ def test_open_source_errors_and_auto(monkeypatch, tmp_path):
         open_source("webcam")
     with pytest.raises(UserError, match="unsupported recording type '.avi'"):
         open_source("auto", tmp_path / "x.avi")
-    from handpose_live.capture import sources
+    from handpose_live.capture import cameras
     picked = []
-    monkeypatch.setattr(sources, "_connected", lambda camera: [])      # no RealSense, Kinect or Orbbec
-    monkeypatch.setattr(sources, "_synthetic", lambda *a: picked.append(a) or SimpleNamespace(name="synthetic"))
+    monkeypatch.setattr(cameras, "connected", lambda camera: [])      # no RealSense, Kinect or Orbbec
+    monkeypatch.setitem(cameras.CAMERAS, "synthetic", dataclasses.replace(
+        cameras.CAMERAS["synthetic"], open=lambda request: picked.append(request) or SimpleNamespace(name="synthetic")))
     assert open_source("auto", frames=5, seed=3).name == (
         "synthetic (auto: no RealSense, Azure Kinect or Orbbec camera connected)")
-    assert picked[0][3:5] == (3, 5)
+    assert (picked[0].seed, picked[0].frames) == (3, 5)
 
 
 def test_closing_a_camera_ends_its_wait_for_reconnection(monkeypatch):

@@ -9,8 +9,17 @@ import pytest
 
 from handpose_live.calib import load_intrinsics
 from handpose_live.errors import UserError
-from handpose_live.inference.centre import CentreConfig, CentreEstimate, CentreEstimator
+from handpose_live.inference.centre import (
+    SEARCH_CONFIGS,
+    SEARCHES,
+    BodySearchConfig,
+    CentreConfig,
+    CentreEstimate,
+    CentreEstimator,
+    HandSearchConfig,
+)
 from handpose_live.inference.smoothing import OneEuroFilter
+from handpose_live.targets import TARGETS
 from handpose_live.types import DepthFrame
 
 INTR = load_intrinsics("d435-640x480")
@@ -207,6 +216,31 @@ def test_for_target_defaults():
     assert CentreConfig.for_target("hand", 300.0).band_mm == pytest.approx(180.0)
     with pytest.raises(UserError, match="unknown target 'foot'"):
         CentreConfig.for_target("foot")
+
+
+@pytest.mark.parametrize("profile", TARGETS.values(), ids=list(TARGETS))
+def test_the_search_follows_the_target_profile(profile):
+    """The profile picks the search and whether a learned detector applies (never the target's name)."""
+    detector = object()   # stands for a HandDetector: only kept or dropped here
+    estimator = CentreEstimator(CentreConfig.for_target(profile.name), detector)
+    assert type(estimator.search) is SEARCHES[profile.centre_search]
+    assert type(estimator.config) is SEARCH_CONFIGS[profile.centre_search]
+    assert (estimator.detector is detector) == profile.learned_detector
+
+
+def test_hand_and_body_parameters_are_apart():
+    hand, body = CentreConfig.for_target("hand"), CentreConfig.for_target("body")
+    assert isinstance(hand, HandSearchConfig) and isinstance(body, BodySearchConfig)
+    assert not hasattr(hand, "max_planes") and not hasattr(body, "band_mm")
+    assert body.max_planes == 3 and replace(body, max_planes=0).max_planes == 0
+    assert hand.track_radii_mm() == hand.shift_radii_mm()   # hands: the detection's shrinking mean shift
+    assert body.track_radii_mm() == [pytest.approx(600.0)]   # bodies: one step within 0.3 cube
+
+
+def test_a_plain_config_gets_its_search_defaults():
+    estimator = CentreEstimator(CentreConfig(cube_mm=300.0))
+    assert isinstance(estimator.config, HandSearchConfig)
+    assert estimator.config.cube_mm == 300.0 and estimator.config.band_mm == 150.0
 
 
 def test_one_euro_reduces_jitter_and_follows_a_step():

@@ -33,3 +33,22 @@ def test_unknown_camera_and_bad_numbers_are_one_line():
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     proc = _cli("synth", "--count", "5", "--camera", "no-such-camera", "--out", "/tmp/never-written")
     assert proc.returncode == 2 and "unknown camera preset" in proc.stderr
+
+
+def test_bench_takes_runs_source_and_model_options():
+    """bench's source and model options are run's fields (help, flags, defaults), repeatable where
+    bench compares; only the camera and device defaults differ, each saying why in its help."""
+    from dataclasses import fields
+
+    from handpose_live.commands.bench import BenchOptions
+    from handpose_live.tracker import TrackerOptions
+
+    run = {f.name: f for f in fields(TrackerOptions)}
+    bench = {f.name: f for f in fields(BenchOptions)}
+    for name in ("input", "intrinsics", "depth_encoding", "target"):
+        assert bench[name].metadata == run[name].metadata and bench[name].default == run[name].default
+    for name in ("model", "precision", "threads", "backend"):
+        assert bench[name].metadata["help"].startswith(run[name].metadata["help"] + "; repeat to compare")
+    for name, default in (("camera", "synthetic"), ("device", "cpu")):
+        assert bench[name].default == default != run[name].default
+        assert bench[name].metadata["help"].startswith(run[name].metadata["help"] + "; bench's default: ")

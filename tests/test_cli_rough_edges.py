@@ -136,10 +136,10 @@ def test_frames_stops_a_long_recording_at_once_with_the_loop_fps(tmp_path, long_
 
 def test_bench_json_is_a_list_even_for_one_configuration(capsys):
     """One model, one thread count: still a list of one, the same shape as a comparison."""
-    from handpose_live.commands.bench import bench_cli
+    from handpose_live.commands.bench import BenchOptions, bench_cli
     from handpose_live.resources import default_model
 
-    bench_cli([default_model("hand")], "synthetic", None, 3, [1], "cpu", True, "hand")
+    bench_cli(BenchOptions(model=[default_model("hand")], frames=3, threads=[1], as_json=True))
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert isinstance(out, list) and len(out) == 1 and out[0]["frames"] == 3 and "stages_ms" in out[0]
 

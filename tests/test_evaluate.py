@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handpose_live.commands.cli import app
-from handpose_live.commands.evaluate import eval_cli
+from handpose_live.commands.evaluate import EvalOptions, evaluate
 from handpose_live.errors import UserError
 from handpose_live.evaluation.metrics import eval_uvd_to_xyz, evaluate_xyz, map_at
 from handpose_live.evaluation.predictions import evaluate_files
@@ -118,12 +118,12 @@ def test_file_errors_name_file_and_line(tmp_path, icvl_files):
 def test_cli_refuses_bad_model_runs_and_unknown_datasets(tmp_path, icvl_files):
     gt_path, _ = icvl_files
     with pytest.raises(UserError, match="--model needs --data-root"):
-        eval_cli("nyu", [], model=tmp_path / "m.onnx")
+        evaluate(EvalOptions(dataset="nyu", model=tmp_path / "m.onnx"))
     with pytest.raises(UserError, match="model not found"):
-        eval_cli("nyu", [], model=tmp_path / "m.onnx", data_root=tmp_path)
+        evaluate(EvalOptions(dataset="nyu", model=tmp_path / "m.onnx", data_root=tmp_path))
     with pytest.raises(UserError, match="no standard evaluation for dataset 'itop'"):
-        eval_cli("itop", [gt_path], ground_truth=gt_path)
+        evaluate(EvalOptions(dataset="itop", predictions=[gt_path], ground_truth=gt_path))
     with pytest.raises(UserError, match="needs --ground-truth"):
-        eval_cli("icvl", [gt_path])
+        evaluate(EvalOptions(dataset="icvl", predictions=[gt_path]))
     res = CliRunner().invoke(app, ["eval", "--dataset", "msra", "--predictions", str(gt_path), "--ground-truth", str(gt_path)])
     assert isinstance(res.exception, UserError) and "expected 63 fields" in str(res.exception)

@@ -52,10 +52,10 @@ def test_cuda_session_with_io_binding_matches_cpu(target):
 def test_fp16_model_on_cuda_matches_fp32_on_cpu(target, tmp_path):
     """`export-onnx --fp16` run by the CUDA provider (fp16 arithmetic there) against the fp32 file on
     the CPU: joints within one output voxel, confidences close."""
-    from handpose_live.training.export import export_cli
+    from handpose_live.commands.export import ExportOptions, export
 
     half = tmp_path / f"{target}-fp16.onnx"
-    export_cli(default_model(target), half, fp16=True, log=lambda *_: None)
+    export(ExportOptions(checkpoint=default_model(target), out=half, fp16=True), log=lambda *_: None)
     frames = list(SyntheticCamera(seed=7, frames=6, target=target).frames())
     cpu = Predictor(default_model(target), device="cpu")
     gpu = Predictor(half, device="cuda")

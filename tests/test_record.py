@@ -11,7 +11,8 @@ import pytest
 from handpose_live.capture import sources
 from handpose_live.capture.base import FrameSource
 from handpose_live.capture.realsense import RealSensePlayback
-from handpose_live.capture.record import atomic_path, realsense_typestore, record_cli, write_bag, write_db3
+from handpose_live.capture.record import atomic_path, realsense_typestore, write_bag, write_db3
+from handpose_live.commands.record import RecordOptions, record
 from handpose_live.errors import UserError
 from handpose_live.types import DepthFrame, Intrinsics
 
@@ -193,7 +194,7 @@ def test_zero_frames(tmp_path, ext):
 
 
 class FakeCamera(FrameSource):
-    """Our own FrameSource interface, standing in for a camera so record_cli is tested alone."""
+    """Our own FrameSource interface, standing in for a camera so the record command is tested alone."""
 
     name, live = "fake", True
 
@@ -205,15 +206,20 @@ class FakeCamera(FrameSource):
         yield from frames(N)
 
 
+def _record(camera: str, frames: int, out: Path, **options) -> int:
+    """`handpose-live record --camera CAMERA --frames N --out OUT ...`, in process."""
+    return record(RecordOptions(camera=camera, frames=frames, out=out, **options))
+
+
 @pytest.fixture
 def fake_camera(monkeypatch):
     monkeypatch.setattr(sources, "open_source", lambda *a, **k: FakeCamera())
 
 
 @pytest.mark.parametrize("ext", [".db3", ".bag"])
-def test_record_cli_writes_what_it_says(tmp_path, ext, fake_camera, capsys):
+def test_record_command_writes_what_it_says(tmp_path, ext, fake_camera, capsys):
     out = tmp_path / f"demo{ext}"
-    assert record_cli("realsense", 4, out) == 4
+    assert _record("realsense", 4, out) == 4
     assert f"wrote {out}: 4 depth frames 64x48" in capsys.readouterr().out
     with RealSensePlayback(out) as src:
         got = list(src.frames())
@@ -221,34 +227,34 @@ def test_record_cli_writes_what_it_says(tmp_path, ext, fake_camera, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
-def test_record_cli_bad_input(tmp_path, fake_camera):
+def test_record_command_bad_input(tmp_path, fake_camera):
     with pytest.raises(UserError, match="--frames must be at least 1"):
-        record_cli("synthetic", 0, tmp_path / "a.db3")
+        _record("synthetic", 0, tmp_path / "a.db3")
     with pytest.raises(UserError, match="use .db3 or .bag"):
-        record_cli("synthetic", 5, tmp_path / "a.mp4")
+        _record("synthetic", 5, tmp_path / "a.mp4")
     with pytest.raises(UserError, match="does not exist"):
-        record_cli("synthetic", 5, tmp_path / "missing" / "a.bag")
+        _record("synthetic", 5, tmp_path / "missing" / "a.bag")
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="not a folder"):
-        record_cli("synthetic", 5, tmp_path / "file" / "a.bag")
+        _record("synthetic", 5, tmp_path / "file" / "a.bag")
     with pytest.raises(UserError, match="cannot write"):   # even root cannot create files in /proc
-        record_cli("synthetic", 5, Path("/proc/handpose-live-test.db3"))
+        _record("synthetic", 5, Path("/proc/handpose-live-test.db3"))
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
         if not os.access(locked, os.W_OK):
             with pytest.raises(UserError, match="permission denied"):
-                record_cli("synthetic", 5, locked / "a.bag")
+                _record("synthetic", 5, locked / "a.bag")
     finally:
         locked.chmod(0o700)
 
 
 @pytest.mark.parametrize("ext", [".db3", ".bag"])
-def test_record_cli_synthetic(tmp_path, ext, capsys):
+def test_record_command_synthetic(tmp_path, ext, capsys):
     pytest.importorskip("handpose_live.capture.synthetic")
     out = tmp_path / f"demo{ext}"
-    assert record_cli("synthetic", 4, out, width=80, height=60) == 4
+    assert _record("synthetic", 4, out, width=80, height=60) == 4
     assert "wrote" in capsys.readouterr().out
     with RealSensePlayback(out) as src:
         got = list(src.frames())

@@ -11,12 +11,13 @@ import pytest
 
 from handpose_live.calib import load_intrinsics
 from handpose_live.capture.synthetic import SyntheticCamera
+from handpose_live.commands.synth import SynthOptions, synth
 from handpose_live.data.synthetic import SyntheticShardDataset
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
 from handpose_live.synth import generate, world
 from handpose_live.synth import shards as sh
-from handpose_live.synth.generate import generate_dataset, render_dataset_frame, synth_cli
+from handpose_live.synth.generate import generate_dataset, render_dataset_frame
 from handpose_live.synth.hand import PRIOR_FRACTION, nyu_prior, palm_centre_mm
 from handpose_live.synth.render import Background, Plane, render_depth_mm
 from handpose_live.synth.sensor import SENSORS, SensorModel
@@ -24,6 +25,13 @@ from handpose_live.synth.shapes import Surface
 from handpose_live.synth.world import render_frame, sample_body_scene, sample_hand_scene
 
 INTR = load_intrinsics("d435-640x480")
+
+
+def _synth(target: str, count: int, out: Path, camera: str, seed: int, preview: Path | None, append: bool,
+           world: str = "crowded") -> None:
+    """`handpose-live synth --target TARGET --count N --out OUT ...`, in process."""
+    synth(SynthOptions(target=target, count=count, out=out, camera=camera, seed=seed, preview=preview, append=append,
+                       world=world))
 
 
 def test_visible_joints_lie_on_the_rendered_surface():
@@ -232,7 +240,7 @@ def test_crowded_world_adds_clutter_around_the_same_subject():
         counts.append(len(bg.distractors.capsule_a_mm) + len(bg.distractors.ellipsoid_c_mm) - before)
     assert max(counts) > 0
     with pytest.raises(UserError, match="unknown world 'busy'"):
-        synth_cli("hand", 5, Path("/nonexistent"), "d435-640x480", 0, None, False, world="busy")
+        _synth("hand", 5, Path("/nonexistent"), "d435-640x480", 0, None, False, world="busy")
 
 
 def test_structured_light_sensors_quantise_like_their_cameras():
@@ -264,20 +272,20 @@ def test_disk_full_keeps_the_dataset_valid(tmp_path, monkeypatch):
 
 def test_bad_inputs_raise_user_error(tmp_path):
     with pytest.raises(UserError, match="count"):
-        synth_cli("hand", 0, tmp_path / "a", "d435-640x480", 0, None, False)
+        _synth("hand", 0, tmp_path / "a", "d435-640x480", 0, None, False)
     with pytest.raises(UserError, match="camera preset"):
-        synth_cli("hand", 5, tmp_path / "a", "no-such-camera", 0, None, False)
+        _synth("hand", 5, tmp_path / "a", "no-such-camera", 0, None, False)
     with pytest.raises(UserError, match="target"):
-        synth_cli("paw", 5, tmp_path / "a", "d435-640x480", 0, None, False)
+        _synth("paw", 5, tmp_path / "a", "d435-640x480", 0, None, False)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(UserError):
-        synth_cli("hand", 5, blocker / "sub", "d435-640x480", 0, None, False)
+        _synth("hand", 5, blocker / "sub", "d435-640x480", 0, None, False)
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "something").write_text("x")
     with pytest.raises(UserError, match="not empty"):
-        synth_cli("hand", 5, busy, "d435-640x480", 0, None, False)
+        _synth("hand", 5, busy, "d435-640x480", 0, None, False)
     with pytest.raises(UserError):
         SyntheticShardDataset(tmp_path)
     with pytest.raises(UserError):
@@ -286,7 +294,7 @@ def test_bad_inputs_raise_user_error(tmp_path):
 
 def test_cli_writes_dataset_and_preview(tmp_path, capsys):
     import cv2
-    synth_cli("hand", 4, tmp_path / "ds", "d435-640x480", 0, tmp_path / "p.png", False)
+    _synth("hand", 4, tmp_path / "ds", "d435-640x480", 0, tmp_path / "p.png", False)
     assert "frames/s" in capsys.readouterr().out
     sheet = cv2.imread(str(tmp_path / "p.png"))
     assert sheet is not None and sheet.shape[0] > 100

@@ -36,14 +36,14 @@ _GLOB_CHARS = frozenset("*?[")
 
 
 def is_image_input(path: str | Path) -> bool:
-    """Whether `--input` names depth images (a folder, a glob pattern, a .png or .npy file)."""
+    """Whether `--input` names depth images (a folder that is no ROS 2 bag, a glob pattern, a .png or .npy file)."""
     text = str(path)
     p = Path(text)
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return True
     try:
         if p.is_dir():
-            return True
+            return not (p / "metadata.yaml").is_file()      # a ROS 2 bag folder is a recording (capture/ros.py)
         return not p.exists() and any(c in _GLOB_CHARS for c in text)
     except OSError:      # a folder on the way that may not be read: the reader says so, in one line
         return False
@@ -62,7 +62,7 @@ def list_images(spec: str | Path) -> list[Path]:
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
-            recordings = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".bag", ".db3", ".mkv"))
+            recordings = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".bag", ".db3", ".mcap", ".mkv"))
             hint = f" (it holds recordings: pass one, e.g. --input {path / recordings[0]})" if recordings else ""
             raise UserError(f"no depth images (.png, .npy) in folder {path}{hint}")
     elif path.exists():

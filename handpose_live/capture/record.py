@@ -7,14 +7,13 @@ SDK's own recorder, libk4arecord, with no device: it takes captures we build and
 blob we attach (see `capture/kinect.py`). Pixels are stored as uint16 millimetres
 (depth units 0.001). All writers go to a temporary file next to the target and rename it at
 the end, so an interrupted run never leaves a half recording under the final name.
+Which camera writes which type is the camera registry's (`capture/cameras.py`); the `record`
+command itself is `commands/record.py`.
 """
 from __future__ import annotations
 
 import ctypes
-import os
-import sys
 import time
-from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -22,8 +21,9 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path
-from ..options import check_minimums
 from ..types import DepthFrame, Intrinsics
+from .base import FrameSource
+from .cameras import CameraRequest
 from .realsense import rs_module
 
 DEPTH_UNITS_M = 0.001
@@ -243,94 +243,33 @@ def write_mkv(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrin
     return count
 
 
-WRITERS = {".db3": write_db3, ".bag": write_bag, ".mkv": write_mkv}
-
-
-def check_output_path(out: Path) -> Path:
-    out = Path(out)
-    if out.suffix.lower() not in WRITERS:
-        raise UserError(f"{out}: cannot record '{out.suffix}' files (use .db3 or .bag, or .mkv for Azure Kinect)")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.exists():
-        raise UserError(f"cannot write {out}: folder {folder} does not exist")
-    if not folder.is_dir():
-        raise UserError(f"cannot write {out}: {folder} is not a folder")
-    if out.is_dir():
-        raise UserError(f"cannot write {out}: it is a folder")
-    if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise UserError(f"cannot write {out}: permission denied")
-    return out
-
-
-def _mkv_source(camera: str, width: int, height: int, fps: int, seed: int, frames: int, target: str = "hand"):
-    """The source for an Azure Kinect recording and the calibration blob to store with it.
+def mkv_source(camera: str, request: CameraRequest) -> tuple[FrameSource, dict]:
+    """The source of an Azure Kinect recording, and the calibration blob to store with it (the
+    `raw_calibration` of `write_mkv`); `record` calls it through the camera registry.
 
     The synthetic camera films through a Kinect calibration (typical NFOV intrinsics, the
-    `azure-kinect-nfov` preset), in the depth mode that `width`x`height` names; a live Kinect
+    `azure-kinect-nfov` preset), in the depth mode that the requested size names; a live Kinect
     brings its own factory calibration.
     """
     from ..calib import load_intrinsics
     from . import kinect
+    from .cameras import auto_camera, get_camera
     from .sources import open_source
 
-    mode = kinect.depth_mode_for_size(width, height)
-    camera = camera.lower()
-    if camera == "auto":
-        from .sources import _auto
-        camera = _auto(None)[0]
-    if camera == "synthetic":
+    r = request
+    mode = kinect.depth_mode_for_size(r.width, r.height)
+    if camera.lower() == "auto":
+        camera = auto_camera(None)[0]
+    if not get_camera(camera).own_calibration:      # the synthetic camera
         raw = kinect.synthetic_raw_calibration(load_intrinsics("azure-kinect-nfov"), "NFOV_UNBINNED")
         intrinsics = kinect.mode_intrinsics(raw, mode, name=f"synthetic-kinect-{mode.lower()}")
-        return open_source("synthetic", None, target, intrinsics=intrinsics, fps=fps, seed=seed, frames=frames), raw
+        source = open_source("synthetic", None, r.target, intrinsics=intrinsics, fps=r.fps, seed=r.seed, frames=r.frames)
+        return source, {"raw_calibration": raw}
     _, w, h, _, _ = kinect.DEPTH_MODES[mode]
-    source = open_source(camera, None, target, width=w, height=h, fps=fps, seed=seed, frames=frames)
+    source = open_source(camera, None, r.target, width=w, height=h, fps=r.fps, seed=r.seed, frames=r.frames)
     raw = getattr(source, "raw_calibration", None)
     if raw is None:
         source.close()
         raise UserError(f"{camera}: only the synthetic camera and an Azure Kinect record to .mkv "
                         "(record RealSense cameras to .db3 or .bag)")
-    return source, raw
-
-
-def record_cli(camera: str, frames: int, out: Path, width: int = 640, height: int = 480, fps: int = 30,
-               seed: int = 0, target: str = "hand") -> int:
-    """`handpose-live record`: take N frames from a camera and write them as .db3, .bag or .mkv.
-
-    `target` is what the synthetic camera films (a hand, or a person for `run --target body`);
-    a real camera records whatever is in front of it.
-    """
-    from rich.progress import Progress
-
-    from ..targets import get_target
-    from .sources import open_source
-
-    get_target(target)
-    check_minimums(("--frames", frames, 1), ("--width", width, 16), ("--height", height, 16), ("--fps", fps, 1),
-                   ("--seed", seed, 0))
-    out = check_output_path(Path(out))
-    suffix = out.suffix.lower()
-    writer = WRITERS[suffix]
-    extra: dict = {}
-    if suffix == ".mkv":
-        source, extra["raw_calibration"] = _mkv_source(camera, width, height, fps, seed, frames, target)
-    else:
-        source = open_source(camera, None, target, width=width, height=height, fps=fps, seed=seed, frames=frames)
-    with source:
-        intr = source.intrinsics
-        # Not on a terminal (a pipe, a log) the bar would only leave an empty line behind.
-        with Progress(transient=True, disable=not sys.stdout.isatty()) as progress:
-            task = progress.add_task(f"recording {source.name}", total=frames)
-
-            def counted() -> Iterator[DepthFrame]:
-                for frame in islice(source.frames(), frames):
-                    yield frame
-                    progress.advance(task)
-
-            try:
-                written = writer(out, counted(), intr, fps=fps, **extra)
-            except (OSError, RuntimeError) as exc:  # pyrealsense2 reports I/O failures as RuntimeError
-                raise UserError(f"cannot write {out}: {getattr(exc, 'strerror', None) or exc}") from None
-    size_mb = out.stat().st_size / 1e6
-    print(f"wrote {out}: {written} depth frames {intr.width}x{intr.height} @ {fps} fps from {source.name} "
-          f"({size_mb:.1f} MB)")
-    return written
+    return source, {"raw_calibration": raw}

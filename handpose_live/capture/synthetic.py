@@ -27,10 +27,12 @@ from ..synth.render import Background, Plane
 from ..synth.sensor import SensorModel
 from ..synth.shapes import Surface, rotation_about
 from ..synth.world import Subject, body_subject, check_target, hand_subject, render_frame
+from ..targets import get_target
 from ..types import DepthFrame, Intrinsics
 from .base import FrameSource
 
 KEY_INTERVAL_S = 1.5
+SCENE_SUBJECTS = {"hand": 2, "body": 1}     # synthetic scene -> most subjects the camera can show
 MAX_TURN_RAD = np.deg2rad(60)
 
 
@@ -65,7 +67,8 @@ class SyntheticCamera(FrameSource):
             raise UserError(f"synthetic camera frame count must be >= 0, got {frames}")
         self.fps, self.target, self.seed = float(fps), check_target(target), int(seed)
         self.max_frames, self.realtime, self.sensor = frames, bool(realtime), sensor
-        if hands not in (1, 2) or (hands == 2 and self.target != "hand"):
+        self._profile = get_target(self.target)
+        if hands not in (1, 2) or hands > SCENE_SUBJECTS[self._profile.synthetic_scene]:
             raise UserError(f"the synthetic camera shows 1 or 2 hands (--target hand), not {hands}")
         self.hands = int(hands)
         self.live = bool(realtime)
@@ -80,13 +83,7 @@ class SyntheticCamera(FrameSource):
 
     def frames(self) -> Iterator[DepthFrame]:
         rng = np.random.default_rng([self.seed, 1])
-        if self.target == "body":
-            animations = [self._body_animation(rng)]
-        elif self.hands == 1:
-            animations = [self._hand_animation(rng)]
-        else:   # each hand on its own generator
-            animations = [self._hand_animation(np.random.default_rng([self.seed, 1, k]), side)
-                          for k, side in enumerate(("right", "left"))]
+        animations = {"hand": self._hand_animations, "body": self._body_animations}[self._profile.synthetic_scene](rng)
         start = time.monotonic()
         i = 0
         while not self._closed and (self.max_frames is None or i < self.max_frames):
@@ -108,7 +105,7 @@ class SyntheticCamera(FrameSource):
             else:
                 yield DepthFrame(frame.depth_mm, self._intr, timestamp_ms=1000.0 * t_s, index=i,
                                  ground_truth_mm=frame.joints_mm, ground_truth_centre_mm=frame.centre_mm,
-                                 ground_truth_sides=(self._side,) if self.target == "hand" else None)
+                                 ground_truth_sides=(self._side,) if self._profile.hand_features else None)
             i += 1
 
     def _keyframes(self, rng, sample, blend):
@@ -122,6 +119,16 @@ class SyntheticCamera(FrameSource):
                 keys.append(sample(keys[-1]))
             return blend(keys[k], keys[k + 1], _smoothstep(t_s / KEY_INTERVAL_S - k))
         return at
+
+    def _hand_animations(self, rng) -> list:
+        if self.hands == 1:
+            return [self._hand_animation(rng)]
+        # each hand on its own generator
+        return [self._hand_animation(np.random.default_rng([self.seed, 1, k]), side)
+                for k, side in enumerate(("right", "left"))]
+
+    def _body_animations(self, rng) -> list:
+        return [self._body_animation(rng)]
 
     def _hand_animation(self, rng, side: str | None = None):
         """A hand moving between keyposes; `side` "right" / "left" also puts it on that side of the

@@ -24,8 +24,59 @@ import numpy as np
 from ..errors import UserError
 from ..inference.modelfile import read_model_info
 from ..inference.runtime import check_backend
-from ..options import check_minimums
-from .stats import FrameStats
+from ..options import check_minimums, option, repeated, reuse
+from ..stats import FrameStats
+from ..targets import get_target
+from ..tracker import TrackerOptions, check_image_options
+
+VIEWERS = ("none", "opencv", "open3d")
+
+
+@dataclass(kw_only=True)
+class BenchOptions:
+    """`handpose-live bench` options. The source and model options are `run`'s own fields
+    (`TrackerOptions`, taken with `reuse` / `repeated`): the model, precision, thread and backend
+    options repeatable to compare, and two defaults overridden here, each saying why in its help:
+    the synthetic camera and the CPU, so a benchmark is reproducible whatever is plugged in."""
+
+    model: list[Path] = repeated(TrackerOptions, "model")
+    precision: list[str] = repeated(TrackerOptions, "precision", "--precision fp32 --precision int8")
+    camera: str = reuse(TrackerOptions, "camera", "synthetic", "bench's default: figures that reproduce")
+    input: Path | None = reuse(TrackerOptions, "input")
+    topic: str | None = reuse(TrackerOptions, "topic")
+    intrinsics: str | None = reuse(TrackerOptions, "intrinsics")
+    depth_encoding: str = reuse(TrackerOptions, "depth_encoding")
+    frames: int = option(300, "frames to time")
+    threads: list[int] = repeated(TrackerOptions, "threads")
+    backend: list[str] = repeated(TrackerOptions, "backend")
+    device: str = reuse(TrackerOptions, "device", "cpu", "bench's default: figures that compare across machines")
+    target: str = reuse(TrackerOptions, "target")
+    as_json: bool = option(False, "print the figures as JSON", "--json")
+    soak: int = option(0, "also replay this many frames and check RSS stays flat")
+    viewer: list[str] = option([], f"{' | '.join(VIEWERS)}; repeat: also run the whole app (live source, pipeline, "
+                                   "viewer) with each, next to the pipeline alone")
+    subjects: list[int] = option([], "also time N subjects per frame through the network as one batch; repeat "
+                                     "(e.g. --subjects 1 --subjects 2 --subjects 4), ratios to one subject in one "
+                                     "run, for each --model")
+
+    def __post_init__(self) -> None:
+        """Everything is checked before the slow frame loading; repeated values count once."""
+        from ..resources import check_precision
+
+        get_target(self.target)
+        check_minimums(("--frames", self.frames, 1), ("--soak", self.soak, 0))
+        self.subjects = sorted(set(self.subjects))
+        if any(n < 1 or n > 16 for n in self.subjects):
+            raise UserError(f"--subjects must lie in 1..16, got {self.subjects}")
+        self.precision = [check_precision(p) for p in dict.fromkeys(self.precision)]
+        if self.precision and self.model:
+            raise UserError("--precision picks shipped models; with --model the files decide")
+        self.backend = [check_backend(b) for b in self.backend or [TrackerOptions.backend]]
+        self.viewer = list(dict.fromkeys(self.viewer))
+        for v in self.viewer:
+            if v not in VIEWERS:
+                raise UserError(f"unknown viewer '{v}' ({', '.join(VIEWERS)})")
+        check_image_options(self.input, self.intrinsics, self.depth_encoding)
 
 
 @dataclass
@@ -57,12 +108,12 @@ def _rss_mb() -> float:
 
 
 def load_frames(camera: str, input_path: Path | None, frames: int, target: str, seed: int = 0,
-                intrinsics: str | None = None, depth_encoding: str = "auto"):
+                intrinsics: str | None = None, depth_encoding: str = "auto", topic: str | None = None):
     """Decode the source once; returns (frames, ms per decoded frame). Depth images need `intrinsics`."""
     from ..capture.sources import open_source
 
     source = open_source(camera, input_path, target, realtime=False, seed=seed, frames=frames, intrinsics=intrinsics,
-                         depth_encoding=depth_encoding)
+                         depth_encoding=depth_encoding, topic=topic)
     out = []
     t0 = time.perf_counter()
     try:
@@ -77,29 +128,18 @@ def load_frames(camera: str, input_path: Path | None, frames: int, target: str, 
     return out, (time.perf_counter() - t0) * 1e3 / len(out)
 
 
-def run_defaults(target: str):
-    """The pipeline options `run` uses by default (subjects, detector), so bench times what runs."""
-    from ..inference.pipeline import PipelineOptions
-    from ..resources import default_detector
-    from ..tracker import TrackerOptions
-
-    opts = TrackerOptions(target=target)
-    return PipelineOptions(max_subjects=opts.max_subjects, detector=default_detector() if target == "hand" else None)
-
-
 def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None, device: str, label: str,
                 warmup: int = 10, backend: str = "onnxruntime") -> BenchResult:
     import psutil
 
-    from ..inference.pipeline import PosePipeline
+    from ..inference.pipeline import build_pipeline
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model, device=device, threads=threads, backend=backend)
-    options = run_defaults(predictor.info.target)
-    pipeline = PosePipeline(predictor, options)
+    pipeline = build_pipeline(predictor)        # `run`'s defaults (subjects, detector): bench times what runs
     for f in frames[:warmup]:
         pipeline.process(f)
-    pipeline = PosePipeline(predictor, options)
+    pipeline = build_pipeline(predictor)
     proc = psutil.Process()
     cpu0 = proc.cpu_times()
     crops0 = predictor.crops
@@ -129,11 +169,11 @@ def subject_cost(model: Path, frames: list, counts: list[int], threads: int | No
     through the network as one batch, decoded), for each N, interleaved frame by frame so the
     ratios come from one run under the same load. The N cubes sit around the frame's own subject
     (its centre moved by up to a third of a cube), so every cube holds a realistic point cloud."""
-    from ..inference.pipeline import PipelineOptions, PosePipeline
+    from ..inference.pipeline import PipelineOptions, build_pipeline
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model, device=device, threads=threads, backend=backend)
-    pipeline = PosePipeline(predictor, PipelineOptions())
+    pipeline = build_pipeline(predictor, PipelineOptions(), detector="geometric")
     rng = np.random.default_rng(0)
     times: dict[int, list[float]] = {n: [] for n in counts}
     centres = []
@@ -161,11 +201,11 @@ def subject_cost(model: Path, frames: list, counts: list[int], threads: int | No
 def soak(model: Path, frames: list, total: int, threads: int | None, device: str, log=print,
          backend: str = "onnxruntime") -> dict:
     """Replay `frames` cyclically for `total` frames and sample RSS: memory must stay flat."""
-    from ..inference.pipeline import PosePipeline
+    from ..inference.pipeline import build_pipeline
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model, device=device, threads=threads, backend=backend)
-    pipeline = PosePipeline(predictor, run_defaults(predictor.info.target))
+    pipeline = build_pipeline(predictor)
     samples = []
     for i in range(total):
         pipeline.process(frames[i % len(frames)])
@@ -221,9 +261,6 @@ def print_results(results: list[BenchResult]) -> None:
             console.print(line + f", {r.fps / base.fps:.2f}x the fps")
 
 
-VIEWERS = ("none", "opencv", "open3d")
-
-
 def bench_app(viewer: str, model: Path, camera: str, input_path: Path | None, frames: int, target: str,
               threads: int | None, device: str, backend: str, source_fps: float, intrinsics: str | None = None,
               depth_encoding: str = "auto") -> dict:
@@ -271,35 +308,23 @@ def print_app_results(apps: list[dict], pipeline_fps: float, source_fps: float, 
                                                      if source_fps < camera_fps else ""), highlight=False)
 
 
-def bench_cli(models: list[Path], camera: str, input_path: Path | None, frames: int, threads: list[int],
-              device: str, as_json: bool, target: str, soak_frames: int = 0,
-              backends: list[str] | None = None, viewers: list[str] | None = None, intrinsics: str | None = None,
-              depth_encoding: str = "auto", subjects: list[int] | None = None,
-              precisions: list[str] | None = None) -> list[BenchResult]:
-    from ..resources import check_precision, shipped_model
+def bench_cli(opts: BenchOptions) -> list[BenchResult]:
+    """Measure per-stage latency, fps, CPU and memory of the real pipeline (and of the whole app with --viewer)."""
+    from ..resources import shipped_model
 
-    check_minimums(("--frames", frames, 1), ("--soak", soak_frames, 0))
-    subjects = sorted(set(subjects or []))
-    if any(n < 1 or n > 16 for n in subjects):
-        raise UserError(f"--subjects must lie in 1..16, got {subjects}")
-    precisions = [check_precision(p) for p in dict.fromkeys(precisions or [])]
-    if precisions and models:
-        raise UserError("--precision picks shipped models; with --model the files decide")
+    camera, input_path, frames, target, device = opts.camera, opts.input, opts.frames, opts.target, opts.device
+    intrinsics, depth_encoding, as_json, soak_frames = opts.intrinsics, opts.depth_encoding, opts.as_json, opts.soak
+    subjects, backends, viewers = opts.subjects, opts.backend, opts.viewer
     # auto: the file `run` would take; with another backend in the comparison, the one file all of them run (fp32)
-    auto_backend = "onnxruntime" if set(backends or ["onnxruntime"]) == {"onnxruntime"} else "openvino"
-    models = [Path(m) for m in models] or [shipped_model(target, p, device, auto_backend) for p in precisions or ["auto"]]
+    auto_backend = "onnxruntime" if set(backends) == {"onnxruntime"} else "openvino"
+    models = [Path(m) for m in opts.model] or [shipped_model(target, p, device, auto_backend)
+                                               for p in opts.precision or [TrackerOptions.precision]]
     for m in models:      # as `run` refuses it: timing a body model on hand scenes measures nothing
         if (model_target := read_model_info(m).target) != target:
             raise UserError(f"{m.name} is a {model_target} model but --target is {target}")
-    threads = threads or [0]
-    backends = [check_backend(b) for b in backends or ["onnxruntime"]]  # before the slow frame loading
-    viewers = list(dict.fromkeys(viewers or []))
-    for v in viewers:
-        if v not in VIEWERS:
-            raise UserError(f"unknown viewer '{v}' ({', '.join(VIEWERS)})")
-    from ..tracker import check_image_options
-    check_image_options(input_path, intrinsics, depth_encoding)
-    data, decode_ms = load_frames(camera, input_path, frames, target, intrinsics=intrinsics, depth_encoding=depth_encoding)
+    threads = opts.threads or [0]
+    data, decode_ms = load_frames(camera, input_path, frames, target, intrinsics=intrinsics, depth_encoding=depth_encoding,
+                                  topic=opts.topic)
     results = []
     for m in models:
         for b in backends:

@@ -1,17 +1,19 @@
 """`handpose-live doctor`: what this machine can run, checked for real (not just importable).
 
-Camera SDKs are loaded and asked for their version and connected devices, because an importable
-package can still lack its native library (or, for pyk4a, refuse to import next to NumPy 2).
+Camera SDKs are loaded and asked for their version and connected devices (each camera's `check`
+in `capture/cameras.py`), because an importable package can still lack its native library (or,
+for pyk4a, refuse to import next to NumPy 2).
 """
 from __future__ import annotations
 
-import ctypes.util
 import os
 import platform
 import sys
 
 from rich.console import Console
 from rich.table import Table
+
+from ..capture.cameras import CAMERAS
 
 
 def _check(fn):
@@ -55,32 +57,6 @@ def _providers_that_load(ort):
     return sess.get_providers()
 
 
-def _realsense():
-    libusb = ctypes.util.find_library("usb-1.0")
-    if not libusb:
-        return False, "libusb-1.0 missing: sudo apt-get install libusb-1.0-0"
-    import pyrealsense2 as rs
-    devices = [d.get_info(rs.camera_info.name) + " " + d.get_info(rs.camera_info.serial_number)
-               for d in rs.context().query_devices()]
-    return True, f"pyrealsense2 {rs.__version__}, libusb ok; devices: {', '.join(devices) if devices else 'none connected'}"
-
-
-def _kinect():
-    from ..capture.kinect import sdk_info
-    info = sdk_info()
-    devices = ", ".join(d["serial"] for d in info["devices"]) or "none connected"
-    engine = "depth engine present" if info["depth_engine"] else "depth engine MISSING (live depth will fail)"
-    name = os.path.basename(info["library"])
-    return True, f"Azure Kinect SDK {info['version']} ({info['origin']}: {name}, {engine}); devices: {devices}"
-
-
-def _orbbec():
-    from ..capture.orbbec import list_devices, sdk_version
-    version = sdk_version()
-    devices = ", ".join(f"{d['name']} {d['serial']} ({d['connection']})" for d in list_devices()) or "none connected"
-    return True, f"Orbbec SDK {version}; devices: {devices}"
-
-
 def _openvino():
     import openvino as ov
     return True, f"{ov.__version__.split('-')[0]}; devices: {', '.join(ov.Core().available_devices)} (--backend openvino)"
@@ -115,9 +91,7 @@ def run_doctor() -> int:
     rows.append(("PyTorch", _check(_torch), True))
     rows.append(("ONNX Runtime", _check(_onnxruntime), True))
     rows.append(("OpenVINO", _check(_openvino), False))
-    rows.append(("RealSense", _check(_realsense), False))
-    rows.append(("Azure Kinect", _check(_kinect), False))
-    rows.append(("Orbbec", _check(_orbbec), False))
+    rows += [(camera.label, _check(camera.check), False) for camera in CAMERAS.values() if camera.check is not None]
     rows.append(("Open3D", _check(_open3d), False))
     rows.append(("OpenCV", _check(_opencv), True))
     rows.append(("PyAV", _check(_pyav), False))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,29 @@ from ..evaluation.metrics import EvalResult, eval_intrinsics
 from ..evaluation.predictions import evaluate_files, write_uvd_file
 from ..evaluation.report import plot_success, print_table
 from ..fileio import FIGURE_FORMATS, atomic_write, check_format
+from ..options import option
+
+
+@dataclass(kw_only=True)
+class EvalOptions:
+    """`handpose-live eval` options (the command line is built from these fields)."""
+
+    dataset: str = option(help="nyu | icvl | msra (files); with --model also hands2017, itop, synthetic")
+    predictions: list[Path] = option([], "prediction file, one line per frame of J x (u v d); repeat to compare methods")
+    ground_truth: Path | None = option(None, "ground truth of the test set in the same u v d format "
+                                             "(needed with --predictions)")
+    plot: Path | None = option(None, "write the success-rate curve to this file (.png, .pdf or .svg)")
+    as_json: bool = option(False, "print the figures as JSON, one line per predictions file", "--json")
+    label: list[str] = option([], "method name per --predictions, in order (default: file name)")
+    model: Path | None = option(None, "ONNX model to evaluate on --data-root")
+    data_root: Path | None = option(None, "dataset folder for --model")
+    split: str = option("test", "dataset split for --model")
+    out: Path | None = option(None, "with --model: write its predictions (standard u v d format)")
+    limit: int = option(0, "with --model: evaluate only the first N frames (0 = all)")
+
+    def __post_init__(self) -> None:
+        if self.plot is not None:
+            check_format(self.plot, FIGURE_FORMATS, "--plot")
 
 
 def eval_files(dataset: str, predictions: list[Path], ground_truth: Path | None, labels: list[str],
@@ -57,12 +81,10 @@ def eval_model(model: Path, dataset: str, data_root: Path | None, split: str = "
     return ev.report
 
 
-def eval_cli(dataset: str, predictions: list[Path], ground_truth: Path | None = None, plot: Path | None = None,
-             as_json: bool = False, labels: list[str] | None = None, model: Path | None = None,
-             data_root: Path | None = None, split: str = "test", out: Path | None = None, limit: int = 0):
-    """What `handpose-live eval` does: a model over a dataset split, or prediction files."""
-    if plot is not None:
-        check_format(plot, FIGURE_FORMATS, "--plot")
-    if model is not None:
-        return eval_model(Path(model), dataset, data_root, split, out=out, plot=plot, as_json=as_json, limit=limit)
-    return eval_files(dataset, list(predictions), ground_truth, list(labels or []), as_json=as_json, plot=plot)
+def evaluate(opts: EvalOptions) -> dict | list[tuple[str, EvalResult]]:
+    """Evaluate prediction files, or a model on a dataset split, with the standard protocol."""
+    if opts.model is not None:
+        return eval_model(opts.model, opts.dataset, opts.data_root, opts.split, out=opts.out, plot=opts.plot,
+                          as_json=opts.as_json, limit=opts.limit)
+    return eval_files(opts.dataset, list(opts.predictions), opts.ground_truth, list(opts.label), as_json=opts.as_json,
+                      plot=opts.plot)

@@ -14,6 +14,7 @@ import numpy as np
 from ..data import open_dataset
 from ..errors import UserError
 from ..inference.predictor import Predictor
+from ..targets import get_target
 from .metrics import EvalResult, evaluate_xyz, map_at
 
 
@@ -58,7 +59,7 @@ def evaluate_model(model: Path, dataset_name: str, data_root: Path | None, split
     pred, gt = predict_dataset(predictor, dataset, limit=limit)
     result = evaluate_xyz(pred, gt)
     report = result.to_json()
-    if predictor.info.target == "body":
+    if get_target(predictor.info.target).metric == "map_10cm":
         m = map_at(pred, gt, 100.0)
         report["map_10cm"] = float(m.mean)
         report["map_10cm_per_joint"] = [float(v) for v in m.per_joint]

@@ -7,7 +7,7 @@ with a short focal length (a binned mode: Azure Kinect 320x288, fx 252) is strid
 largest stride, up to the file's, that keeps fx / stride >= MIN_FOCAL_PX. Longer focal lengths
 keep the file's stride: a coarser one found no more hands (`benchmarks/detector_stride.py`).
 Turning a pixel into a cube centre (depth, mean shift) is the centre estimator's job
-(`centre.py`), and deciding that a candidate is a hand is the pose network's (`pipeline.py`).
+(`centre/`), and deciding that a candidate is a hand is the pose network's (`pipeline.py`).
 The file describes itself: format, input stride and normalisation, threshold, training set
 (metadata key `handpose_live_detector`); the preprocessing here mirrors
 `modeling.detector.detector_input` in NumPy, so the inference path needs no torch for it.

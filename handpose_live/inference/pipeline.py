@@ -1,58 +1,38 @@
 """One frame through the stages: frame -> centres -> voxels -> model -> subjects (camera mm).
 
-Several subjects per frame (up to `max_subjects`): each tracked subject is followed from its
-previous joints (`CentreEstimator.track`); while fewer than `max_subjects` are tracked, the
-detector proposes new candidates outside the tracked cubes. All centres of a frame go through
-the network as one batch. The network then decides: a candidate whose mean heatmap peak is below
-`min_confidence` is dropped (a torso, a table edge or a wall gives flat heatmaps); a new candidate
-from geometric detection while another subject is kept needs the target's `extra_confidence`
-(0.5 for hands: on real SR305 frames with the person behind the hand, geometric candidates on
-clutter scored 0.41-0.48 and the hand 0.54-0.68; a single subject keeps the model's own gate, so
-one-hand behaviour is unchanged; a candidate of the learned detector has the detector's own
-evidence and keeps the model's gate too: a far, edge-on second hand scores ~0.45), and two
-candidates on the same subject (reference points closer than a quarter cube) keep the better one.
-
-A tracked subject's cube for the next frame is centred where the model put its reference point
-(the palm centre, the point the network was trained around) plus that point's motion over the
-last frame (`track_centre="predicted"`); the image-based tracking step checks that the subject
-is still there (enough points in its cube) and gives the fallback: when the predicted cube's
-heatmaps fall under the gate (a sudden move, frames far apart), the subject's point-mass centre
-is tried in the same frame. Centring on the previous joints' point mass
-instead (`"points"`, before) left the first pass off-centre in nearly every frame, so almost
-every frame took a second, re-centred pass: on 5 seeds x 600 frames of the synthetic camera the
-prediction cut the live error and the passes per frame (docs/results.md, "Live quality"). Bodies
-keep `"points"` (targets.py): on 3 x 300 frames of the synthetic body camera the prediction was
-worse there (e.g. 28.0 -> 36.2 mm on one seed), as the body model's cube centre is not its torso.
-
-Each subject keeps an `id` while it is tracked (a subject lost and found again gets a new id),
-its own One-Euro filter, its handedness (chirality averaged over the track, `gestures.py`) and
-its pinch state. With one subject tracked, looking for a second one costs a network pass per
-frame, so detection for additional subjects runs every `detect_every` frames while at least one
-subject is tracked, and every frame while none is.
-
+Up to `max_subjects` subjects: tracked ones are followed from their previous joints, and the
+detector proposes new candidates outside the tracked cubes (every `detect_every` frames while one
+is tracked, every frame while none is). All centres of a frame go through the network as one batch
+and the network decides: a mean heatmap peak under `min_confidence` drops a candidate, a new
+geometric candidate beside a kept subject needs the target's `extra_confidence`, and two candidates
+on one subject keep the better one. A tracked cube is centred on the model's reference point plus
+its last motion (`track_centre="predicted"`; bodies keep `"points"`), with the point-mass centre
+as the fallback. Each subject keeps an `id`, a One-Euro filter, handedness and pinch state.
 The pipeline only wires stages together and times them; each stage lives in its own module
-(centre.py, predictor.py, smoothing.py, gestures.py) and never reaches into another.
+(centre/, predictor.py, smoothing.py, gestures.py) and never reaches into another.
+Why, with measurements and history: docs/design-notes.md, `inference/pipeline.py`.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
 from ..geometry import camera_to_pixel
-from ..gestures import HandJoints, PinchEvents, chirality, grab_strength, handedness, pinch_strength
-from ..records import subjects_key
+from ..gestures import PinchEvents
+from ..resources import default_detector
 from ..skeletons import reference_point_mm
 from ..targets import get_target
 from ..types import DepthFrame, Joints, PoseResult, Subject
 from .centre import CentreConfig, CentreEstimator
+from .features import HandFeatures
 from .predictor import Predictor
 from .smoothing import OneEuroFilter
 
 _SAME_SUBJECT_FRACTION = 0.25    # reference points closer than this x cube are one subject
-_CHIRALITY_MEMORY = 0.9          # exponential average of a track's chirality, per frame
 
 
 @dataclass
@@ -83,6 +63,29 @@ class _Track:
     velocity_mm: np.ndarray | None = None     # its motion over the last frame
 
 
+def fit_recentred(predictor: Predictor, frame: DepthFrame, recentre_mm: float, passes: int, centres: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """The model around each centre [N,3], re-centred on its own joints while they sit more than
+    `recentre_mm` off the cube centre, at most `passes` times (the segmentation centre may be pulled
+    onto the forearm; a pass around the model's own reference point sees the whole hand).
+    Returns (centres, joints [N,J,3], confidence [N,J], stage ms)."""
+    centres = np.array(centres, np.float64)
+    joints, conf, stage = predictor.predict_centres(frame.depth_mm, frame.intrinsics, centres)
+    skeleton = predictor.info.skeleton
+    for _ in range(passes):
+        if recentre_mm <= 0:
+            break
+        refined = np.stack([reference_point_mm(skeleton, j) for j in joints])
+        again = np.linalg.norm(refined - centres, axis=1) > recentre_mm
+        if not again.any():
+            break
+        centres[again] = refined[again]
+        j2, c2, more = predictor.predict_centres(frame.depth_mm, frame.intrinsics, centres[again])
+        joints[again], conf[again] = j2, c2
+        stage = {k: stage[k] + more[k] for k in stage}
+    return centres, joints, conf, stage
+
+
 class PosePipeline:
     def __init__(self, predictor: Predictor, options: PipelineOptions | None = None):
         self.predictor = predictor
@@ -93,19 +96,19 @@ class PosePipeline:
             raise ValueError("max_subjects must be at least 1")
         info = predictor.info
         detector = None
-        if self.options.detector is not None and info.target == "hand":
+        if self.options.detector is not None and get_target(info.target).learned_detector:
             from .detector import HandDetector
             detector = HandDetector(self.options.detector)
         self.centre = CentreEstimator(CentreConfig.for_target(info.target, info.cube_mm), detector)
         default_gate = info.min_confidence if info.min_confidence is not None else 0.05
         self.min_confidence = self.options.min_confidence if self.options.min_confidence is not None else default_gate
         target = get_target(info.target)
-        self.subjects_key = subjects_key(target.name)
+        self.subjects_key = target.record_key
         self.recentre_mm = self.options.recentre_mm if self.options.recentre_mm is not None \
             else target.recentre_fraction * info.cube_mm
         self.recentre_passes = self.options.recentre_passes if self.options.recentre_passes is not None \
             else target.recentre_passes
-        self.hand = HandJoints(predictor.skeleton.joints) if target.name == "hand" else None
+        self.features = HandFeatures(predictor.skeleton.joints) if target.hand_features else None
         self.extra_confidence = max(self.min_confidence, target.extra_confidence)
         self.track_centre = self.options.track_centre or target.track_centre
         self._tracks: list[_Track] = []
@@ -117,24 +120,7 @@ class PosePipeline:
         self._tracks = []
 
     def _fit(self, frame: DepthFrame, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """The model around each centre [N,3], re-centred on its own joints while they sit off the cube
-        centre (the segmentation centre may be pulled onto the forearm; a pass around the model's own
-        reference point sees the whole hand). Returns (centres, joints [N,J,3], confidence [N,J], stage ms)."""
-        centres = np.array(centres, np.float64)
-        joints, conf, stage = self.predictor.predict_centres(frame.depth_mm, frame.intrinsics, centres)
-        skeleton = self.predictor.info.skeleton
-        for _ in range(self.recentre_passes):
-            if self.recentre_mm <= 0:
-                break
-            refined = np.stack([reference_point_mm(skeleton, j) for j in joints])
-            again = np.linalg.norm(refined - centres, axis=1) > self.recentre_mm
-            if not again.any():
-                break
-            centres[again] = refined[again]
-            j2, c2, more = self.predictor.predict_centres(frame.depth_mm, frame.intrinsics, centres[again])
-            joints[again], conf[again] = j2, c2
-            stage = {k: stage[k] + more[k] for k in stage}
-        return centres, joints, conf, stage
+        return fit_recentred(self.predictor, frame, self.recentre_mm, self.recentre_passes, centres)
 
     def process(self, frame: DepthFrame) -> PoseResult:
         t0 = time.perf_counter()
@@ -187,7 +173,8 @@ class PosePipeline:
         latency.update(stage)
         t2 = time.perf_counter()
         subjects = self._keep(frame, centres_arr, joints, conf, owners, learned)
-        gestures = [g for s in subjects for g in self._gestures(s)]
+        gestures = [] if self.features is None else \
+            [g for s in subjects for g in self.features.events(s, next(t for t in self._tracks if t.id == s.id))]
         latency["decode"] = (time.perf_counter() - t2) * 1e3
         return PoseResult(frame.index, frame.timestamp_ms, subjects, self.subjects_key, gestures, latency)
 
@@ -239,18 +226,31 @@ class PosePipeline:
         names = self.predictor.skeleton.joints
         subject = Subject(track.id, centre, Joints(joints, names), Joints(conf, names), score,
                           Joints(camera_to_pixel(joints, frame.intrinsics)[:, :2], names))
-        if self.hand is not None:
-            c = chirality(joints, self.hand)
-            if c is not None:
-                track.chirality = c if track.chirality is None else \
-                    _CHIRALITY_MEMORY * track.chirality + (1 - _CHIRALITY_MEMORY) * c
-            if track.chirality is not None:
-                subject.handedness, subject.handedness_score = handedness(track.chirality)
-            subject.pinch = pinch_strength(joints, self.hand)
-            subject.grab = grab_strength(joints, self.hand)
+        if self.features is not None:
+            self.features.add(subject, track, joints)
         return subject
 
-    def _gestures(self, subject: Subject) -> list[dict]:
-        track = next(t for t in self._tracks if t.id == subject.id)
-        event = track.pinch.update(subject.pinch)
-        return [] if event is None else [{"type": event, "id": subject.id}]
+
+def resolve_detector(detector: str | Path | None, target: str) -> Path | None:
+    """`--detector` as a file: "auto" is the shipped learned detector when the target has one and it is
+    installed; "geometric" (or None) is no file (geometric search); anything else is the file given."""
+    if detector is None or str(detector) == "geometric":
+        return None
+    if str(detector) == "auto":
+        return default_detector() if get_target(target).learned_detector else None
+    return Path(detector)
+
+
+def build_pipeline(predictor: Predictor, options: PipelineOptions | None = None, *, target: str | None = None,
+                   detector: str | Path | None = "auto") -> PosePipeline:
+    """The one place a pipeline is assembled (`Tracker`, `bench` and the benchmark scripts): the model
+    is checked against `target` when one is asked for, `detector` resolved (`resolve_detector`), and
+    `options` default to what `run` uses (the target's default number of subjects)."""
+    info = predictor.info
+    if target is not None and get_target(target).name != info.target:
+        raise UserError(f"{predictor.path.name} is a {info.target} model but --target is {target}")
+    if options is None:
+        options = PipelineOptions(max_subjects=get_target(info.target).default_subjects)
+    if options.detector is None:
+        options = replace(options, detector=resolve_detector(detector, info.target))
+    return PosePipeline(predictor, options)

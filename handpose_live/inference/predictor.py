@@ -22,6 +22,7 @@ from .runtime import keep_freed_memory, open_session
 class Predictor:
     def __init__(self, model_path: Path, device: str = "auto", threads: int | None = None,
                  backend: str = "onnxruntime"):
+        self.path = Path(model_path)
         self.session = open_session(model_path, backend=backend, device=device, threads=threads)
         self.info = self.session.info
         self.device = torch.device("cuda" if self.session.on_gpu else "cpu")

@@ -139,14 +139,16 @@ def _init_weights(model: nn.Module) -> None:
                 nn.init.constant_(m.bias, 0)
 
 
+NETWORKS: dict[str, type[nn.Module]] = {"v2v-full": V2VNet, "v2v-lite": V2VLite}   # arch -> network (PRESETS' keys)
+
+
 def build_model(config: V2VConfig) -> nn.Module:
-    if config.arch == "v2v-full":
-        if config.input_grid != 2 * config.output_grid:
-            raise UserError("v2v-full needs input_grid == 2 * output_grid")
-        return V2VNet(config)
-    if config.arch == "v2v-lite":
-        return V2VLite(config)
-    raise UserError(f"unknown architecture '{config.arch}' (known: {', '.join(PRESETS)})")
+    network = NETWORKS.get(config.arch)
+    if network is None:
+        raise UserError(f"unknown architecture '{config.arch}' (known: {', '.join(PRESETS)})")
+    if network is V2VNet and config.input_grid != 2 * config.output_grid:
+        raise UserError("v2v-full needs input_grid == 2 * output_grid")
+    return network(config)
 
 
 def count_parameters(model: nn.Module) -> int:

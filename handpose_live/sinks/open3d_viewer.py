@@ -1,26 +1,14 @@
 """3D viewer: the point cloud around the subjects and their skeletons, seen from the sensor.
 
-Uses Open3D's legacy Visualizer because it renders headless (EGL offscreen when there is no
-DISPLAY, or under xvfb-run) at interactive rates on a CPU, unlike the new renderer. Line
-widths are ignored by its GL backend, so bones are cylinders and joints are spheres: one
-mesh per subject slot whose vertices are recomputed from unit templates (numpy, no rebuild)
-when the joints change. There are as many slots as subjects seen at once (made once, when first
-needed, and kept); a slot without a subject is collapsed to a point.
-
-The legacy Visualizer draws no text, so the 2D annotations the OpenCV overlay has (status: fps,
-frame, subjects found and how to quit; the legend of the finger colours; each subject's box and
-label "#3 right 0.97" in its own colour) are drawn as geometry (`Hud`): the same small images
-(`overlay.Panel`), cut into runs of equal colour along each pixel row, each run one unlit line
-segment placed just beyond the near plane where it covers exactly those pixels of the window.
-So the window and its screenshot show them alike, headless too.
-
-A draw costs about as much as the pose itself on a CPU (software GL under Xvfb), and Open3D keeps
-Python's GIL while it renders, so `run` drives this viewer from `ViewerThread`: it draws only the
-newest result, at most at the display rate, and only what changed (the cloud and the annotations;
-the skeletons and the view when they moved). The view frames every subject and follows them
-through every result, drawn or skipped (`observe`), so skipping stale results does not change
-where it looks; it moves only when the subjects moved by a few per cent of their box, and then
-eases there, so trembling joints do not shake it.
+Open3D's legacy Visualizer, because it renders headless (EGL offscreen, or under xvfb-run) at
+interactive rates on a CPU. Its GL backend ignores line widths, so bones are cylinders and joints
+spheres: one mesh per subject slot, its vertices recomputed from unit templates when joints change.
+It draws no text, so the OpenCV overlay's 2D annotations (`overlay.Panel`: status, legend, labelled
+boxes) are drawn as geometry (`Hud`), alike in the window and its screenshots, headless too.
+A draw is slow and holds the GIL, so `run` drives this viewer from `ViewerThread` and it redraws
+only what changed. The view frames every subject through every result, drawn or skipped
+(`observe`), and moves only when they moved enough, easing there, so trembling joints do not shake it.
+How each part works: docs/design-notes.md, `sinks/open3d_viewer.py`.
 """
 from __future__ import annotations
 
@@ -34,6 +22,7 @@ from ..errors import UserError
 from ..fileio import atomic_path
 from ..geometry import cube_roi_px, pixel_to_camera_mm
 from ..skeletons import Skeleton
+from ..targets import get_target
 from ..types import DepthFrame, PoseResult
 from .base import FpsMeter, Viewer, display_available
 from .files import check_writable_target
@@ -348,8 +337,8 @@ class Open3DViewer(Viewer):
         self._slots: list[SkeletonMesh] = []
         self._slot_joints: list[np.ndarray | None] = []   # the joints each slot's mesh shows
         self._added = False
-        if max_subjects is None:     # `run`'s defaults: --max-hands 2, --max-people 1
-            max_subjects = 1 if skeleton.target == "body" else 2
+        if max_subjects is None:     # `run`'s default for the target
+            max_subjects = get_target(skeleton.target).default_subjects
         for _ in range(max(1, int(max_subjects))):
             self._add_slot()
         self._hud = Hud(self.width, self.height)

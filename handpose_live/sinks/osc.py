@@ -1,34 +1,15 @@
 """Stream each frame as OSC (Open Sound Control) over UDP: TouchDesigner, Max/MSP, Pure Data, Unity, Unreal.
 
-`handpose-live run --osc 127.0.0.1:9000`. A frame's messages travel in one OSC bundle whose time
-tag is the wall-clock time of sending; a frame too big for one datagram of `MAX_DATAGRAM` bytes
-(about four hands) is split at message boundaries into several bundles with the same time tag,
-`/frame` always in the first. `<s>` is `hand` (`--target hand`) or `person` (`--target body`),
-`<id>` the subject's tracking id, `<name>` a joint name of the model's skeleton (`wrist`,
-`thumb_tip`, `index_tip`, ... for hands). Only OSC 1.0 types: i int32, f float32, s string.
-
-| address | arguments |
-| --- | --- |
-| `/frame` | frame i, timestamp_ms f (since the stream's first frame), count i (subjects in this frame) |
-| `/<s>/<id>/joint/<name>` | x f, y f, z f (mm, camera space: x right, y down, z forward) |
-| `/<s>/<id>/joints` | x0 y0 z0 x1 y1 z1 ... (3 J floats, the joints in skeleton order) |
-| `/<s>/<id>/confidence` | J floats (heatmap peaks, 0..1) |
-| `/<s>/<id>/centre` | x f, y f, z f (mm, the centre of the cube the model saw) |
-| `/<s>/<id>/score` | score f (detection score) |
-| `/<s>/<id>/handedness` | "left" or "right" s, score f (hands; 0 when unknown) |
-| `/<s>/<id>/pinch`, `/<s>/<id>/grab` | strength f, 0..1 (hands, when the pipeline reports them) |
-| `/<s>/<id>/gesture` | type s, e.g. "pinch_start", "pinch_end" |
-| `/<s>/lost` | id i: the subject of this id is gone (sent once, in the first frame without it) |
-| `/skeleton/joints` | the joint names, in order (at the start and every `HEADER_EVERY_S` seconds) |
-| `/skeleton/bones` | pairs of joint indices a0 b0 a1 b1 ... i (same schedule) |
-
-`timestamp_ms` counts from the stream's first frame because a float32 holds a millisecond clock
-exactly for 4.6 hours only; the source's own clock is in the JSON record (`--udp`, `--ws`). A
-receiver that honours time tags (python-osc with `strict_timing`) needs its clock in step with
-this machine's (NTP), or it holds bundles back by the difference.
-
-Like `--udp`, OSC is fire-and-forget: the socket never blocks, and a receiver that is missing or
-slow costs nothing but the datagrams, which are counted (`dropped`), never raised.
+`handpose-live run --osc 127.0.0.1:9000`. A frame's messages travel in one OSC bundle time-tagged
+with the wall clock at sending, split at message boundaries into bundles with the same tag when over
+`MAX_DATAGRAM` bytes (`/frame` always first); only OSC 1.0 types (i int32, f float32, s string).
+Addresses (`<s>`: `hand` or `person`; `<id>`: tracking id; `<name>`: a joint of the skeleton):
+`/frame`, `/<s>/<id>/joint/<name>`, `/<s>/<id>/joints`, `/<s>/<id>/confidence`, `/<s>/<id>/centre`,
+`/<s>/<id>/score`, `/<s>/<id>/handedness`, `/<s>/<id>/pinch`, `/<s>/<id>/grab`, `/<s>/<id>/gesture`,
+`/<s>/lost`, and `/skeleton/joints` and `/skeleton/bones` at the start and every `HEADER_EVERY_S`.
+Their arguments: README.md, "Outputs: OSC and WebSocket"; in full, with why `timestamp_ms` counts
+from the first frame: docs/design-notes.md, `sinks/osc.py`. Fire-and-forget like `--udp`: the
+socket never blocks, and datagrams a missing or slow receiver loses are counted (`dropped`), never raised.
 """
 from __future__ import annotations
 
@@ -39,6 +20,7 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ..errors import UserError
+from ..targets import TARGETS, target_for_key
 from ..types import DepthFrame, PoseResult
 from .base import Sink
 from .udp import parse_host_port
@@ -66,6 +48,11 @@ def _address_word(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in str(name)) or "_"
 
 
+def _noun(record_key: str | None) -> str:
+    """The noun of the target whose records use `record_key` (a header without `noun`: older streams)."""
+    return (target_for_key(record_key) or TARGETS["hand"]).noun
+
+
 class OscSender(Sink):
     """Sends every frame as OSC bundles to one UDP address (see the module docstring for the addresses)."""
 
@@ -79,7 +66,7 @@ class OscSender(Sink):
         self.max_datagram = int(max_datagram)
         self.sent = 0            # datagrams sent
         self.dropped = 0         # datagrams the OS refused (no receiver, buffer full): counted, never raised
-        self.subject: str | None = None     # "hand" | "person", from the header (else from the record)
+        self.subject: str | None = None     # the subjects' noun (hand, person): the header's, else the record key's
         self.joint_names: list[str] = []
         self.bones: list[list[int]] = []
         self._seen: set[int] = set()
@@ -89,7 +76,7 @@ class OscSender(Sink):
         self._sock.setblocking(False)
 
     def begin(self, header: dict) -> None:
-        self.subject = "person" if header.get("subjects_key") == "people" or header.get("target") == "body" else "hand"
+        self.subject = header.get("noun") or _noun(header.get("subjects_key"))
         self.joint_names = [_address_word(n) for n in header.get("joint_names") or []]
         self.bones = [list(b) for b in header.get("bones") or []]
         self._send_header()
@@ -104,7 +91,7 @@ class OscSender(Sink):
             self._t0_ms = float(record["timestamp_ms"])
         if not self.joint_names and subjects:       # no header: name joints by index
             self.joint_names = [str(j) for j in range(len(subjects[0]["joints_mm"]))]
-        s = self.subject or ("person" if result.subjects_key == "people" else "hand")
+        s = self.subject or _noun(result.subjects_key)
         out = [_message("/frame", record["frame"], float(record["timestamp_ms"]) - self._t0_ms, len(subjects))]
         ids = set()
         for subj in subjects:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..geometry import camera_to_pixel
 from ..skeletons import Skeleton
+from ..targets import count_words, get_target
 from ..types import DepthFrame, Intrinsics, PoseResult, Subject
 
 # Half of the depth window shown in full colour around the subjects: narrow enough that the
@@ -73,21 +74,16 @@ def subject_bgr(subject_id: int) -> tuple[int, int, int]:
 
 
 def subject_label(subject: Subject, target: str) -> str:
-    """"#3 right 0.97" (id, hand side, its score), "#3 hand" (side unknown) or "#1 person"."""
-    if target == "body":
-        return f"#{subject.id} person"
+    """"#3 right 0.97" (id, hand side, its score), or "#3 hand" / "#1 person" (no side: the target's noun)."""
     if subject.handedness is None:
-        return f"#{subject.id} hand"
+        return f"#{subject.id} {get_target(target).noun}"
     score = "" if subject.handedness_score is None else f" {float(subject.handedness_score):.2f}"
     return f"#{subject.id} {subject.handedness}{score}"
 
 
 def status_lines(result: PoseResult, target: str, fps: float | None = None, hint: bool = False) -> list[str]:
     """The status text: fps and frame, subjects found, and how to quit (in a window)."""
-    noun = "person" if target == "body" else "hand"
-    count = len(result.subjects)
-    found = f"no {noun}" if not count else f"{count} {'people' if noun == 'person' and count > 1 else noun}" \
-        + ("s" if noun == "hand" and count > 1 else "")
+    found = count_words(get_target(target), len(result.subjects))
     first = f"frame {result.frame_index}" if fps is None else f"{fps:.1f} fps  frame {result.frame_index}"
     return [first, found] + ([QUIT_HINT] if hint else [])
 

@@ -1,27 +1,14 @@
 """A viewer on a thread of its own, so that drawing never costs the camera rate.
 
-Why: drawing one frame (an Open3D point cloud under software GL, the OpenCV overlay through Qt)
-costs as much as estimating its pose or more. Done in the app loop, it set the app's pace: `run`
-with a viewer ran at 11-16 fps and dropped 7-47 % of a 30 fps camera's frames while the pipeline
-alone reaches 100+ fps. Here the pipeline hands each result to the viewer through a latest-only
-slot (`LatestSlot`, like the capture thread's latest-frame slot) and never waits for drawing; the
-viewer thread draws the newest result at most `rate_hz` times a second and skips the stale ones.
-
-GUI toolkits (GLFW under Open3D, Qt or GTK under OpenCV) must be driven from the thread that
-created the window, so this thread owns the viewer for its whole life: it creates it, draws,
-polls the window's events, takes screenshots and destroys it. Other threads only put results,
-read `quit_requested`, and ask for a screenshot or the end, which the thread carries out.
-
-Drawing still takes CPU from the pipeline, and Open3D keeps Python's GIL while it renders, so a
-draw stalls the pipeline's Python code too. The thread therefore draws at most `rate_hz` times a
-second and spends at most a share of the wall time drawing: `MAX_DRAW_SHARE` while the pipeline
-keeps up, halved (down to `MIN_DRAW_SHARE`) each time the results show frames the pipeline missed
-(gaps in the frame numbers of a live source), grown back while none are missed. A machine too slow
-for both shows fewer frames instead of processing fewer. A viewer nobody can see (no display:
-`showing` False) draws only when an image is needed (a screenshot, the close).
-
-An exception in the viewer thread ends it and is raised by the next `write` (or `close`), in the
-app's thread, where the CLI turns it into one line; no call here waits without a time limit.
+Drawing a frame costs as much as estimating its pose or more, so the pipeline hands each result
+through a latest-only slot (`LatestSlot`) and never waits; this thread draws the newest result at
+most `rate_hz` times a second and skips stale ones. GUI toolkits must be driven from the thread
+that created the window, so this thread owns the viewer for its whole life; other threads only
+put results, read `quit_requested` and ask for a screenshot or the end. A draw also holds the GIL,
+so the thread spends at most `MAX_DRAW_SHARE` of the wall time drawing, halved down to
+`MIN_DRAW_SHARE` while the pipeline misses frames: a slow machine shows fewer frames rather than
+processing fewer. An exception here ends the thread and is raised by the next `write` or `close`;
+no call waits without a time limit. Why, with measurements: docs/design-notes.md, `sinks/viewer_thread.py`.
 """
 from __future__ import annotations
 

@@ -1,26 +1,14 @@
 """A WebSocket server streaming the JSON records, and the page that draws them in a browser.
 
-`handpose-live run --ws 8765` serves, on one port: the page at http://127.0.0.1:8765/ (the files of
-`handpose_live/web/`, nothing else) and the stream at ws://127.0.0.1:8765/ws. Each client gets the
-stream header (`records.stream_header`: joint names, bones, intrinsics) as its first message, then
-the newest frame record (`PoseResult.to_record()`, the same JSON as `--udp` and `--output`).
-
-Never in the pipeline's way: the server runs on a thread with its own asyncio loop; `write` only
-stores the newest record and wakes that loop, and returns at once. A client that reads slowly
-gets the newest record when it is ready for one, never a backlog; one that stops reading stalls
-nobody but itself and is dropped when a record has waited `2 * PING_S` seconds for it (or when
-it leaves a keepalive ping unanswered for `PING_S` seconds).
-
-Nobody gets in where they should not:
-- it listens on 127.0.0.1 unless the user names another host (`--ws 0.0.0.0:8765`);
-- a browser may open the stream only from the page's own origin (`http://127.0.0.1:8765`,
-  `http://localhost:8765`, or the named host): a page of any other site gets 403, which stops
-  cross-site WebSocket hijacking and DNS rebinding; clients without an Origin (programs) may connect;
-- it serves the page's own files from memory (a fixed list), any other path is 404;
-- at most `MAX_CLIENTS` clients at once (more get 503); a client is not expected to send anything:
-  what it sends is read and ignored, a message over `MAX_MESSAGE` bytes or more than
-  `MAX_MESSAGES_PER_S` messages a second closes that client (1009 / 1008), no one else notices;
-- server errors are logged to the `handpose_live.sinks.websocket` logger, never raised into the pipeline.
+`handpose-live run --ws 8765` serves on one port the page (http://127.0.0.1:8765/, the files of
+`handpose_live/web/`) and the stream (ws://127.0.0.1:8765/ws): the stream header first, then the
+newest frame record (the JSON of `--udp` and `--output`). Never in the pipeline's way: the server
+runs on a thread with its own asyncio loop and `write` only stores the newest record; a slow client
+gets the newest record when it is ready, never a backlog, and one that stops reading is dropped
+(`PING_S`). Nobody gets in where they should not: loopback unless a host is named, the stream only
+from the page's own origin (no cross-site hijacking or DNS rebinding), a fixed list of files, bounded
+clients and messages (`MAX_CLIENTS`, `MAX_MESSAGE`, `MAX_MESSAGES_PER_S`), and errors logged, never
+raised into the pipeline. Each rule in full: docs/design-notes.md, `sinks/websocket.py`.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Frame i is drawn from the random stream (seed, i) alone, so any shard can be re-rendered
 identically, an interrupted run continues with --append, and datasets with different seeds
 (train / test) share no frame. `--count` is the dataset's total size: rerunning the same
-command with --append renders only what is missing.
+command with --append renders only what is missing. The `synth` command is `commands/synth.py`.
 
 index.json records every setting that decides the frames (`dataset_settings`): generator
 version, world (`classic` or `crowded`, see world.py), target, cube, camera, seed, the hand-pose
@@ -21,7 +21,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..calib import load_intrinsics
 from ..errors import UserError
 from ..fileio import IMAGE_FORMATS, atomic_write, check_format, remove_temporaries
 from ..geometry import camera_to_pixel
@@ -32,7 +31,7 @@ from ..types import Intrinsics
 from . import shards as sh
 from .hand import PRIOR_FRACTION, nyu_prior
 from .sensor import SENSORS
-from .world import BODY_SENSOR_MIX, HAND_SENSOR_MIX, WORLDS, check_target, render_frame, sample_scene
+from .world import WORLDS, check_target, render_frame, sample_scene, scene_of
 
 # synth-2: the hand-pose prior comes from the packaged hand_prior.npz (float32), never from
 # a data folder beside the checkout; index.json records the prior, its share and the sensor model.
@@ -74,14 +73,14 @@ def _sensor_settings(name: str) -> dict:
 def dataset_settings(target: str, intr: Intrinsics, seed: int, world: str = "classic") -> dict:
     """Everything besides the frame number that decides a dataset's frames (JSON-ready)."""
     hand_prior = None
-    if target == "hand":
+    if scene_of(target).hand_prior:
         prior = nyu_prior()
         hand_prior = {"sha256": prior.sha256, "fraction": PRIOR_FRACTION, "frames": len(prior),
                       "source": prior.provenance.get("source"), "source_sha256": prior.provenance.get("source_sha256")}
     if world == "classic":
         sensor = _sensor_settings("d4xx")
     else:
-        mix = HAND_SENSOR_MIX if target == "hand" else BODY_SENSOR_MIX
+        mix = scene_of(target).sensor_mix
         sensor = {"mix": dict(mix), "models": {name: _sensor_settings(name) for name in mix}}
     return {"generator_version": GENERATOR_VERSION, "world": world, "target": target, "cube_mm": get_target(target).cube_mm,
             "camera": intr.to_dict(), "seed": int(seed), "hand_prior": hand_prior, "sensor": sensor}
@@ -233,21 +232,3 @@ def write_preview(root: str | Path, path: str | Path) -> None:
         raise UserError(f"cannot encode preview as {path.suffix}")
     atomic_write(path, lambda f: f.write(buf.tobytes()))
 
-
-def synth_cli(target: str, count: int, out: Path, camera: str, seed: int, preview: Path | None, append: bool,
-              world: str = "crowded") -> None:
-    check_target(target)
-    check_world(world)
-    if preview is not None:
-        check_format(preview, IMAGE_FORMATS, "--preview")
-    intr = load_intrinsics(camera)
-    index = generate_dataset(out, target, count, intr, seed=seed, append=append, world=world)
-    fps = index.get("frames_per_s")
-    if fps is None:
-        print(f"{out}: already holds {index['count']} frames, nothing to render")
-    else:
-        print(f"{out}: {index['count']} {target} frames ({index.get('world', 'classic')} world) "
-              f"in {len(index['shards'])} shards, {fps:.1f} frames/s")
-    if preview is not None:
-        write_preview(out, preview)
-        print(f"preview: {preview}")

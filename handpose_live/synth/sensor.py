@@ -1,34 +1,14 @@
 """A RealSense-like depth sensor applied to a noise-free render.
 
-Model (active stereo, baseline B = 50 mm, depth measured from the left imager):
-1. Stereo shadow: a pixel the right imager cannot see (hidden behind a nearer surface to its
-   right, i.e. its right-image column u - fx*B/z is not left of every nearer point to its right)
-   reads 0. This is the invalid band left of foreground objects that D4xx cameras show.
-2. Grazing angles: away from silhouettes, where the angle between the surface normal and
-   the viewing ray exceeds ~80 degrees (cos < 0.17), pixels are lost with probability 0.8.
-3. Silhouette edges: pixels with a depth jump above 20 mm in their 3x3 neighbourhood are lost
-   with probability 0.4.
-4. Depth noise: Gaussian, sigma_mm = z_mm^2 * subpixel / (fx * B) with subpixel = 0.08 px, the
-   stereo RMS-error formula (for a D435 at 640x480, fx = 383: 1.04 mm at 0.5 m, 4.2 mm at
-   1 m, 16.7 mm at 2 m), multiplied by 1 / max(cos_slant, 0.35), cos_slant = normal . optical axis, on slanted
-   surfaces (not at silhouettes); a fronto-parallel wall has the plain sigma everywhere.
-5. Holes: a few random discs of radius 1-3 px (about 1 per 4000 px) and 0.2 % isolated
-   dropped pixels.
-6. Range: depths outside [min_depth_mm, max_depth_mm] read 0; quantised to the depth unit
-   (1 mm for depth_scale_m = 0.001, or the sensor's own `unit_mm`).
-7. Structured light (`disparity_step_px` > 0): the noisy disparity is rounded to that step
-   before it becomes depth again, which gives the Kinect v1's depth terraces; `edge_grow_px`
-   widens the lost band at silhouettes (its correlation window blurs edges away).
+An active-stereo model (baseline B, depth from the left imager) with these effects, in order:
+the stereo shadow (pixels the right imager cannot see read 0), losses at grazing angles and at
+silhouette edges, depth noise growing as z^2 (the stereo RMS-error formula, more on slanted
+surfaces), random holes, the range limits and quantisation to the depth unit, and for structured
+light (`disparity_step_px` > 0) disparity terraces and a wider lost band at silhouettes.
 Every random draw comes from the `np.random.Generator` passed in, so a seed fixes the output.
-
-`SENSORS` names three families. The crowded synthetic world (`world.py`) draws one per frame
-so a model sees more than one camera's kind of noise:
-- `d4xx`: the defaults above (RealSense D415/D435/D455, active stereo).
-- `sr300`: RealSense SR300/SR305 coded light: 0.125 mm depth unit and 0.2-1.5 m range (Zabatani
-  et al., TPAMI 2020); the noise level and the lost edge band are estimates, not measured.
-- `kinect-v1`: structured light, baseline 75 mm and disparity in 1/8 px at f = 580 px (as
-  simkinect, ICRA 2014); 0.07 px disparity noise, i.e. the error growing as z^2 to about 4 cm at
-  5 m (Khoshelham & Elberink, Sensors 2012); near range 0.4 m (near mode) is an estimate.
+`SENSORS` names three families (`d4xx`, `sr300`, `kinect-v1`); the crowded synthetic world
+(`world.py`) draws one per frame so a model sees more than one camera's kind of noise.
+Each effect's formula and parameters, and their sources: docs/design-notes.md, `synth/sensor.py`.
 """
 from __future__ import annotations
 

@@ -1,27 +1,14 @@
 """On-disk format of a synthetic dataset, and its atomic writes.
 
-A dataset folder holds `index.json` and shards `shard-00000.npz`, `shard-00001.npz`, ...
-(`np.savez_compressed`). Shard k holds the frames k*shard_size .. k*shard_size + count - 1:
-
-    depth_mm      uint16 [sum of crop pixels]  every frame's depth crop, row-major, concatenated
-                                               (millimetres, 0 = invalid)
-    depth_offset  int64  [N + 1]               crop i is depth_mm[depth_offset[i]:depth_offset[i+1]]
-    roi_px        int32  [N, 4]                crop window (u0, v0, u1, v1) in the full image, end
-                                               exclusive; crop i has shape (v1 - v0, u1 - u0)
-    joints_mm     float32 [N, J, 3]            ground-truth joints, camera mm (x right, y down, z fwd)
-    visible       bool   [N, J]                joint not occluded (see world.joint_visibility)
-    centre_mm     float32 [N, 3]               cube centre (palm centre for hands, torso for bodies)
-    frame_index   int64  [N]                   global frame number (its random stream is (seed, it))
-    intrinsics    float64 [6]                  fx, fy, cx, cy, width, height
-
-The crop is the projection of the cube (250 mm hands, 2000 mm bodies) around the centre,
-clipped to the image. `index.json` holds: format, version, the settings that decide the frames
-(generate.dataset_settings: generator_version, target, cube_mm, camera (Intrinsics.to_dict()),
-seed, hand_prior = {sha256 (content hash of the packaged prior), fraction, frames, source,
-source_sha256} or null for bodies, sensor = {name, parameters}), skeleton, shard_size, count and
-shards = [{"file", "count", "first_frame"}]. Only shards listed in the index belong to the
-dataset; each file and the index are written to a temporary file, fsynced and renamed into
-place, so a killed run leaves either the old or the new version, never half a shard.
+A dataset folder holds `index.json` and shards `shard-00000.npz`, ... (`np.savez_compressed`);
+shard k holds frames k*shard_size onwards. A frame is stored as its depth crop, the projection of
+the cube around its centre clipped to the image, so a shard holds `depth_mm` (uint16, all crops
+concatenated), `depth_offset`, `roi_px`, `joints_mm`, `visible`, `centre_mm`, `frame_index` and
+`intrinsics`. `index.json` holds the settings that decide the frames (`generate.dataset_settings`),
+the skeleton and the list of shards. Only shards listed in the index belong to the dataset; each
+file and the index are written to a temporary file, fsynced and renamed into place, so a killed
+run leaves either the old or the new version, never half a shard.
+Every array's dtype, shape and meaning, and the index's keys: docs/design-notes.md, `synth/shards.py`.
 """
 from __future__ import annotations
 

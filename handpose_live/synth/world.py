@@ -18,6 +18,7 @@ than (joint depth - joint surface radius - 10 mm), i.e. nothing occludes it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -199,15 +200,38 @@ def sample_body_scene(rng: np.random.Generator, intr: Intrinsics, view: str | No
     return subject, background
 
 
+def _hand_scene(rng: np.random.Generator, intr: Intrinsics, world: str) -> tuple[Subject, Background, str]:
+    subject, background = sample_hand_scene(rng, intr)
+    sensor = crowd_hand_scene(rng, intr, subject, background) if world == "crowded" else "d4xx"
+    return subject, background, sensor
+
+
+def _body_scene(rng: np.random.Generator, intr: Intrinsics, world: str) -> tuple[Subject, Background, str]:
+    subject, background, rot, eye = _body_view(rng, None)
+    sensor = crowd_body_scene(rng, background, rot, eye) if world == "crowded" else "d4xx"
+    return subject, background, sensor
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One synthetic scene (a target profile's `synthetic_scene`): how it is drawn and what decides it."""
+
+    sample: Callable[[np.random.Generator, Intrinsics, str], tuple[Subject, Background, str]]
+    sensor_mix: dict            # the crowded world's sensors and their shares
+    hand_prior: bool            # poses drawn partly from the packaged hand-pose prior
+
+
+SCENES = {"hand": Scene(_hand_scene, HAND_SENSOR_MIX, True), "body": Scene(_body_scene, BODY_SENSOR_MIX, False)}
+
+
+def scene_of(target: str) -> Scene:
+    return SCENES[get_target(target).synthetic_scene]
+
+
 def sample_scene(target: str, rng: np.random.Generator, intr: Intrinsics, world: str = "classic"
                  ) -> tuple[Subject, Background, SensorModel]:
     """The subject, its surroundings and the sensor that sees them, for `world` (see WORLDS)."""
-    if target == "hand":
-        subject, background = sample_hand_scene(rng, intr)
-        sensor = crowd_hand_scene(rng, intr, subject, background) if world == "crowded" else "d4xx"
-    else:
-        subject, background, rot, eye = _body_view(rng, None)
-        sensor = crowd_body_scene(rng, background, rot, eye) if world == "crowded" else "d4xx"
+    subject, background, sensor = scene_of(target).sample(rng, intr, world)
     return subject, background, SENSORS[sensor]
 
 

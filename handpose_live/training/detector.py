@@ -218,7 +218,3 @@ def export_detector(net: HandDetectorNet, config: DetectorConfig, out: Path, tra
             got = sess.run(None, {"depth_input": x.numpy()})[0]
             if got.shape != ref.shape or float(np.abs(got - ref).max()) > 1e-3:
                 raise UserError(f"exported detector disagrees with PyTorch at {h}x{w}")
-
-
-def train_detector_cli(args: DetectorTrainArgs) -> None:
-    train_detector(args)

@@ -11,9 +11,7 @@ Everything is loaded with `weights_only=True`: a checkpoint never executes code.
 """
 from __future__ import annotations
 
-import inspect
 import json
-import math
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -214,63 +212,11 @@ def export_checkpoint(checkpoint: Path, out: Path, *, arch=None, skeleton=None, 
     return export_model(model, meta, out, with_heatmaps=with_heatmaps, opset=opset, log=log)
 
 
-def export_cli(checkpoint: Path, out: Path, *, int8: bool = False, fp16: bool = False, calibration: Path | None = None,
-               calibration_dataset: str = "synthetic", calibration_frames: int = 96, log=print, **export_kw) -> dict:
-    """`export-onnx`: checkpoint -> fp32 model; with `--int8` / `--fp16`, checkpoint or fp32 model -> that variant."""
-    checkpoint, out = Path(checkpoint), Path(out)
-    opset = export_kw.get("opset", 17)
-    if not OPSETS[0] <= opset <= OPSETS[1]:
-        raise UserError(f"--opset must lie in {OPSETS[0]}..{OPSETS[1]}, got {opset}")
-    if (cube_mm := export_kw.get("cube_mm")) is not None and not (math.isfinite(cube_mm) and cube_mm > 0):
-        raise UserError(f"--cube-mm must be a positive number of millimetres, got {cube_mm}")
-    if int8 and fp16:
-        raise UserError("--int8 and --fp16 exclude each other: one file per precision")
-    if not (int8 or fp16):
-        if calibration is not None:
-            raise UserError("--calibration is only used with --int8 (or --fp16, for its parity check)")
-        if checkpoint.suffix == ".onnx":
-            raise UserError(f"{checkpoint} is already a model file; export-onnx takes a checkpoint "
-                            "(or, with --int8 / --fp16, converts an fp32 model)")
-        return export_checkpoint(checkpoint, out, log=log, **export_kw)
-    if int8 and calibration is None:
-        raise UserError("--int8 needs --calibration DIR: a labelled dataset folder (e.g. `handpose-live synth --out DIR`)")
-    if calibration is not None and not Path(calibration).is_dir():
-        raise UserError(f"--calibration {calibration}: no such folder")
-    if not 1 <= calibration_frames <= 10000:
-        raise UserError(f"--calibration-frames must lie in 1..10000, got {calibration_frames}")
-    if out.suffix != ".onnx":
-        raise UserError(f"output must end in .onnx: {out}")
-    if not checkpoint.is_file():
-        raise UserError(f"{checkpoint}: no such file")
-    from .quantize import calibration_grids, half_model, quantize_model
-
-    precision = "int8" if int8 else "fp16"
-    with tempfile.TemporaryDirectory() as tmp:
-        if checkpoint.suffix == ".onnx":
-            fp32 = checkpoint
-            defaults = inspect.signature(export_checkpoint).parameters
-            if given := [k for k, v in export_kw.items() if k in defaults and v != defaults[k].default]:
-                flags = ", ".join("--" + k.replace("_", "-") for k in given)
-                raise UserError(f"{flags}: set when a checkpoint is exported; {checkpoint.name} is a model file already")
-        else:
-            fp32 = Path(tmp) / (out.stem.replace(precision, "fp32") + ".onnx")
-            export_checkpoint(checkpoint, fp32, log=log, **export_kw)
-        if calibration is None:     # fp16: parity frames from the synthetic world of the model's target
-            calibration, calibration_dataset = _parity_frames(fp32, Path(tmp) / "parity", PARITY_FRAMES), "synthetic"
-            calibration_frames, source = PARITY_FRAMES, f"synthetic world, {PARITY_FRAMES} frames (seed 0)"
-        else:
-            source = f"{calibration_dataset}: {Path(calibration).name}"
-        grids = calibration_grids(fp32, Path(calibration), calibration_dataset, count=calibration_frames)
-        if int8:
-            return quantize_model(fp32, out, grids, calibration=source, log=log)
-        return half_model(fp32, out, grids, parity_data=source, log=log)
-
-
 PARITY_FRAMES = 32
-OPSETS = (13, 20)      # the TorchScript exporter (dynamo=False) writes up to opset 20
+OPSETS = (13, 20)      # the TorchScript exporter (dynamo=False) writes up to opset 20 (`export-onnx --opset`)
 
 
-def _parity_frames(model: Path, folder: Path, count: int) -> Path:
+def parity_frames(model: Path, folder: Path, count: int) -> Path:
     """`count` labelled frames of the model's target from the synthetic world (seed 0, the default camera)."""
     from ..calib import load_intrinsics
     from ..inference.modelfile import read_model_info

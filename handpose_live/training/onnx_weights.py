@@ -1,23 +1,14 @@
 """Fine-tune a shipped model: the network's weights back out of a handpose-live ONNX file.
 
-`train --init-from models/v2v-lite-hand.onnx` starts from the file a user actually has; the
-PyTorch checkpoints behind the shipped models are not shipped (they are 3x larger and hold
-optimizer state). Export runs the network in eval mode, so every BatchNorm that follows a
-convolution is folded into it: the file holds W' = W * gamma / sigma and a bias b'. The
-unfolding here rebuilds the network from the file's metadata, gives each such convolution W'
-and re-expands its BatchNorm from data, so that the rebuilt network computes
-
-- exactly the file's function in eval mode: with mean m and variance v of W'x per channel,
-  running_mean = m, running_var = v - eps, gamma = sqrt(v), beta = m + b' gives
-  gamma (W'x - m) / sqrt(v) + beta = W'x + b';
-- nearly the same in training mode, where BatchNorm normalises with the batch's own
-  statistics, which are close to m and v because they were measured on training grids.
-  (BatchNorm left as the identity would rescale every channel by its batch spread in the first
-  training step and throw most of what the model knew away.)
-
-Layers the exporter kept unfolded (named initializers) are copied as they are. The pairing of
-graph convolutions with modules follows execution order and is checked twice: every weight's
-shape, then the rebuilt network against ONNX Runtime on the same grids.
+`train --init-from models/v2v-lite-hand.onnx` starts from the file a user actually has (the
+PyTorch checkpoints behind the shipped models are not shipped). Export folds every BatchNorm that
+follows a convolution into it (W' = W * gamma / sigma, bias b'). This module rebuilds the network
+from the file's metadata, gives each such convolution W' and re-expands its BatchNorm from the
+statistics of W'x on training grids, so that the network computes exactly the file's function in
+eval mode and nearly the same in training mode (an identity BatchNorm would throw most of what the
+model knew away in the first step). Layers the exporter kept unfolded are copied as they are.
+Graph convolutions pair with modules in execution order, checked on every weight's shape and then
+against ONNX Runtime on the same grids. The algebra: docs/design-notes.md, `training/onnx_weights.py`.
 """
 from __future__ import annotations
 

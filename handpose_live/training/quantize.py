@@ -1,27 +1,15 @@
 """fp32 model file -> reduced-precision model file: int8 for CPUs with int8 dot products (AVX-512
 VNNI, AVX-VNNI, ARM dot), fp16 for GPUs.
 
-int8: static quantisation with ONNX Runtime's own tooling, in the recipe measured on the shipped
-lite models (accuracy on held-out sets and speed: the model cards and `benchmarks/results.md`,
-rebuilt by `benchmarks/int8.py`):
-
-- uint8 activations, int8 per-channel weights (U8S8): on a VNNI CPU int8 activations run
-  *slower* than fp32; U8S8 is the fast kernel;
-- QOperator format (QLinearConv...), 0.2-0.4 mm more accurate than QDQ at the same speed;
-- Conv, ConvTranspose, Relu, Add and MaxPool quantised, so activations stay uint8 between
-  layers; the heatmap (output) convolution and the decoding (argmax, sub-voxel fit) stay fp32:
-  the joints are read from the fp32 heatmaps, as in the fp32 model;
-- Percentile calibration (99.99th) on voxel grids of labelled frames, built exactly as the
-  model sees them (the frame's reference point, the model's cube and grid). MinMax lets a few
-  outlier activations set the scale and cost ~5 mm; Entropy did not help.
-
-The result is an ordinary model file: the same inputs, outputs and `handpose_live` metadata
-(quantisation drops metadata, so it is copied over), plus a `quantization` entry saying how
-it was made. Parity with the fp32 model is checked on the calibration grids before writing.
-
-fp16 (`half_model`): the network in float16, the decoding fp32 as in the int8 file. It needs no
-calibration; its parity grids are the `--calibration` frames when given, else a few frames of the
-model's target rendered by the synthetic world.
+int8: ONNX Runtime's static quantisation, in the recipe measured on the shipped lite models (the
+model cards and `benchmarks/results.md`, rebuilt by `benchmarks/int8.py`): uint8 activations with
+int8 per-channel weights (U8S8, the fast kernel), QOperator format, `QUANTISED_OPS` so activations
+stay uint8 between layers, the heatmap convolution and the decoding in fp32, and `PERCENTILE`
+calibration on voxel grids built exactly as the model sees them. The result is an ordinary model
+file (metadata copied over, plus a `quantization` entry), checked for parity with the fp32 model
+on the calibration grids before writing. fp16 (`half_model`): the network in float16, decoding in
+fp32; no calibration (parity on the `--calibration` frames, else a few synthetic frames).
+Why each choice, with measurements: docs/design-notes.md, `training/quantize.py`.
 """
 from __future__ import annotations
 

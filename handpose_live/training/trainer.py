@@ -1,22 +1,14 @@
 """Training V2V models: the paper's recipe by default, resumable, single process or DDP.
 
-Data flow per batch: dataset `Sample`s (points, joints, centre in camera mm) -> `Collate`
-(runs in the loader workers: augmentation, the shared voxelizer, Gaussian targets) ->
-model -> MSE on heatmaps. Validation decodes heatmaps exactly like the exported model.
-
-The trainer reads in three parts: `Trainer.__init__` (set-up, and resume or init-from),
-`train_epoch` (the steps of one epoch) and `end_epoch` (validation, history, checkpoint,
-best model, curves).
-
-Exact resume: `last.pt` is written atomically every `--checkpoint-minutes` and at the end of
-every epoch, with (epoch, step in epoch), the optimizer state, the epoch's losses so far and
-the elapsed time. The data order of an epoch is a permutation seeded by (seed, epoch), and the
-augmentation of a batch is seeded by (seed, epoch, step) where step counts from the start of
-the EPOCH (not of the resumed slice), so `--resume` after a kill at any step runs exactly the
-batches that were not yet done, with exactly their augmentation: the weights end up
-bit-identical to an uninterrupted run, and `metrics.csv` (rows past the checkpoint are
-dropped on resume, then written again) ends up with the same rows.
+Per batch: dataset `Sample`s -> `Collate` (in the loader workers: augmentation, the shared
+voxelizer, Gaussian targets) -> model -> MSE on heatmaps; validation decodes like the exported model.
+Three parts: `Trainer.__init__` (set-up, resume or init-from), `train_epoch` and `end_epoch`
+(validation, history, checkpoint, best model, curves). Exact resume: `last.pt` is written atomically
+during and at the end of every epoch, and the data order and augmentation are seeded by
+(seed, epoch) and (seed, epoch, step in the epoch), so `--resume` after a kill at any step gives
+bit-identical weights and the same `metrics.csv` rows.
 Scale-out: `torchrun --nproc-per-node K -m handpose_live train ...` (DDP; gloo on CPU).
+How resume works: docs/design-notes.md, `training/trainer.py`.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..types import DepthFrame, PoseResult
+from .types import DepthFrame, PoseResult
 
 
 @dataclass
@@ -50,3 +50,14 @@ class FrameStats:
     @property
     def mean_error_mm(self) -> float | None:
         return float(np.mean(self.errors_mm)) if self.errors_mm else None
+
+
+@dataclass
+class RunStats(FrameStats):
+    """`FrameStats` plus what a whole run adds: its wall time, the source's counts and the viewer's summary."""
+
+    wall_s: float = 0.0
+    frames_in: int = 0
+    dropped: int = 0
+    started: bool = False        # frames began to flow (the outputs had their header): a summary is due
+    viewer: dict | None = None   # a threaded viewer's `summary()`: draws, draw fps, stale results skipped
