@@ -33,6 +33,7 @@ from .predictor import Predictor
 from .smoothing import OneEuroFilter
 
 _SAME_SUBJECT_FRACTION = 0.25    # reference points closer than this x cube are one subject
+_RETRY_DROP = 0.75               # a tracked subject whose score falls under this x its last one is tried again
 
 
 @dataclass
@@ -162,8 +163,10 @@ class PosePipeline:
             latency["decode"] = 0.0
             return PoseResult(frame.index, frame.timestamp_ms, subjects_key=self.subjects_key, latency_ms=latency)
         centres_arr, joints, conf, stage = self._fit(frame, np.stack(centres))
-        # A prediction that missed (a sudden move, frames far apart): the point-mass centre, as before.
-        missed = [(i, f) for i, f in enumerate(fallbacks) if f is not None and conf[i].mean() < self.min_confidence]
+        # A prediction that missed (a sudden move, frames far apart: its score fell under the gate or well
+        # under its last one): the point-mass centre too, the better-scoring pass kept.
+        missed = [(i, f) for i, (f, owner) in enumerate(zip(fallbacks, owners)) if f is not None and owner is not None
+                  and conf[i].mean() < max(self.min_confidence, _RETRY_DROP * float(np.mean(owner.confidence)))]
         if missed:
             c2, j2, k2, more = self._fit(frame, np.stack([f for _, f in missed]))
             for n, (i, _) in enumerate(missed):
