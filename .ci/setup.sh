@@ -21,13 +21,28 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   fi
 fi
 
+# apt_install WHAT COMMAND PACKAGES...: install Debian packages for WHAT, quietly; success is judged by COMMAND
+# being there afterwards (apt can fail on another package's trigger after installing these, or succeed
+# on a second try after a lock or a mirror hiccup), and a failure shows apt's own error lines.
+apt_install() {
+  local what=$1 command=$2 log
+  shift 2
+  log=$(mktemp)
+  echo "installing $* ($what)"
+  apt-get update -q >"$log" 2>&1 || true      # stale lists still install from the cache
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$log" 2>&1 || true
+  if ! command -v "$command" >/dev/null; then
+    echo "warning: could not install $*; $what will be skipped. apt said:" >&2
+    { grep -E '^(E|W|dpkg):' "$log" || tail -n 5 "$log"; } | tail -n 8 | sed 's/^/  /' >&2
+  fi
+  rm -f "$log"
+}
+
 # A headless browser for the test of the --ws page (tests/test_websocket.py; skipped without one).
 # Debian's chromium: Playwright's own browser download needs a host CI cannot reach.
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-    echo "installing chromium (headless browser for the --ws page test)"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; } \
-      >/dev/null 2>&1 || echo "warning: could not install chromium; the browser test of the --ws page will be skipped" >&2
+    apt_install "the browser test of the --ws page" chromium chromium fonts-dejavu-core
   else
     echo "note: no chromium; the browser test of the --ws page will be skipped (sudo apt-get install chromium)" >&2
   fi
@@ -37,9 +52,7 @@ fi
 # others; skipped without one). Debian's xvfb.
 if ! command -v Xvfb >/dev/null; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-    echo "installing xvfb (virtual screen for the viewer tests)"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends xvfb xauth; } \
-      >/dev/null 2>&1 || echo "warning: could not install xvfb; the viewer tests will be skipped" >&2
+    apt_install "the tests of the real viewer windows" Xvfb xvfb xauth
   else
     echo "note: no Xvfb; the viewer tests will be skipped (sudo apt-get install xvfb)" >&2
   fi
@@ -81,7 +94,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       .venv/bin/python -m pip install -q "$spec"
     fi
   fi
-  .venv/bin/python -m pip install -q -e ".[test,openvino,kinect]"
+  # setuptools says "Editable installation ... Please be careful with folders ..." as a warning banner: not ours to act on
+  PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e ".[test,openvino,kinect]"
   # Orbbec SDK v2: its metadata pins numpy<2 and open3d 0.18 on Python < 3.12, which it does not need
   .venv/bin/python -m pip install -q --no-deps "pyorbbecsdk2>=2.1"
   echo "$want" > "$stamp"

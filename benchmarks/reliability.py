@@ -38,7 +38,13 @@ The project's reliability policy, checked case by case:
   last line cut);
 - whole artefacts (models, checkpoints, reports, screenshots, `--save-video` videos, recordings,
   shards) are written atomically (`handpose_live/fileio.py`): the old version or the new one, never half a file;
-- Ctrl-C and SIGTERM stop `run` cleanly: sinks closed, the summary printed, exit 130.
+- Ctrl-C and SIGTERM stop `run` cleanly: sinks closed, the summary printed, exit 130;
+- a recording is first opened by its SDK in a child process under a time limit (`capture/probe.py`):
+  an SDK that aborts or hangs on a damaged file costs one line and exit 2, and Ctrl-C works; frames
+  a recording lists but cannot deliver are reported (`warning: N of M depth frames ... unreadable`,
+  `--strict`: exit 2); a recording cut short by a full disk is kept, and the true count said;
+- a record file is locked while a run writes it (a second run onto it is refused); a FIFO is never
+  opened blocking; checkpoints are checked (every zip entry's CRC) before torch loads them.
 
 Each row is one test of `tests/test_faults.py`, plus the exact-resume test of
 `tests/test_train_cli.py` (real processes, real signals, a real ENOSPC

@@ -280,7 +280,8 @@ def step_int8(ctx: Context, sz: dict) -> dict:
     """benchmarks/int8.py: both int8 models rebuilt from the fp32 files, held-out accuracy, parity, speed."""
     raw = ctx.work / "int8.json"
     ctx.cmd([PY, BENCH / "int8.py", "--data", ctx.data, "--hand-test", sz["hand_test"], "--body-test", sz["body_test"],
-             "--repeats", sz["repeats"], "--bench-frames", sz["bench_frames"], "--threads", ctx.threads, "--json", raw])
+             "--calibration", sz["calibration"], "--repeats", sz["repeats"], "--bench-frames", sz["bench_frames"],
+             "--threads", ctx.threads, "--json", raw])
     r = json.loads(raw.read_text())
     v: dict = {}
     for t in ("hand", "body"):
@@ -461,7 +462,8 @@ STEPS = [
          run=step_bench_body),
     Step("int8", "int8 (and fp16) against fp32, both lite models: rebuilt, held-out accuracy, parity, speed "
          "(benchmarks/int8.py)",
-         {"hand_test": (2000, 40), "body_test": (500, 20), "repeats": (200, 10), "bench_frames": (300, 20)},
+         {"hand_test": (2000, 40), "body_test": (500, 20), "calibration": (200, 24), "repeats": (200, 10),
+          "bench_frames": (300, 20)},
          "calibration: `synth --seed 0 --count 200` (96 used); tests: seed 2000 (true centre); network alone "
          "interleaved fp32/int8, batch 1, and `bench --precision fp32 --precision int8` on the synthetic camera; 2 threads",
          run=step_int8),

@@ -11,5 +11,6 @@ with Tracker(camera="auto", target="body", frames=frames) as tracker:
     print("joints:", ", ".join(tracker.joint_names))
     for result in tracker:
         for person in result.people:
-            head, right, left = (person.joints_mm[n].round(0) for n in ("head", "right_hand", "left_hand"))
+            head, right, left = ("({:.0f}, {:.0f}, {:.0f})".format(*person.joints_mm[name])
+                                 for name in ("head", "right_hand", "left_hand"))
             print(f"frame {result.frame_index} person {person.id}: head {head} right hand {right} left hand {left}")

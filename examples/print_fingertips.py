@@ -1,4 +1,4 @@
-"""Print each hand's fingertips (camera mm) as they come.
+"""Print each hand's fingertips (camera mm, x right, y down, z forward) as they come.
 
     python examples/print_fingertips.py [frames]      # a RealSense/Kinect/Orbbec if connected, else the synthetic camera
 """
@@ -12,5 +12,6 @@ frames = int(sys.argv[1]) if len(sys.argv) > 1 else 0          # 0: until Ctrl-C
 with Tracker(camera="auto", frames=frames, smoothing=True) as tracker:
     for result in tracker:
         for hand in result.hands:
-            tips = "  ".join(f"{name.split('_')[0]} {hand.joints_mm[name].round(0)}" for name in TIPS)
+            tips = "  ".join(f"{name.split('_')[0]} ({x:.0f}, {y:.0f}, {z:.0f})" for name in TIPS
+                             for x, y, z in [hand.joints_mm[name]])
             print(f"frame {result.frame_index} hand {hand.id} ({hand.handedness}): {tips}")

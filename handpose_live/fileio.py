@@ -17,7 +17,9 @@ import errno
 import json
 import os
 import re
+import resource
 import secrets
+import stat
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -29,7 +31,40 @@ _TEMP_RE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 def describe_os_error(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "no space left on device"
+    if exc.errno == errno.EFBIG:
+        return "no space left: file too large for the file-size limit (ulimit -f)"
     return exc.strerror or str(exc)
+
+
+def short_write_reason(path: Path | str) -> str:
+    """Why a file came out shorter than what was written to it, for writers that swallow their write
+    errors (librealsense's recorder logs them and goes on): the file-size limit, a full disk, or neither."""
+    path = Path(path)
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    with contextlib.suppress(OSError):
+        if soft != resource.RLIM_INFINITY and path.stat().st_size + (8 << 20) > soft:
+            return describe_os_error(OSError(errno.EFBIG, "File too large"))
+        st = os.statvfs(path.parent)
+        if st.f_bavail * st.f_frsize < (64 << 20):
+            return describe_os_error(OSError(errno.ENOSPC, "No space left on device"))
+    return "some writes failed (disk full or removed?)"
+
+
+def check_regular_file(path: Path | str, what: str = "file") -> Path:
+    """`path` is an existing regular file, or a one-line UserError. A FIFO or a device would block the
+    read (Ctrl-C cannot interrupt a blocked open) or never end; a folder is not a file."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {describe_os_error(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else \
+            "a device or socket"
+        raise UserError(f"{what} {path} is {kind}, not a regular file")
+    return path
 
 
 def fsync_dir(folder: Path) -> None:
@@ -105,9 +140,7 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 def read_text(path: Path | str, what: str = "file") -> str:
     """A whole text input file; missing or unreadable (permissions, a folder, an I/O error) is one line.
     Bytes that are not UTF-8 are replaced, so a parser names the bad line instead of failing here."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{what} not found: {path}")
+    path = check_regular_file(path, what)
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
             return fh.read()

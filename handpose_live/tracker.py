@@ -60,6 +60,8 @@ class TrackerOptions:
     realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
                                    "--realtime/--no-realtime")
     loop: bool = option(False, "replay the file endlessly", "--loop")
+    strict: bool = option(False, "recordings: frames the file lists but cannot be read are an error (exit 2), "
+                                 "not a warning", "--strict")
     serial: str | None = option(None, f"serial number of the camera to open ({cameras.devices_text()})")
     width: int = option(640, "camera depth width in pixels")
     height: int = option(480, "camera depth height in pixels")
@@ -134,6 +136,8 @@ class Tracker:
         self._capture: CaptureThread | None = None
         self.frames_in = 0       # frames the source delivered
         self.dropped = 0         # frames a live source delivered while the pipeline was busy
+        self.depth_warning: str | None = None   # calib.implausible_depth of the first frames, said once on stderr
+        self._depth_checks = 0
 
     @classmethod
     def from_model(cls, model: str | Path, **kwargs) -> Tracker:
@@ -182,12 +186,28 @@ class Tracker:
     def pipeline_frames(self) -> int:
         return self.pipeline._frames
 
-    def process_frame(self, frame: DepthFrame) -> PoseResult:
+    def process_frame(self, frame: DepthFrame, check_depth: bool = True) -> PoseResult:
+        if check_depth and self._depth_checks < 10 and self.depth_warning is None:
+            self._check_depth(frame)
         t0 = time.perf_counter()
         result = self.pipeline.process(frame)
         result.frame = frame
         result.latency_ms["total"] = (time.perf_counter() - t0) * 1e3
         return result
+
+    def _check_depth(self, frame: DepthFrame) -> None:
+        """Depth read with intrinsics the user gave (depth images, `process`) that looks read with the wrong
+        scale: one `warning: ...` line on stderr, with the likely fix (`calib.implausible_depth`)."""
+        import sys
+
+        from .calib import implausible_depth
+
+        self._depth_checks += 1
+        self.depth_warning = implausible_depth(frame.depth_mm, frame.intrinsics, get_target(self.info.target))
+        if self.depth_warning is not None:
+            self._depth_checks = 10
+            sys.stderr.write(f"warning: {self.depth_warning}\n")
+            sys.stderr.flush()
 
     def open(self) -> Tracker:
         """Open the source (iteration does it on first use); a bad source fails here, one line."""
@@ -202,7 +222,8 @@ class Tracker:
                                       # processed (in __iter__), not what is made
                                       seed=opts.seed, frames=None if realtime else (opts.frames or None),
                                       intrinsics=opts.intrinsics,
-                                      depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands, topic=opts.topic)
+                                      depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands, topic=opts.topic,
+                                      strict=opts.strict)
         return self
 
     def __iter__(self) -> Iterator[PoseResult]:
@@ -220,7 +241,7 @@ class Tracker:
                     raise UserError(f"no frame from {self.source.name} for 10 s") from None
                 if frame is None:
                     break
-                result = self.process_frame(frame)
+                result = self.process_frame(frame, check_depth=self.options.intrinsics is not None)
                 done += 1
                 yield result
         finally:

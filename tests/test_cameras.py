@@ -69,6 +69,7 @@ def test_record_writes_a_registered_type(fake, tmp_path, capsys):
         record(RecordOptions(camera="fakecam", frames=2, out=tmp_path / "take.txt"))
 
 
+@pytest.mark.slow
 def test_doctor_checks_each_registered_camera(fake, monkeypatch):
     from handpose_live.commands import doctor
 

@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from handpose_live import __version__
 
 
@@ -16,6 +18,7 @@ def test_help_lists_every_command():
     assert __version__
 
 
+@pytest.mark.slow
 def test_doctor_reports_what_run_needs():
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "DISPLAY", "WAYLAND_DISPLAY")}
     proc = subprocess.run([sys.executable, "-m", "handpose_live", "doctor"], capture_output=True, text=True,
@@ -28,6 +31,7 @@ def test_doctor_reports_what_run_needs():
     assert "minimum for `handpose-live run`: present" in proc.stdout
 
 
+@pytest.mark.slow
 def test_unknown_camera_and_bad_numbers_are_one_line():
     proc = _cli("synth", "--count", "0", "--out", "/tmp/never-written")
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow      # the real command in its own process, as a user runs it
+
 REPO = Path(__file__).resolve().parents[1]
 SIZE = ("--width", "320", "--height", "240")   # small recordings: quick to write and replay
 
@@ -27,7 +29,7 @@ def cli(*args, env=None, check_rc: int | None = 0, timeout: float = 300) -> subp
 
 
 def headline(stderr: str) -> str:
-    """The summary's first line: 'N frames processed (I in, D dropped), F fps, <subject> found in K'."""
+    """The summary's first line: 'N frames processed (I in, D dropped), F fps over the whole run, <subject> found in K'."""
     lines = [line for line in stderr.splitlines() if "frames processed" in line]
     assert len(lines) == 1, stderr
     return lines[0]

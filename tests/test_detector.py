@@ -68,6 +68,7 @@ def test_a_pose_model_is_not_a_detector():
         HandDetector(Path("no/such/detector.onnx"))
 
 
+@pytest.mark.slow
 def test_train_detector_renders_trains_resumes_and_exports(tmp_path):
     common = [sys.executable, "-m", "handpose_live", "train-detector", "--data", tmp_path / "data", "--frames", "500",
               "--batch", "64", "--out", tmp_path / "det.onnx", "--checkpoint", tmp_path / "ck.pt", "--threads", "2"]

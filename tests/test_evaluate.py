@@ -121,9 +121,32 @@ def test_cli_refuses_bad_model_runs_and_unknown_datasets(tmp_path, icvl_files):
         evaluate(EvalOptions(dataset="nyu", model=tmp_path / "m.onnx"))
     with pytest.raises(UserError, match="model not found"):
         evaluate(EvalOptions(dataset="nyu", model=tmp_path / "m.onnx", data_root=tmp_path))
-    with pytest.raises(UserError, match="no standard evaluation for dataset 'itop'"):
+    with pytest.raises(UserError, match="itop predictions are scored against the labels of the dataset folder: give "
+                                        "--data-root DIR instead of --ground-truth"):
         evaluate(EvalOptions(dataset="itop", predictions=[gt_path], ground_truth=gt_path))
+    with pytest.raises(UserError, match="unknown dataset 'nope'"):
+        evaluate(EvalOptions(dataset="nope", predictions=[gt_path], ground_truth=gt_path))
     with pytest.raises(UserError, match="needs --ground-truth"):
         evaluate(EvalOptions(dataset="icvl", predictions=[gt_path]))
     res = CliRunner().invoke(app, ["eval", "--dataset", "msra", "--predictions", str(gt_path), "--ground-truth", str(gt_path)])
     assert isinstance(res.exception, UserError) and "expected 63 fields" in str(res.exception)
+
+
+def test_predictions_of_a_synthetic_set_are_scored_against_its_folder(tmp_path, capsys):
+    """`eval --model --dataset synthetic --out P`, then `eval --dataset synthetic --predictions P --data-root`:
+    the same figures."""
+    from handpose_live.calib import load_intrinsics
+    from handpose_live.resources import default_model
+    from handpose_live.synth.generate import generate_dataset
+
+    root = tmp_path / "set"
+    generate_dataset(root, "hand", 6, load_intrinsics("d435-640x480"), seed=7, progress=False)
+    preds = tmp_path / "p.txt"
+    report = evaluate(EvalOptions(dataset="synthetic", model=default_model("hand"), data_root=root, out=preds,
+                                  as_json=True))
+    [(_, result)] = evaluate(EvalOptions(dataset="synthetic", predictions=[preds], data_root=root, as_json=True))
+    assert result.mean_error_mm == pytest.approx(report["mean_error_mm"], abs=0.01)     # u v d written to 4 decimals
+    evaluate(EvalOptions(dataset="synthetic", predictions=[preds], data_root=root))
+    assert "mean error (mm)" in capsys.readouterr().out
+    with pytest.raises(UserError, match="give --data-root DIR"):
+        evaluate(EvalOptions(dataset="synthetic", predictions=[preds]))

@@ -214,6 +214,7 @@ CASES = ["no intrinsics", "unknown preset", "wrong size", "empty folder", "no gl
          "intrinsics with a recording", "bench without intrinsics"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_cli_errors_are_one_line(tmp_path, case):
     args, expected = _error_cases(tmp_path)[case]
@@ -226,6 +227,7 @@ def test_cli_errors_are_one_line(tmp_path, case):
         assert "3 frames processed" in proc.stderr, proc.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_bench_on_depth_images(tmp_path):
     for n in range(3):
         cv2.imwrite(str(tmp_path / f"d{n}.png"), np.full((480, 640), 5000 + n, np.uint16))
@@ -243,6 +245,7 @@ def readme_hand_centres(readme: Path) -> dict[str, np.ndarray]:
     return {r[0]: np.array([float(v) for v in r[1:]]) for r in rows}
 
 
+@pytest.mark.slow
 def test_real_sr305_frames_end_to_end(shared_data, tmp_path):
     folder = shared_data / "real-depth"
     if not folder.is_dir():
@@ -254,6 +257,7 @@ def test_real_sr305_frames_end_to_end(shared_data, tmp_path):
     proc = cli("run", "--input", folder, "--intrinsics", "sr305", "--viewer", "none", "--output", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "8 frames processed" in proc.stderr and "hand found in 8" in proc.stderr, proc.stderr[-3000:]
+    assert "warning:" not in proc.stderr, proc.stderr[-3000:]          # their depth scale is right: no false alarm
     records = [r for r in map(json.loads, out.read_text().splitlines()) if "frame" in r]   # a header line has no "frame"
     assert len(records) == 8
     for name, record in zip(names, records):
@@ -262,3 +266,30 @@ def test_real_sr305_frames_end_to_end(shared_data, tmp_path):
         distance = float(np.linalg.norm(np.asarray(hands[0]["centre_mm"]) - centres[name]))
         assert distance <= 40.0, (name, distance)          # the README's centre is +-30 mm
         assert hands[0]["handedness"] == "right", (name, hands[0])
+
+
+@pytest.mark.slow
+def test_a_wrong_depth_scale_is_said_once_with_the_fix(tmp_path, capsys):
+    """Millimetre PNGs read as SR305 units (1/8 mm) put the scene a few centimetres away: nothing is found,
+    so the first frames' implausible depth is said once, as `warning: ...`, with the scale that fits."""
+    from handpose_live import Tracker
+    from handpose_live.capture.synthetic import SyntheticCamera
+
+    intr = load_intrinsics("sr305")
+    for i, frame in enumerate(SyntheticCamera(seed=4, frames=3, intrinsics=intr).frames()):
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), np.clip(frame.depth_mm, 0, 65535).astype(np.uint16))
+    with Tracker(input=tmp_path, intrinsics="sr305", frames=3) as tracker:
+        assert not any(result.hands for result in tracker)
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and err.startswith("warning: the depth looks implausible for sr305"), err
+    assert "with depth_scale_m 0.001 (millimetres)" in err and "--intrinsics" in err
+    mm = json.dumps({**{k: getattr(intr, k) for k in ("fx", "fy", "cx", "cy", "width", "height")}, "depth_scale_m": 0.001})
+    (tmp_path / "mm.json").write_text(mm)
+    with Tracker(input=tmp_path, intrinsics=str(tmp_path / "mm.json"), frames=3) as tracker:
+        assert all(result.hands for result in tracker)
+    assert "warning" not in capsys.readouterr().err
+    frame = next(iter(SyntheticCamera(seed=4, frames=1, intrinsics=intr).frames()))
+    own = Tracker.from_model(tracker.model_path)
+    own.process(frame.depth_mm * 0.125, intr)                  # your own frames, scaled wrongly: the same warning
+    own.process(frame.depth_mm * 0.125, intr)
+    assert capsys.readouterr().err.count("warning: the depth looks implausible") == 1

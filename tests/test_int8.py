@@ -44,6 +44,7 @@ def joints_of(model: Path, grids: np.ndarray) -> np.ndarray:
     return np.concatenate([session.run(grids[i:i + 8])[0] for i in range(0, len(grids), 8)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["hand", "body"])
 def test_shipped_int8_model_is_small_described_and_within_one_voxel(tmp_path, target):
     fp32 = models_dir() / f"v2v-lite-{target}.onnx"
@@ -61,6 +62,7 @@ def test_shipped_int8_model_is_small_described_and_within_one_voxel(tmp_path, ta
     assert np.median(shift) < 0.35
 
 
+@pytest.mark.slow
 def test_export_int8_from_a_model_file_and_its_errors(tmp_path, hand_sets):
     calib, test = hand_sets
     fp32 = models_dir() / "v2v-lite-hand.onnx"
@@ -93,6 +95,7 @@ def test_export_int8_from_a_model_file_and_its_errors(tmp_path, hand_sets):
     assert "hand21 frames" in body.stderr and not (tmp_path / "a.onnx").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["hand", "body"])
 def test_export_fp16_keeps_the_joints_and_decodes_in_fp32(tmp_path, hand_sets, target):
     """`export-onnx --fp16` (the GPU variant): half the size, the same metadata plus how it was made,
@@ -129,6 +132,24 @@ def test_export_fp16_keeps_the_joints_and_decodes_in_fp32(tmp_path, hand_sets, t
         assert p.stderr.startswith("error:") and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     p = cli("export-onnx", out, "--fp16", "--out", tmp_path / "a.onnx", rc=2)
     assert "already quantised (fp16)" in p.stderr and not (tmp_path / "a.onnx").exists()
+
+
+@pytest.mark.slow
+def test_a_variant_failing_parity_is_refused_unless_forced(tmp_path, hand_sets, monkeypatch):
+    """Below the parity bar: one error naming --force, nothing written; with --force: written, and the log says so."""
+    from handpose_live.training import quantize
+
+    fp32 = models_dir() / "v2v-lite-hand.onnx"
+    grids = calibration_grids(fp32, hand_sets[0], count=8)
+    monkeypatch.setattr(quantize, "PARITY_MIN", 1.01)      # no model passes
+    out, lines = tmp_path / "hand-fp16.onnx", []
+    with pytest.raises(UserError, match=r"not written \(--force writes it anyway"):
+        quantize.half_model(fp32, out, grids, log=lines.append)
+    assert not out.exists()
+    quantize.half_model(fp32, out, grids, log=lines.append, force=True)
+    assert out.is_file() and "written anyway (--force)" in lines[-1]
+    p = cli("export-onnx", fp32, "--force", "--out", tmp_path / "a.onnx", rc=2)
+    assert p.stderr.startswith("error: --force is only used with --int8 or --fp16"), p.stderr
 
 
 def test_quantised_metadata_is_the_fp32_models_plus_how_it_was_made():
@@ -171,6 +192,7 @@ def test_cpu_flags_are_read_from_proc_cpuinfo():
     assert cpu_has_int8_dot() == bool(flags & {"avx512_vnni", "avx_vnni", "asimddp"})
 
 
+@pytest.mark.slow
 def test_bench_compares_precisions_in_one_run():
     proc = cli("bench", "--frames", 6, "--threads", 1, "--precision", "fp32", "--precision", "int8")
     assert "v2v-lite-hand-int8 1t against v2v-lite-hand 1t, same run: end to end" in " ".join(proc.stdout.split())
@@ -179,6 +201,7 @@ def test_bench_compares_precisions_in_one_run():
     assert p.stderr.startswith("error: --precision")
 
 
+@pytest.mark.slow
 def test_bench_times_several_subjects_for_each_model():
     """`bench --subjects` with two models: each model's first configuration carries its own cost table."""
     proc = cli("bench", "--frames", 4, "--threads", 1, "--precision", "fp32", "--precision", "int8",

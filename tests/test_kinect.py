@@ -237,6 +237,7 @@ def _errors(jsonl: Path, truth: np.ndarray) -> tuple[np.ndarray, list[dict]]:
                                     axis=1).mean() for r in found]), records
 
 
+@pytest.mark.slow
 def test_synthetic_mkv_replays_like_the_same_frames_from_db3(sdk, tmp_path):
     from handpose_live.calib import load_intrinsics
     from handpose_live.capture.record import write_db3
@@ -276,6 +277,7 @@ def test_synthetic_mkv_replays_like_the_same_frames_from_db3(sdk, tmp_path):
             np.testing.assert_allclose(ha["joints_mm"], hb["joints_mm"], atol=0.05)
 
 
+@pytest.mark.slow
 def test_cli_bad_mkv_is_one_line_exit_2(sdk, tmp_path):
     bad = tmp_path / "bad.mkv"
     bad.write_bytes(kinect.EBML_MAGIC + b"\x00" * 1000)

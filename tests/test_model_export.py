@@ -23,6 +23,7 @@ def _our_checkpoint(path, arch="v2v-lite", joints=21, config=None):
     return model
 
 
+@pytest.mark.slow
 def test_full_layout_matches_the_paper_port():
     model = V2VNet(preset("v2v-full"))
     sd = model.state_dict()
@@ -35,6 +36,7 @@ def test_full_layout_matches_the_paper_port():
     assert out.shape == (1, 21, 44, 44, 44)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["v2v-lite", "v2v-full"])
 def test_export_fresh_checkpoint_matches_pytorch(tmp_path, arch):
     model = _our_checkpoint(tmp_path / "ckpt.pt", arch)
@@ -57,6 +59,7 @@ def test_export_fresh_checkpoint_matches_pytorch(tmp_path, arch):
     assert ("heatmaps" in names) == (arch == "v2v-lite")
 
 
+@pytest.mark.slow
 def test_port_checkpoint_is_converted_exactly(tmp_path):
     cfg = V2VConfig("v2v-full", 14, 32, 16, 32)
     torch.manual_seed(1)
@@ -75,6 +78,7 @@ def test_port_checkpoint_is_converted_exactly(tmp_path):
     torch.testing.assert_close(heat_ours, heat_port.permute(0, 1, 4, 3, 2).flip(3), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_port_checkpoint_exports_with_inferred_joints(tmp_path):
     port = V2VNet(preset("v2v-full", 14))
     torch.save({"model_state_dict": port.state_dict(), "epoch": 3}, tmp_path / "port.pth")
@@ -131,6 +135,7 @@ def test_onnx_without_metadata_is_refused(tmp_path):
         OnnxRuntimeSession(tmp_path / "broken.onnx", device="cpu")
 
 
+@pytest.mark.slow
 def test_cli_reports_one_line_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     proc = subprocess.run([sys.executable, "-m", "handpose_live", "export-onnx", str(tmp_path / "junk.pt"), "--out",

@@ -53,6 +53,7 @@ def test_shipped_model_unfolds_to_the_same_function():
     assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))   # re-expanded, not the identity
 
 
+@pytest.mark.slow
 def test_a_3d_network_with_biases_and_batchnorm_statistics_round_trips(tmp_path):
     torch.manual_seed(0)
     config = V2VConfig("v2v-full", 21, 32, 16, 32)
@@ -81,6 +82,7 @@ def test_a_3d_network_with_biases_and_batchnorm_statistics_round_trips(tmp_path)
     assert (a - b).abs().max() < 1e-3
 
 
+@pytest.mark.slow
 def test_fine_tuning_from_the_shipped_file(tmp_path):
     """lr 0: the checkpoint holds the file's network (its unfolded output layer, bit for bit)."""
     ds = TinyHands(8)

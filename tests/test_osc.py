@@ -202,6 +202,7 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_run_streams_osc_and_websocket(receiver, tmp_path):
     """`handpose-live run --camera synthetic --osc host:port --ws port` as a user types it: the OSC
     frames match the JSONL records of the same run, and a WebSocket client gets the header and records."""

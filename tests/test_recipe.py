@@ -4,10 +4,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import recipe  # noqa: E402
+
+pytestmark = pytest.mark.slow      # a model card's recipe in a clone
 
 
 def card(path: Path, commands: str) -> Path:

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -147,19 +148,37 @@ def test_judging():
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
+def quick_run(tmp_path_factory, progress):
+    """reproduce.py --quick, its step lines ("[3/18] detection: ...", "... ok in 12 s") shown as they come."""
     out = tmp_path_factory.mktemp("reproduce")
     shared = REPO.parent / "shared" / "data"
     cmd = [sys.executable, str(REPO / "benchmarks" / "reproduce.py"), "--quick", "--out", str(out)]
     if (shared / "real-hand-poses").is_dir():
         cmd += ["--shared", str(shared)]
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+    stderr: list[str] = []
+    with open(out / "stdout.txt", "w+") as stdout:
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        watchdog = threading.Timer(900, proc.kill)      # a hung step fails the test, not the suite
+        watchdog.start()
+        try:
+            assert proc.stderr is not None
+            progress("")
+            for line in proc.stderr:          # ends when reproduce.py does
+                stderr.append(line)
+                if line.startswith("["):
+                    progress(f"    reproduce.py --quick {line.rstrip()} ({time.monotonic() - t0:.0f} s)")
+            proc.wait(timeout=60)
+        finally:
+            watchdog.cancel()
+        stdout.seek(0)
+        result = subprocess.CompletedProcess(cmd, proc.returncode, stdout.read(), "".join(stderr))
     report_path = out / "reproduce.json"
-    assert report_path.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc, json.loads(report_path.read_text()), time.monotonic() - t0
+    assert report_path.is_file(), result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads(report_path.read_text()), time.monotonic() - t0
 
 
+@pytest.mark.slow
 def test_quick_mode_produces_every_figure(quick_run):
     proc, report, seconds = quick_run
     print(proc.stdout)

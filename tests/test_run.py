@@ -13,6 +13,8 @@ from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.resources import default_model
 from handpose_live.types import DepthFrame
 
+pytestmark = pytest.mark.slow      # the real `run` command in its own process
+
 FRAMES = 24
 SEED = 3
 
@@ -92,6 +94,7 @@ def _exactly(img, bgr) -> int:
     return int((img == np.asarray(bgr, np.uint8)).all(axis=2).sum())
 
 
+@pytest.mark.slow
 def test_headless_screenshots_show_the_skeleton(tmp_path, recording):
     import cv2
 
@@ -113,6 +116,7 @@ def test_headless_screenshots_show_the_skeleton(tmp_path, recording):
         assert np.array_equal(img[legend.y:legend.y + legend.height, legend.x:legend.x + legend.width], legend.image)
 
 
+@pytest.mark.slow
 def test_screenshots_of_two_hands_label_each(tmp_path):
     """The synthetic camera's two hands (#0 right, #1 left): each viewer's screenshot shows both,
     each with its box and label in its own colour (the second hand is found within the first frames)."""

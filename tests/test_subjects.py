@@ -137,6 +137,7 @@ def test_max_hands_caps_the_subjects_and_a_bare_room_has_none(two_hand_frames):
         tracker.process(wall[:100], intr)
 
 
+@pytest.mark.slow
 def test_run_writes_header_then_records_and_a_csv_row_per_hand(tmp_path):
     jsonl, table = tmp_path / "two.jsonl", tmp_path / "two.csv"
     for out in (jsonl, table):
@@ -155,6 +156,7 @@ def test_run_writes_header_then_records_and_a_csv_row_per_hand(tmp_path):
     assert {"index_tip_x_mm", "index_tip_u_px", "thumb_tip_conf", "handedness", "pinch"} <= set(rows[0])
 
 
+@pytest.mark.slow
 def test_readme_api_example_runs_as_written():
     """The README's first Python block, exactly (camera="auto" falls back to the synthetic camera here)."""
     readme = (ROOT / "README.md").read_text()
@@ -167,6 +169,7 @@ def test_readme_api_example_runs_as_written():
     assert proc.stdout.strip(), "the example printed nothing"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("retry", [True, False])
 def test_a_tracked_hand_that_moved_far_is_found_again(retry, monkeypatch):
     """Frames far apart (every 20th frame): the cube predicted from the last frame misses, the hand's

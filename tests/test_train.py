@@ -40,6 +40,7 @@ def test_augmentation_keeps_targets_on_the_points():
     assert (occupied > 200).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch,steps,limit_mm", [("v2v-lite", 150, 12.0), ("v2v-full", 40, 20.0)])
 def test_overfit_tiny_set(arch, steps, limit_mm):
     """Targets, loss and decoding agree: a small model drives the error on 4 hands down."""
@@ -67,6 +68,7 @@ def test_overfit_tiny_set(arch, steps, limit_mm):
     assert after < limit_mm < before
 
 
+@pytest.mark.slow
 def test_train_resume_and_export(tmp_path):
     ds = TinyHands(12)
     args = TrainArgs(dataset="tiny", data_root="memory", out=str(tmp_path / "run"), arch="v2v-lite", epochs=1,
@@ -115,6 +117,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, m
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
+@pytest.mark.slow
 def test_init_from_starts_from_the_weights_with_a_fresh_schedule(tmp_path):
     ds = TinyHands(8)
     base = TrainArgs(dataset="tiny", data_root="memory", out=str(tmp_path / "a"), arch="v2v-lite", epochs=1,
@@ -132,3 +135,16 @@ def test_init_from_starts_from_the_weights_with_a_fresh_schedule(tmp_path):
     wrong = TrainArgs(**{**tuned.__dict__, "out": str(tmp_path / "c"), "arch": "v2v-full"})
     with pytest.raises(UserError, match="--init-from: .* holds a v2v-lite model"):
         train(wrong, dataset=ds, log=lambda *_: None)
+
+
+def test_device_defaults_to_auto_as_run_does():
+    """`train --device` and `run --device` share a default: auto (cuda when PyTorch sees a GPU, else cpu)."""
+    from handpose_live.tracker import TrackerOptions
+    from handpose_live.training.trainer import check_args
+
+    args = TrainArgs(dataset="tiny", data_root="memory", out="unused")
+    assert args.device == TrackerOptions.device == "auto"
+    check_args(args)
+    args.device = "gpu"
+    with pytest.raises(UserError, match=r"unknown device 'gpu' \(auto, cpu, cuda\)"):
+        check_args(args)

@@ -16,6 +16,8 @@ from handpose_live.calib import load_intrinsics
 from handpose_live.synth.generate import generate_dataset
 from handpose_live.training.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow      # training processes (DDP, kill -9 and resume)
+
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 TRAIN = ["--dataset", "synthetic", "--arch", "v2v-lite", "--batch-size", "2", "--workers", "0",
          "--optimizer", "adam", "--lr", "1e-3", "--no-export"]

@@ -339,6 +339,7 @@ def run_in_display(display: str, *args, mode: str = "plain") -> subprocess.Compl
                           text=True, env=env, cwd=REPO, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("viewer", ["opencv", "open3d"])
 def test_quit_in_the_window_stops_an_endless_run(xvfb_display, viewer):
     # the synthetic camera without --frames never ends: only the viewer's quit can stop this run
@@ -347,6 +348,7 @@ def test_quit_in_the_window_stops_an_endless_run(xvfb_display, viewer):
     assert "frames processed" in proc.stderr and "viewer: " in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("viewer", ["opencv", "open3d"])
 def test_an_error_in_the_viewer_thread_ends_run_with_one_line(xvfb_display, viewer):
     proc = run_in_display(xvfb_display, "--camera", "synthetic", "--viewer", viewer, "--quiet", mode="fail")
@@ -355,6 +357,7 @@ def test_an_error_in_the_viewer_thread_ends_run_with_one_line(xvfb_display, view
     assert err.startswith("error: ") and "GL context lost" in err and len(err.splitlines()) == 1, err[-2000:]
 
 
+@pytest.mark.slow
 def test_screenshot_of_the_opencv_window_is_the_headless_one(xvfb_display, tmp_path):
     from handpose_live.capture.record import write_db3
     from handpose_live.capture.synthetic import SyntheticCamera
@@ -377,6 +380,7 @@ def test_screenshot_of_the_opencv_window_is_the_headless_one(xvfb_display, tmp_p
     assert (np.abs(above_legend - subject_bgr(0)).max(axis=2) == 0).sum() > 100      # hand #0's box and label
 
 
+@pytest.mark.slow
 def test_screenshot_of_the_open3d_window_shows_the_skeleton(xvfb_display, tmp_path):
     shot = tmp_path / "open3d.png"
     proc = run_in_display(xvfb_display, "--camera", "synthetic", "--frames", 30, "--viewer", "open3d",
@@ -398,6 +402,7 @@ def test_screenshot_of_the_open3d_window_shows_the_skeleton(xvfb_display, tmp_pa
 
 # ---- `bench --viewer`: the whole app next to the pipeline alone -----------------------------
 
+@pytest.mark.slow
 def test_bench_runs_the_app_with_each_viewer_next_to_the_pipeline(xvfb_display):
     import json
 

@@ -389,6 +389,7 @@ class Feeder(threading.Thread):
             time.sleep(1 / 30)
 
 
+@pytest.mark.slow
 def test_the_page_draws_the_stream_in_a_headless_browser(server, tmp_path, browser_path):
     feeder = Feeder(server)
     feeder.start()
@@ -457,6 +458,7 @@ def test_a_page_of_another_origin_cannot_open_the_stream(server, tmp_path, brows
 
 # ---- as a user types it -----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_bad_ws_address_and_port_in_use_are_one_line():
     import subprocess
     import sys

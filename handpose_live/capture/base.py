@@ -1,6 +1,7 @@
 """The one interface every depth source implements (cameras, recordings, the synthetic camera)."""
 from __future__ import annotations
 
+import sys
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -19,6 +20,7 @@ class FrameSource(ABC):
 
     name: str = "source"
     live: bool = False          # a camera (frames can be dropped) vs a file (every frame counts)
+    strict: bool = False        # recordings: frames the index lists but a pass could not read are an error
 
     @property
     @abstractmethod
@@ -62,6 +64,23 @@ class RecordingSource(FrameSource):
     _start_wall: float | None = None     # realtime pacing: wall clock and timestamp of the first frame
     _start_ts: float = 0.0
 
+    def _expected_frames(self) -> int | None:
+        """How many depth frames the file's index lists (None: unknown); a pass is checked against it."""
+        return None
+
+    def _check_pass(self, played: int) -> None:
+        """After a whole pass: frames that the index lists but the SDK could not read are damage, said
+        as one `warning:` line (`strict`: a UserError). Real-time playback may drop frames by design."""
+        expected = self._expected_frames()
+        if self.realtime or expected is None or played >= expected:
+            return
+        text = (f"{expected - played} of {expected} depth frames of {self.path} unreadable "
+                f"(damaged recording?); {played} played")
+        if self.strict:
+            raise UserError(f"{text} (--strict)")
+        sys.stderr.write(f"warning: {text}\n")
+        sys.stderr.flush()
+
     def _pace(self, frame: DepthFrame) -> None:
         """Called before each frame is handed out: with `realtime`, sleep until the frame's time
         (the first frame's wall clock plus its timestamp's distance from the first one)."""
@@ -87,6 +106,8 @@ class RecordingSource(FrameSource):
                 index += 1
             if not self._is_open():  # closed while we were reading
                 return
+            if start == 0:
+                self._check_pass(index)
             if index == start:
                 if index == 0:
                     raise UserError(f"recording {self.path} contains no depth frames")

@@ -503,6 +503,14 @@ def _check_mkv(path: Path) -> Path:
     return path
 
 
+def open_report(path: Path) -> dict:
+    """What `probe` runs in its child: open the file and read its header and first frame as
+    `KinectPlayback` does (libk4arecord aborts the process on some damaged files)."""
+    with KinectPlayback(path, _probed=True) as playback:
+        first = next(playback._one_pass(0), None)
+        return {"first_frame": first is not None}
+
+
 class KinectPlayback(RecordingSource):
     """Replays an Azure Kinect .mkv recording (depth track, calibration from the file) through libk4arecord.
 
@@ -512,10 +520,14 @@ class KinectPlayback(RecordingSource):
 
     live = False
 
-    def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False):
+    def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False, _probed: bool = False):
+        from .probe import probe
+
         self.path = _check_mkv(Path(path))
         self.realtime, self.loop, self.name = bool(realtime), bool(loop), f"playback:{self.path.name}"
-        lib = self._sdk = sdk()
+        lib = self._sdk = sdk()          # a missing SDK: said here, with how to install it
+        if not _probed:
+            probe("kinect:open_report", self.path, "Azure Kinect recording")   # libk4arecord aborts on some damaged files
         handle = _H()
         if lib.playback_open(str(self.path).encode(), ctypes.byref(handle)) != RESULT_OK:
             raise UserError(f"{self.path} is not a readable Azure Kinect recording (truncated or corrupt?)")

@@ -5,8 +5,10 @@ with the intrinsics and depth scale the device or the recording itself reports.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import describe_os_error
+from ..fileio import check_regular_file, describe_os_error
 from ..types import DepthFrame, Intrinsics
 from .base import FrameSource, RecordingSource
 
@@ -171,6 +173,7 @@ def check_recording_path(path: Path, suffixes: tuple[str, ...] = RECORDING_SUFFI
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise UserError(f"{path}: unsupported recording type '{path.suffix}' (expected {', '.join(suffixes)})")
+    check_regular_file(path, "recording")      # a FIFO would block the open below
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -181,6 +184,49 @@ def check_recording_path(path: Path, suffixes: tuple[str, ...] = RECORDING_SUFFI
     if size == 0:
         raise UserError(f"recording {path} is empty (0 bytes)")
     return path
+
+
+DEPTH_TOPIC = re.compile(r"^/device_\d+/sensor_\d+/Depth_\d+/image/data(/[^/]+)?$")
+
+
+def listed_depth_frames(path: Path) -> int | None:
+    """How many depth frames a librealsense .db3 or .bag lists in its index (the busiest depth topic);
+    None when the index cannot be read. Reads the index only (SQLite's table, a ROS 1 bag's
+    connection records), never a frame: cheap, and independent of librealsense."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".db3":
+            import sqlite3
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as db:
+                counts = db.execute("SELECT t.name, COUNT(*) FROM messages m JOIN topics t ON m.topic_id = t.id "
+                                    "GROUP BY t.name").fetchall()
+        else:
+            from rosbags.rosbag1 import Reader
+            with Reader(path) as reader:
+                counts = [(c.topic, c.msgcount) for c in reader.connections]
+    except Exception:         # a damaged index: the player's own error, or its frame count, will tell
+        return None
+    depth = [int(n) for topic, n in counts if DEPTH_TOPIC.match(topic)]
+    return max(depth) if depth else 0
+
+
+def open_report(path: Path) -> dict:
+    """What `probe` runs in its child: load the file as librealsense does, list its streams, and count
+    the depth frames its index lists. A one-line UserError for a file librealsense refuses."""
+    rs = rs_module()
+    ctx = rs.context()
+    try:
+        device = ctx.load_device(str(path))
+    except RuntimeError as exc:
+        raise UserError(f"{path} is not a readable RealSense recording (truncated or corrupt?): {_reason(exc)}") from None
+    try:
+        streams = sorted({p.stream_type().name for s in device.query_sensors() for p in s.get_stream_profiles()})
+    except RuntimeError as exc:      # e.g. `map::at` for a file without the depth topics
+        raise UserError(f"recording {path} has no depth stream (librealsense cannot list its streams: "
+                        f"{_reason(exc)})") from None
+    if "depth" not in streams:
+        raise UserError(f"recording {path} has no depth stream (streams: {', '.join(streams) or 'none'})")
+    return {"streams": streams, "frames": listed_depth_frames(path)}
 
 
 class RealSensePlayback(RecordingSource):
@@ -209,24 +255,16 @@ class RealSensePlayback(RecordingSource):
         self._start()
 
     def _check_streams(self) -> None:
-        """Open the file without streaming to tell corrupt files and depth-less ones apart."""
-        rs = rs_module()
-        ctx = rs.context()
-        try:
-            device = ctx.load_device(str(self.path))
-        except RuntimeError as exc:
-            raise UserError(f"{self.path} is not a readable RealSense recording (truncated or corrupt?): "
-                            f"{_reason(exc)}") from None
-        try:
-            streams = sorted({p.stream_type().name for s in device.query_sensors() for p in s.get_stream_profiles()})
-        finally:
-            # Drop our handle before unloading, so the playback device (and its reader thread) is
-            # destroyed here, on this thread, and not whenever the garbage collector gets to it.
-            del device
-            ctx.unload_device(str(self.path))
-            del ctx
-        if "depth" not in streams:
-            raise UserError(f"recording {self.path} has no depth stream (streams: {', '.join(streams) or 'none'})")
+        """Open the file in a child process first (`probe.py`: librealsense hangs or aborts on some
+        damaged files), telling corrupt files and depth-less ones apart; note how many depth frames
+        its index lists, to report the ones a pass could not read (`RecordingSource`)."""
+        from .probe import probe
+
+        found = probe("realsense:open_report", self.path, "RealSense recording")
+        self._listed_frames = found.get("frames")
+
+    def _expected_frames(self) -> int | None:
+        return getattr(self, "_listed_frames", None)
 
     def _start(self) -> None:
         rs = rs_module()

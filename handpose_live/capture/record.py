@@ -6,13 +6,16 @@ is written in pure Python with `rosbags`; `.mkv` (Azure Kinect) goes through the
 SDK's own recorder, libk4arecord, with no device: it takes captures we build and a calibration
 blob we attach (see `capture/kinect.py`). Pixels are stored as uint16 millimetres
 (depth units 0.001). All writers go to a temporary file next to the target and rename it at
-the end, so an interrupted run never leaves a half recording under the final name.
+the end, so an interrupted run never leaves a half recording under the final name. The frames
+of a `.db3` are counted back from its index before the rename: librealsense's recorder only logs
+a failed write (a full disk), so a short file is kept (whole, readable) and reported as an error.
 Which camera writes which type is the camera registry's (`capture/cameras.py`); the `record`
 command itself is `commands/record.py`.
 """
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,7 +23,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, fsync_dir, short_write_reason
 from ..types import DepthFrame, Intrinsics
 from .base import FrameSource
 from .cameras import CameraRequest
@@ -124,7 +127,28 @@ def write_db3(path: str | Path, frames: Iterable[DepthFrame], intrinsics: Intrin
             del sink, sw            # frames still queued belong to the sensor: release them first
             del recorder            # finishes the file while the device still exists
             del profile, sensor, stream, device
+        _check_stored(path, tmp, count)
     return count
+
+
+def _check_stored(path: Path, tmp: Path, count: int) -> None:
+    """librealsense's recorder logs a failed write (a full disk, the file-size limit) and goes on, so
+    the frames that reached the file are counted from its index. Short: the frames stored are kept
+    under the final name (a shorter recording, whole and readable) and the user is told, one line."""
+    from .realsense import listed_depth_frames
+
+    stored = listed_depth_frames(tmp)
+    if stored is None or stored >= count:
+        return
+    why = short_write_reason(tmp)
+    if stored == 0:
+        raise UserError(f"cannot write {path}: {why}: none of the {count} depth frames reached the disk; "
+                        "nothing was written")
+    target = path.resolve() if path.is_symlink() else path
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+    raise UserError(f"cannot write {path}: {why}: only {stored} of {count} depth frames reached the disk; "
+                    f"those {stored} are kept in {path}")
 
 
 def realsense_typestore():

@@ -14,7 +14,7 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
                 realtime: bool = False, loop: bool = False, serial: str | None = None, width: int = 640,
                 height: int = 480, fps: int = 30, seed: int = 0, frames: int | None = None,
                 intrinsics: Intrinsics | str | Path | None = None, depth_encoding: str = "auto",
-                hands: int = 1, topic: str | None = None) -> FrameSource:
+                hands: int = 1, topic: str | None = None, strict: bool = False) -> FrameSource:
     """A recording when `input_path` is given (by extension), else the named camera.
 
     `auto` means the first connected camera in `cameras.CAMERAS`' order (RealSense, Azure Kinect,
@@ -25,7 +25,8 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
     Depth images (a folder, a glob pattern, a .png or .npy file) need `intrinsics` (an `Intrinsics`,
     a preset name or a calib JSON path) and replay at `fps`; the synthetic camera uses `intrinsics`
     when given; cameras and recordings carry their own calibration, so `intrinsics` is refused there.
-    `topic` picks the depth topic of a ROS recording that has several.
+    `topic` picks the depth topic of a ROS recording that has several. `strict`: a recording whose
+    index lists frames its SDK cannot read is an error (else a warning; `RecordingSource`).
     """
     if isinstance(intrinsics, (str, Path)):
         from ..calib import load_intrinsics
@@ -46,9 +47,12 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
         found = cameras.recording_type(path)
         if found is not None:
             if found[1].topics:
-                return found[1].read(path, realtime=realtime, loop=loop, topic=topic)
-            _no_topic(topic, path)
-            return found[1].read(path, realtime=realtime, loop=loop)
+                source = found[1].read(path, realtime=realtime, loop=loop, topic=topic)
+            else:
+                _no_topic(topic, path)
+                source = found[1].read(path, realtime=realtime, loop=loop)
+            source.strict = strict
+            return source
         if not path.suffix and not path.exists():
             raise UserError(f"input not found: {path}")
         raise UserError(f"{path}: unsupported recording type '{path.suffix}' (expected {cameras.recording_types_text()}, "

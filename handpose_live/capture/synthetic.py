@@ -109,14 +109,18 @@ class SyntheticCamera(FrameSource):
             i += 1
 
     def _keyframes(self, rng, sample, blend):
-        """A function t_s -> blended keypose, drawing new keys from `sample(previous)` as time goes."""
-        keys = [sample(None)]
-        keys.append(sample(keys[-1]))
+        """A function t_s -> blended keypose, drawing new keys from `sample(previous)` as time goes.
+        Only the keys still ahead are kept (time only goes forward): a list of every key drawn grew
+        without end in a long run (`benchmarks/soak_run.py`)."""
+        keys = {0: sample(None)}
+        keys[1] = sample(keys[0])
 
         def at(t_s: float):
             k = int(t_s // KEY_INTERVAL_S)
-            while len(keys) < k + 2:
-                keys.append(sample(keys[-1]))
+            while max(keys) < k + 1:
+                keys[max(keys) + 1] = sample(keys[max(keys)])
+            for old in [j for j in keys if j < k]:
+                del keys[old]
             return blend(keys[k], keys[k + 1], _smoothstep(t_s / KEY_INTERVAL_S - k))
         return at
 

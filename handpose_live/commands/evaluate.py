@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import dataset_class
 from ..errors import UserError
-from ..evaluation.metrics import EvalResult, eval_intrinsics
-from ..evaluation.predictions import evaluate_files, write_uvd_file
+from ..evaluation.metrics import EVAL_INTRINSICS, EvalResult
+from ..evaluation.predictions import evaluate_files, evaluate_on_dataset, write_uvd_file
 from ..evaluation.report import plot_success, print_table
 from ..fileio import FIGURE_FORMATS, atomic_write, check_format
 from ..options import option
@@ -19,16 +20,18 @@ from ..options import option
 class EvalOptions:
     """`handpose-live eval` options (the command line is built from these fields)."""
 
-    dataset: str = option(help="nyu | icvl | msra (files); with --model also hands2017, itop, synthetic")
-    predictions: list[Path] = option([], "prediction file, one line per frame of J x (u v d); repeat to compare methods")
-    ground_truth: Path | None = option(None, "ground truth of the test set in the same u v d format "
-                                             "(needed with --predictions)")
+    dataset: str = option(help="nyu | icvl | msra (published protocol: --ground-truth file) | hands2017 | itop | "
+                               "synthetic (a folder: --data-root)")
+    predictions: list[Path] = option([], "prediction file, one line per frame of J x (u v d) (or the .npy `--model "
+                                         "--out` writes for a dataset without intrinsics); repeat to compare methods")
+    ground_truth: Path | None = option(None, "nyu, icvl, msra: ground truth of the test set in the same u v d format "
+                                             "(needed with --predictions; other datasets: their --data-root labels)")
     plot: Path | None = option(None, "write the success-rate curve to this file (.png, .pdf or .svg)")
     as_json: bool = option(False, "print the figures as JSON, one line per predictions file", "--json")
     label: list[str] = option([], "method name per --predictions, in order (default: file name)")
     model: Path | None = option(None, "ONNX model to evaluate on --data-root")
-    data_root: Path | None = option(None, "dataset folder for --model")
-    split: str = option("test", "dataset split for --model")
+    data_root: Path | None = option(None, "dataset folder for --model (and for --predictions of hands2017, itop, synthetic)")
+    split: str = option("test", "dataset split for --model or --data-root")
     out: Path | None = option(None, "with --model: write its predictions (standard u v d format)")
     limit: int = option(0, "with --model: evaluate only the first N frames (0 = all)")
 
@@ -38,21 +41,36 @@ class EvalOptions:
 
 
 def eval_files(dataset: str, predictions: list[Path], ground_truth: Path | None, labels: list[str],
-               as_json: bool = False, plot: Path | None = None) -> list[tuple[str, EvalResult]]:
-    eval_intrinsics(dataset)
+               as_json: bool = False, plot: Path | None = None, data_root: Path | None = None,
+               split: str = "test") -> list[tuple[str, EvalResult]]:
+    """Prediction files against a ground-truth file (nyu, icvl, msra: the published protocol) or against
+    the labels of a dataset folder (`--data-root`: the datasets `--model` evaluates on)."""
+    published = dataset in EVAL_INTRINSICS
+    if not published:
+        dataset_class(dataset)               # an unknown name: the list of known ones
     if not predictions:
         raise UserError("give at least one --predictions FILE")
-    if ground_truth is None:
+    if published and ground_truth is None:
         raise UserError("--predictions needs --ground-truth FILE (the test set's labels, same u v d format)")
+    if not published and (data_root is None or ground_truth is not None):
+        raise UserError(f"{dataset} predictions are scored against the labels of the dataset folder: give --data-root "
+                        f"DIR{' instead of --ground-truth' if ground_truth is not None else ''} (and --split)")
     if len(labels) > len(predictions):
         raise UserError(f"{len(labels)} --label values for {len(predictions)} --predictions files")
     labels = labels + [Path(p).stem for p in predictions[len(labels):]]
-    curves = [(label, evaluate_files(p, ground_truth, dataset)) for label, p in zip(labels, predictions)]
+    if published:
+        assert ground_truth is not None
+        curves = [(label, evaluate_files(p, ground_truth, dataset)) for label, p in zip(labels, predictions)]
+        name = dataset
+    else:
+        assert data_root is not None
+        scored = [(label, *evaluate_on_dataset(p, dataset, data_root, split)) for label, p in zip(labels, predictions)]
+        curves, name = [(label, result) for label, result, _ in scored], scored[0][2]
     if as_json:
         for _, result in curves:
             print(json.dumps(result.to_json()))
     else:
-        print_table(curves, dataset)
+        print_table(curves, name)
     if plot is not None:
         plot_success(curves, plot)
     return curves
@@ -87,4 +105,4 @@ def evaluate(opts: EvalOptions) -> dict | list[tuple[str, EvalResult]]:
         return eval_model(opts.model, opts.dataset, opts.data_root, opts.split, out=opts.out, plot=opts.plot,
                           as_json=opts.as_json, limit=opts.limit)
     return eval_files(opts.dataset, list(opts.predictions), opts.ground_truth, list(opts.label), as_json=opts.as_json,
-                      plot=opts.plot)
+                      plot=opts.plot, data_root=opts.data_root, split=opts.split)

@@ -42,6 +42,8 @@ class ExportOptions:
                                             "synthetic world)")
     calibration_dataset: str = option("synthetic", "loader of the --calibration folder (synthetic, nyu, msra, icvl, ...)")
     calibration_frames: int = option(96, "with --int8: frames used to calibrate (--fp16: to check parity)")
+    force: bool = option(False, "with --int8 / --fp16: write the model even when it fails the parity check against "
+                                "fp32 (too many joints moved over one voxel); its figures are still printed", "--force")
 
     def __post_init__(self) -> None:
         """Checked before torch loads or a file is read."""
@@ -51,6 +53,8 @@ class ExportOptions:
         if self.int8 and self.fp16:
             raise UserError("--int8 and --fp16 exclude each other: one file per precision")
         if not (self.int8 or self.fp16):
+            if self.force:
+                raise UserError("--force is only used with --int8 or --fp16 (writes a model that fails the parity check)")
             if self.calibration is not None:
                 raise UserError("--calibration is only used with --int8 (or --fp16, for its parity check)")
             return
@@ -96,9 +100,10 @@ def export(opts: ExportOptions, log=print) -> dict:
             if given := opts.given_checkpoint_options():
                 raise UserError(f"{', '.join(given)}: set when a checkpoint is exported; {checkpoint.name} is a "
                                 "model file already")
-        else:
+        else:    # an fp32 model made on the way, in a temporary folder: the log says so, not its passing path
             fp32 = Path(tmp) / (out.stem.replace(precision, "fp32") + ".onnx")
-            export_checkpoint(checkpoint, fp32, log=log, **opts.checkpoint_options())
+            export_checkpoint(checkpoint, fp32, log=lambda msg: log(str(msg).replace(
+                f"wrote {fp32}", f"exported {checkpoint.name} to fp32 first (not kept)")), **opts.checkpoint_options())
         if opts.calibration is None:     # fp16: parity frames from the synthetic world of the model's target
             calibration, dataset = parity_frames(fp32, Path(tmp) / "parity", PARITY_FRAMES), "synthetic"
             count, source = PARITY_FRAMES, f"synthetic world, {PARITY_FRAMES} frames (seed 0)"
@@ -107,5 +112,5 @@ def export(opts: ExportOptions, log=print) -> dict:
             source = f"{dataset}: {calibration.name}"
         grids = calibration_grids(fp32, calibration, dataset, count=count)
         if opts.int8:
-            return quantize_model(fp32, out, grids, calibration=source, log=log)
-        return half_model(fp32, out, grids, parity_data=source, log=log)
+            return quantize_model(fp32, out, grids, calibration=source, log=log, force=opts.force)
+        return half_model(fp32, out, grids, parity_data=source, log=log, force=opts.force)

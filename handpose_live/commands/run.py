@@ -84,9 +84,11 @@ def print_summary(stats: RunStats, target) -> None:
 
     fps = stats.frames / stats.wall_s if stats.wall_s > 0 else 0.0
     console = Console(stderr=True)
+    # The fps over the whole loop, its first frames (model warm-up) included; a viewer shows the rate of the
+    # last frames (sinks/base.FpsMeter), so the two differ by the start-up (README, "Quick start").
     # The headline on one line of its own (a table title would be wrapped to the table's width).
     console.print(f"{stats.frames} frames processed ({stats.frames_in} in, {stats.dropped} dropped), "
-                  f"{fps:.1f} fps, {target.noun} found in {stats.found}", soft_wrap=True, highlight=False)
+                  f"{fps:.1f} fps over the whole run, {target.noun} found in {stats.found}", soft_wrap=True, highlight=False)
     table = Table()
     table.add_column("stage")
     table.add_column("p50 ms", justify="right")

@@ -14,7 +14,8 @@ class SynthOptions:
     """`handpose-live synth` options (the command line is built from these fields)."""
 
     target: str = option("hand", " | ".join(TARGETS))
-    count: int = option(20000, "number of frames")
+    count: int = option(1000, "number of frames (the default: a quick set, minutes; a training set wants tens of "
+                              "thousands, as in the README)")
     out: Path = option(help="dataset folder")
     camera: str = option("d435-640x480", "camera preset from calib/ or a JSON file")
     seed: int = option(0, "random seed (train and test sets: use different seeds)")

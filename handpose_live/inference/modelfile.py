@@ -108,6 +108,20 @@ def check_graph(info: ModelInfo, path: Path, input_shape: Sequence, outputs: Map
         raise UserError(f"{path} is inconsistent: {problems[0]}")
 
 
+def load_model_proto(path: Path):
+    """The whole model (its external weight files too) as an onnx ModelProto, or a one-line UserError:
+    missing, damaged, or weights outside the model's folder (onnx refuses those; ONNX Runtime too)."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model not found: {path}")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # DecodeError, ValueError, OSError, onnx's ValidationError (external data paths)
+        raise UserError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
+
+
 def read_model_info(path: Path) -> ModelInfo:
     """Metadata only, without creating a session (cheap), checked against the graph's declared shapes."""
     import onnx

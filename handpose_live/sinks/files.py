@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import errno
+import fcntl
 import io
 import json
 import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +45,37 @@ def check_writable_target(path: Path) -> None:
 
 
 def open_stream(path: Path) -> io.FileIO:
-    """Open (create or truncate) `path` under its own name, unbuffered, or a one-line UserError."""
+    """Open (create or truncate) `path` under its own name, unbuffered, or a one-line UserError.
+
+    The file is locked (flock, exclusive) for as long as it is open, and truncated only once the
+    lock is held: a second run writing the same file is refused in one line instead of both
+    interleaving and losing records. A FIFO is opened without blocking: with no reader at the
+    other end that is a one-line error, not a run hung in open(2) that Ctrl-C cannot end.
+    """
     check_writable_target(path)
     try:
-        return open(path, "wb", buffering=0)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o666)
     except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UserError(f"cannot write {path}: it is a FIFO (named pipe) with no reader") from None
         raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
+    try:
+        os.set_blocking(fd, True)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UserError(f"cannot write {path}: another process (a second run?) is writing it") from None
+            # a filesystem without locks (some network mounts): written unlocked, as before
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+        return open(fd, "wb", buffering=0)
+    except OSError as exc:
+        os.close(fd)
+        raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _finite_or_none(value):

@@ -325,6 +325,9 @@ class Open3DViewer(Viewer):
             check_writable_target(self.screenshot_path)
         self.showing = bool(visible) and display_available()   # else EGL off-screen: images only
         self.quit_requested = False
+        # Open3D's own log says, coloured, what `run` reports itself ("GLFW Error" and the EGL fallback when
+        # there is no display: the summary's "no window"; no window at all: NO_WINDOW_MESSAGE): errors only
+        o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
         self._vis = o3d.visualization.Visualizer()
         if not self._vis.create_window(window_name=WINDOW_TITLE, width=self.width, height=self.height,
                                        visible=visible):

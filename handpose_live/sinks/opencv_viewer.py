@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_path
+from ..fileio import atomic_write
 from ..skeletons import Skeleton
 from ..types import DepthFrame, PoseResult
 from .base import FpsMeter, Viewer, display_available
@@ -26,16 +26,17 @@ QUIT_KEYS = (ord("q"), 27)
 
 
 def save_image(path, image: np.ndarray) -> None:
-    """cv2.imwrite, atomically: never a half image under `path`."""
+    """The image encoded in memory (its suffix picks the format), then written atomically: never a half
+    image under `path`, and a write error (a full disk) said as such (cv2.imwrite only returns False)."""
     path = Path(path)
     check_writable_target(path)
-    with atomic_path(path) as temp:   # keeps the suffix, which picks the image format
-        try:
-            ok = cv2.imwrite(str(temp), image)
-        except cv2.error:
-            ok = False
-        if not ok:
-            raise UserError(f"cannot write image {path} (unwritable or unknown image type '{path.suffix}')")
+    try:
+        ok, data = cv2.imencode(path.suffix, image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise UserError(f"cannot write image {path}: unknown image type '{path.suffix}'")
+    atomic_write(path, lambda f: f.write(data.tobytes()))
 
 
 class OpenCvViewer(Viewer):

@@ -12,7 +12,9 @@ the target and renamed onto it on close (`fileio.atomic_path`), with the index a
 (faststart) so it starts playing before it is fully downloaded. An mp4 is only playable once
 its index is written, so a video cut by SIGKILL could never be more than a broken file: it
 leaves just the temp file (`fileio.remove_temporaries` cleans it), never a half file under the
-final name. Ctrl-C and SIGTERM close it normally, with the frames processed so far.
+final name. Ctrl-C and SIGTERM close it normally, with the frames processed so far. A write that
+fails (a full disk, the file-size limit) ends the run with one line: the records stay (streamed,
+`sinks/files.py`), the partial video is removed (without its index it would not play).
 """
 from __future__ import annotations
 
@@ -86,6 +88,7 @@ class VideoWriterSink(Sink):
         self._first_ms: float | None = None
         self._last_pts = -1
         self._closed = False
+        self._failed = False             # a write failed: close() removes the partial video
 
     def _open(self, width: int, height: int) -> None:
         self._temp = self._files.enter_context(atomic_path(self.path))
@@ -139,6 +142,7 @@ class VideoWriterSink(Sink):
             for packet in self._stream.encode(video_frame):
                 self._container.mux(packet)
         except OSError as exc:   # a full disk, a file size limit
+            self._failed = True
             raise UserError(f"cannot write video {self.path}: {describe_os_error(exc)}") from None
 
     def close(self) -> None:
@@ -149,6 +153,14 @@ class VideoWriterSink(Sink):
         self._closed = True
         if self._container is None:
             return                       # no frame: no video (and nothing under the final name)
+        if self._failed:
+            # After a failed write FFmpeg's muxer is in an error state: no flush, no trailer (more
+            # calls into it are what can crash the process); close it and remove the temp file.
+            with contextlib.suppress(Exception):
+                self._container.close()
+            with contextlib.suppress(BaseException):
+                self._files.__exit__(UserError, UserError("video write failed"), None)
+            return
         with self._files:                # renames the temp file on success, removes it on an exception
             try:
                 self._encode(None)

@@ -98,13 +98,34 @@ def check_shard(path: Path, count: int) -> None:
     try:
         with np.load(path) as z:
             missing = sorted(set(ARRAYS) - set(z.files))
-            frames = None if missing else len(z["frame_index"])
+            labels = {} if missing else {k: z[k] for k in ("frame_index", *LABELS)}
     except _DAMAGED as exc:
         raise _damaged(path, exc) from None
     if missing:
         raise UserError(f"shard {path} lacks {', '.join(missing)} (not written by handpose-live synth?)")
+    frames = len(labels["frame_index"])
     if frames != count:
         raise UserError(f"shard {path} holds {frames} frames but {INDEX} lists {count}")
+    check_labels(path, labels)
+
+
+LABELS = ("centre_mm", "joints_mm", "intrinsics")   # the numbers training trusts: each must be finite
+
+
+def check_labels(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A one-line UserError naming the shard, the array and the first frame whose labels are NaN or
+    infinite (training on them fails far from the cause: a NaN loss, or a ValueError in a worker)."""
+    for key in LABELS:
+        values = np.asarray(arrays[key], np.float64)
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            continue
+        if key == "intrinsics":
+            raise UserError(f"shard {path}: its intrinsics are not finite ({values.tolist()})")
+        row = int(np.argwhere(bad.reshape(len(values), -1).any(axis=1))[0, 0])
+        frame = int(arrays["frame_index"][row]) if row < len(arrays["frame_index"]) else row
+        raise UserError(f"shard {path}: frame {frame} (entry {row} of the shard) has a non-finite {key} "
+                        f"({int(bad.sum())} value(s) NaN or infinite; regenerate the dataset with `synth`)")
 
 
 def read_shard(path: Path) -> dict[str, np.ndarray]:

@@ -21,7 +21,7 @@ class TrainArgs:
     batch_size: int = option(8, "samples per step")
     lr: float = option(2.5e-4, "learning rate (paper: RMSProp 2.5e-4)")
     optimizer: str = option("rmsprop", "rmsprop | adam")
-    device: str = option("cpu", "cpu | cuda")
+    device: str = option("auto", "auto (cuda when PyTorch sees a GPU, else cpu; as `run`) | cpu | cuda")
     workers: int = option(1, "data loader worker processes")
     resume: bool = option(False, "continue the run in --out exactly where it stopped", "--resume")
     seed: int = option(0, "seed of the initial weights, the data order and the augmentation")

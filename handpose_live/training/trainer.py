@@ -165,8 +165,8 @@ def check_args(args: TrainArgs) -> None:
             raise UserError(f"{name} must be a non-negative number, got {value}")
     if not (math.isfinite(args.val_fraction) and 0 <= args.val_fraction < 1):
         raise UserError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
-    if args.device not in ("cpu", "cuda"):
-        raise UserError(f"unknown device '{args.device}' (cpu, cuda)")
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"unknown device '{args.device}' (auto, cpu, cuda)")
     learning_rate(args, 0.0)
     _make_optimizer(args.optimizer, [torch.zeros(1, requires_grad=True)], 1.0)
 
@@ -337,7 +337,8 @@ class Trainer:
     # --- set-up -------------------------------------------------------------------------------
     def _setup_device(self) -> torch.device:
         args = self.args
-        device = torch.device(args.device if args.device != "cuda" or torch.cuda.is_available() else "cpu")
+        wanted = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+        device = torch.device(wanted if wanted != "cuda" or torch.cuda.is_available() else "cpu")
         if args.device == "cuda" and device.type != "cuda":
             raise UserError("--device cuda was requested but PyTorch sees no CUDA device")
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():

@@ -145,7 +145,8 @@ function draw() {
   const scale = Math.min((cw - 40) / w, (ch - 40) / h);
   const ox = (cw - w * scale) / 2, oy = (ch - h * scale) / 2;
 
-  // the depth image's frame, with a faint grid every 80 px of the image
+  // the depth image's frame, with a faint grid every 80 px of the image: the stream carries joints, not
+  // pixels (a record is a few KB; the viewers of `run` and its --save-video show the depth itself)
   ctx.fillStyle = "#0b0f13";
   ctx.fillRect(ox, oy, w * scale, h * scale);
   ctx.strokeStyle = "#1c242d";
@@ -158,7 +159,7 @@ function draw() {
   ctx.strokeRect(ox + 0.5, oy + 0.5, w * scale - 1, h * scale - 1);
   ctx.fillStyle = "#56616d";
   ctx.font = "12px system-ui, 'DejaVu Sans', sans-serif";
-  ctx.fillText(`depth image ${w}×${h}`, ox + 8, oy + h * scale - 8);
+  ctx.fillText(`the camera's ${w}×${h} image frame: joints only, the stream carries no depth pixels`, ox + 8, oy + h * scale - 8);
   if (!record) return;
 
   const bones = (header && Array.isArray(header.bones)) ? header.bones : [];
