@@ -16,22 +16,16 @@ from ..types import DepthFrame, PoseResult
 from . import foxglove_scene as scene
 from .base import Sink
 from .files import record_json
-from .udp import parse_host_port
+from .udp import LOOPBACK, parse_server_address
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = LOOPBACK
 DEFAULT_PORT = 8765
 BACKLOG = 16          # messages queued per client before the oldest are dropped (about a quarter second)
 
 
 def parse_foxglove_address(address: str) -> tuple[str, int]:
-    """'port' or 'host:port' ('[ipv6]:port') -> (host, port); the host defaults to 127.0.0.1."""
-    text = str(address).strip()
-    if text.isdigit():
-        port = int(text)
-        if not 1 <= port <= 65535:
-            raise UserError(f"bad Foxglove address '{address}': port must be 1-65535")
-        return DEFAULT_HOST, port
-    return parse_host_port(text, what="Foxglove")
+    """`--foxglove`: 'port' or 'host:port' -> (host, port), 127.0.0.1 unless a host is named."""
+    return parse_server_address(address, "Foxglove")
 
 
 class FoxgloveServer(Sink):

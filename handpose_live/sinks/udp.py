@@ -15,6 +15,20 @@ from ..types import DepthFrame, PoseResult
 from .base import Sink
 from .files import record_json
 
+LOOPBACK = "127.0.0.1"
+
+
+def parse_server_address(address: str, what: str) -> tuple[str, int]:
+    """A server's '[host:]port' ('[ipv6]:port') -> (host, port); the host defaults to the loopback, so a
+    server is reachable from other machines only when a host is named (`--ws`, `--foxglove`)."""
+    text = str(address).strip()
+    if text.isdigit():
+        port = int(text)
+        if not 1 <= port <= 65535:
+            raise UserError(f"bad {what} address '{address}': port must be 1-65535")
+        return LOOPBACK, port
+    return parse_host_port(text, what=what)
+
 
 def parse_host_port(address: str, what: str = "UDP") -> tuple[str, int]:
     """'host:port' or '[ipv6]:port' -> (host, port); `what` names the address in errors (UDP, OSC, WebSocket)."""

@@ -27,14 +27,14 @@ from ..errors import UserError
 from ..types import DepthFrame, PoseResult
 from .base import Sink
 from .files import record_json
-from .udp import parse_host_port
+from .udp import LOOPBACK, parse_server_address
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 PAGE_FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8"}
 STREAM_PATH = "/ws"
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = LOOPBACK
 DEFAULT_PORT = 8765
 MAX_CLIENTS = 8
 MAX_MESSAGE = 4096            # bytes a client may send in one message
@@ -48,14 +48,8 @@ log.addHandler(logging.NullHandler())      # hostile clients must not print into
 
 
 def parse_ws_address(address: str) -> tuple[str, int]:
-    """'port' or 'host:port' ('[ipv6]:port') -> (host, port); the host defaults to 127.0.0.1."""
-    text = str(address).strip()
-    if text.isdigit():
-        port = int(text)
-        if not 1 <= port <= 65535:
-            raise UserError(f"bad WebSocket address '{address}': port must be 1-65535")
-        return DEFAULT_HOST, port
-    return parse_host_port(text, what="WebSocket")
+    """`--ws`: 'port' or 'host:port' -> (host, port), 127.0.0.1 unless a host is named."""
+    return parse_server_address(address, "WebSocket")
 
 
 def _url_host(host: str) -> str:
