@@ -58,6 +58,16 @@ if ! command -v Xvfb >/dev/null; then
   fi
 fi
 
+# Blender, headless, for the test that imports a `run --output take.bvh` take (tests/test_bvh.py; skipped
+# without it). Debian's blender.
+if ! command -v blender >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    apt_install "the Blender import test of BVH takes" blender blender
+  else
+    echo "note: no Blender; the BVH import test will be skipped (sudo apt-get install blender)" >&2
+  fi
+fi
+
 # Debian/Ubuntu ship `venv` without ensurepip unless python3.X-venv is installed.
 if [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
   pkg="python$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"

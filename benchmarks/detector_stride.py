@@ -4,7 +4,7 @@ training used seed 0) rendered for cameras of short and long focal lengths, at e
 
 The detector was trained at 160x120 for every camera, i.e. at focal lengths of 96-147 px at its
 input. A candidate is a hit when it lies within 40 px (at the D435's focal length; scaled with fx)
-of a palm not yet matched. The last column is the stride `HandDetector.stride_for` picks.
+of a palm not yet matched. The last column is the stride `Detector.stride_for` picks.
 
     python benchmarks/detector_stride.py [--frames 100] [--detector models/hand-detector.onnx]
 """
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from handpose_live.calib import load_intrinsics  # noqa: E402
-from handpose_live.inference.detector import HandDetector  # noqa: E402
+from handpose_live.inference.detector import Detector  # noqa: E402
 from handpose_live.synth.scenes import render_detection_scene  # noqa: E402
 from handpose_live.training.detector import scene_sensor  # noqa: E402
 
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--detector", type=Path, default=ROOT / "models" / "hand-detector.onnx")
     args = ap.parse_args()
-    det = HandDetector(args.detector)
+    det = Detector(args.detector)
     sensor = scene_sensor(det.meta.get("training_data", {}), "d435-640x480")   # its training scenes' sensor model
     print(f"{args.frames} scenes per camera; recall / false candidates per frame at the file threshold {det.threshold}")
     print("| camera | fx (px) | " + " | ".join(f"stride {s}" for s in STRIDES) + " | picked |")
@@ -64,7 +64,7 @@ def main() -> None:
                     used.update(match[:1])
                     hits, false = hits + bool(match), false + (not match)
             cells.append(f"{100 * hits / max(palms, 1):.0f} % / {false / args.frames:.2f}")
-        picked = HandDetector(args.detector).stride_for(intr.fx)
+        picked = Detector(args.detector).stride_for(intr.fx)
         print(f"| {name} | {intr.fx:.0f} | " + " | ".join(cells) + f" | {picked} |", flush=True)
 
 

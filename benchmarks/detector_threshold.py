@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from handpose_live.calib import load_intrinsics  # noqa: E402
-from handpose_live.inference.detector import HandDetector  # noqa: E402
+from handpose_live.inference.detector import Detector  # noqa: E402
 from handpose_live.synth.scenes import render_detection_scene  # noqa: E402
 from handpose_live.training.detector import scene_sensor  # noqa: E402
 
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--detector", type=Path, default=ROOT / "models" / "hand-detector.onnx")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5, 0.6])
     args = ap.parse_args()
-    det = HandDetector(args.detector)
+    det = Detector(args.detector)
     training = det.meta.get("training_data", {})       # which sensor model its scenes had (generator scenes-1/-2)
     det.threshold = 0.05
     rng = np.random.default_rng([999])
@@ -58,7 +58,7 @@ def main() -> None:
             t0 = time.perf_counter()
             det.propose(depth, 6)
             steady.append((time.perf_counter() - t0) * 1e3)
-    print(f"{args.frames} scenes, {palms} palms; file threshold {HandDetector(args.detector).threshold}; "
+    print(f"{args.frames} scenes, {palms} palms; file threshold {Detector(args.detector).threshold}; "
           f"detector at 640x480, 1 thread: {np.percentile(steady, 50):.2f} ms p50 frame after frame, "
           f"{np.percentile(ms, 50):.2f} ms p50 between scene renders (cold caches)")
     print("| threshold | recall | false candidates per frame |")

@@ -70,9 +70,9 @@ def run_seed(predictor: Predictor, seed: int, frames: int, options: PipelineOpti
     calls = [0]
     inner = predictor.predict_centres
 
-    def counted(depth_mm, intr, centres_mm):   # network passes (cubes) the pipeline spends per frame: its main cost
+    def counted(depth_mm, intr, centres_mm, split_among=None):   # network passes (cubes) per frame: its main cost
         calls[0] += len(np.asarray(centres_mm).reshape(-1, 3))
-        return inner(depth_mm, intr, centres_mm)
+        return inner(depth_mm, intr, centres_mm, split_among)
     counting = copy.copy(predictor)              # the oracle keeps the uncounted predictor
     counting.predict_centres = counted
     pipeline.predictor = counting
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         t0 = time.perf_counter()
         passes = {} if args.recentre_passes is None else {"recentre_passes": args.recentre_passes}
-        detector = default_detector() if args.detector == "auto" else None if args.detector == "geometric" \
+        detector = default_detector("hand") if args.detector == "auto" else None if args.detector == "geometric" \
             else Path(args.detector)
         options = PipelineOptions(smoothing=args.smoothing, recentre_mm=args.recentre_mm, max_subjects=args.max_hands,
                                   detector=detector, track_centre=args.track_centre, **passes)

@@ -192,6 +192,25 @@ def step_body_clutter(ctx: Context, sz: dict) -> dict:
     return v
 
 
+def step_real_rooms(ctx: Context, sz: dict) -> dict:
+    """benchmarks/real_rooms.py: people in the real office frames and in held-out synthetic rooms, both detectors."""
+    assert ctx.shared is not None
+    raw = ctx.work / "real-rooms.json"
+    ctx.cmd([PY, BENCH / "real_rooms.py", "--detectors", "geometric", "auto", "--frames", sz["frames"], "--max-people", 6,
+             "--threads", ctx.threads, "--bonn", ctx.shared / "real-depth" / "bonn-crowd", "--bonn-every", sz["every"],
+             "--json", raw])
+    r = json.loads(raw.read_text())
+    v = {}
+    for det in ("geometric", "auto"):
+        b = r[det]["bonn"]
+        v.update({f"{det}.bonn.{k}": b[k] for k in ("counted_right", "counted_right_with_people", "found_pct",
+                                                     "false_per_1000", "body_ms_per_frame", "hands_per_1000")})
+        for view in ("office", "desk", "high"):
+            v.update({f"{det}.{view}.{k}": r[det][view][k] for k in ("people", "found_pct", "false_per_1000",
+                                                                     "counted_right_pct", "map_10cm_found")})
+    return v
+
+
 def step_cube_window(ctx: Context, sz: dict) -> dict:
     """benchmarks/cube_window.py: the near face's pixel window (before) against the whole cube's (now)."""
     v = {}
@@ -425,17 +444,17 @@ class StepSkipped(Exception):
 SEEDS_LIVE = [77, 78, 79, 80, 81]
 STEPS = [
     Step("hand-model", "shipped hand model: size, held-out test set, through `run`, no-hand gate",
-         {"test_frames": (2000, 40), "crowded_frames": (1000, 20), "seeds": (SEEDS_LIVE, [77]), "frames": (300, 60)},
+         {"test_frames": (2000, 16), "crowded_frames": (1000, 10), "seeds": (SEEDS_LIVE, [77]), "frames": (300, 24)},
          "models/v2v-lite-hand.onnx; test sets `synth --target hand --seed 2000` in the classic and (1,000 frames) the "
          "crowded world (true centre); `run` on a .db3 per "
          "synthetic-camera seed (online centre), pooled over seeds; gate peaks on the same frames, gate off",
          run=step_model(HAND_MODEL, "hand")),
     Step("body-model", "shipped body model: size, held-out test set, through `run`, no-body gate",
-         {"test_frames": (500, 40), "crowded_frames": (500, 20), "seeds": (SEEDS_LIVE, [77]), "frames": (150, 60)},
+         {"test_frames": (500, 16), "crowded_frames": (500, 10), "seeds": (SEEDS_LIVE, [77]), "frames": (150, 24)},
          "models/v2v-lite-body.onnx; test sets `synth --target body --seed 2000`, classic and crowded; otherwise as hand-model",
          run=step_model(BODY_MODEL, "body")),
     Step("live-quality", "live quality of the default pipeline against the oracle centre (benchmarks/live_quality.py)",
-         {"seeds": ([0, 1, 2, 3, 4], [0]), "frames": (600, 60)}, "shipped hand model, default PipelineOptions, 2 threads",
+         {"seeds": ([0, 1, 2, 3, 4], [0]), "frames": (600, 30)}, "shipped hand model, default PipelineOptions, 2 threads",
          run=step_live_quality),
     Step("detection", "several hands, handedness and hand-free clutter (benchmarks/detection.py)",
          {"frames": (45, 8), "clutter": (150, 20)}, "shipped hand model and detector, 2 threads; before = max_hands 1 "
@@ -444,26 +463,31 @@ STEPS = [
     Step("body-clutter", "the body detector among other people and furniture (benchmarks/body_clutter.py)",
          {"frames": (200, 10)}, "whole frames of the crowded world's body scenes (seed 123), no tracking; shipped fp32 "
          "body model, up to 4 people, 2 threads; now and with --max-planes 0", run=step_body_clutter),
+    Step("real-rooms", "people in a real office and in synthetic rooms, geometric and learned (benchmarks/real_rooms.py)",
+         {"frames": (30, 3), "every": (1, 5)}, "shipped fp32 body and hand models, person detector, up to 6 people, "
+         "2 threads; the 232 bonn-crowd frames (--shared; quick: the 47 labelled ones only) scored on the 47 labelled "
+         "ones; synthetic rooms seed 777 per view",
+         needs_shared=True, run=step_real_rooms),
     Step("cube-window", "the live path's pixel window: the cube's near face (before) against all 8 corners (now)",
          {"frames": (800, 50)}, "benchmarks/cube_window.py: synthetic hand frames rendered over the whole cube's window, "
          "classic seed 5242 and crowded seed 5243; shipped fp32 hand model at the true centre, 2 threads",
          run=step_cube_window),
     Step("bench-pipeline", "whole pipeline per stage on demo.db3, and the RSS soak (`handpose-live bench --soak`)",
-         {"frames": (300, 30), "soak": (10000, 60)},
+         {"frames": (300, 10), "soak": (10000, 60)},
          "demo.db3 = `record --camera synthetic` (seed 0), 640x480; shipped hand model, ONNX Runtime CPU, 2 threads",
          run=step_bench_pipeline),
     Step("bench-compare", "v2v-lite vs v2v-full (random weights) side by side in one `bench` run",
-         {"recording": (300, 30), "frames": (30, 1)}, "first frames of demo.db3; ONNX Runtime CPU, 2 threads",
+         {"recording": (300, 10), "frames": (30, 1)}, "first frames of demo.db3; ONNX Runtime CPU, 2 threads",
          run=step_bench_compare),
     Step("bench-backends", "whole pipeline, ONNX Runtime vs OpenVINO in one `bench` run",
-         {"frames": (300, 30)}, "synthetic camera (seed 0), shipped hand model, 2 threads", run=step_bench_backends),
+         {"frames": (300, 10)}, "synthetic camera (seed 0), shipped hand model, 2 threads", run=step_bench_backends),
     Step("bench-body", "whole pipeline with the body model (`bench --target body --camera synthetic`)",
-         {"frames": (300, 30)}, "synthetic body camera (seed 0), shipped body model, ONNX Runtime CPU, 2 threads",
+         {"frames": (300, 10)}, "synthetic body camera (seed 0), shipped body model, ONNX Runtime CPU, 2 threads",
          run=step_bench_body),
     Step("int8", "int8 (and fp16) against fp32, both lite models: rebuilt, held-out accuracy, parity, speed "
          "(benchmarks/int8.py)",
-         {"hand_test": (2000, 40), "body_test": (500, 20), "calibration": (200, 24), "repeats": (200, 10),
-          "bench_frames": (300, 20)},
+         {"hand_test": (2000, 16), "body_test": (500, 10), "calibration": (200, 8), "repeats": (200, 3),
+          "bench_frames": (300, 6)},
          "calibration: `synth --seed 0 --count 200` (96 used); tests: seed 2000 (true centre); network alone "
          "interleaved fp32/int8, batch 1, and `bench --precision fp32 --precision int8` on the synthetic camera; 2 threads",
          run=step_int8),
@@ -472,13 +496,13 @@ STEPS = [
          "one synthetic-camera frame (seed 0) prepared for each network; ONNX Runtime CPU, batch 1, 2 threads; "
          "peers with random weights", run=step_peers),
     Step("subjects", "N subjects per frame, batched (`bench --subjects 1 --subjects 2 --subjects 4`), hand and body",
-         {"frames": (300, 20)}, "synthetic camera (seed 0), shipped models at the default precision, 2 threads",
+         {"frames": (300, 6)}, "synthetic camera (seed 0), shipped models at the default precision, 2 threads",
          run=step_subjects),
     Step("backends", "network alone per CPU backend, batch 1 (benchmarks/backends.py)",
          {"repeats": (30, 3), "full_repeats": (5, 1), "warmup": (3, 0)},
          "random weights, 21 joints, 2 threads; v2v-lite and v2v-full", run=step_backends),
     Step("kinect-mkv", "Azure Kinect .mkv written and replayed through libk4arecord vs the same frames in a .db3",
-         {"frames": (24, 24), "seed": (3, 3)}, "synthetic camera through the NFOV unbinned calibration, shipped hand model "
+         {"frames": (24, 12), "seed": (3, 3)}, "synthetic camera through the NFOV unbinned calibration, shipped hand model "
          "(the end-to-end case of tests/test_kinect.py); needs the kinect extra", run=step_kinect),
     Step("nyu-published", "published NYU predictions through `handpose-live eval --predictions --ground-truth`",
          {}, "DeepPrior++ and Point-to-Point, 8,252 NYU test frames (--shared)", needs_shared=True, run=step_nyu),

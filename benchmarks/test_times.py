@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TIERS = {"fast": ["-m", "not slow"], "whole": []}
+TIERS = {"fast": ["-m", "not slow"], "whole": ["-n", "2"]}     # the README's commands (whole: two pytest-xdist workers)
 
 
 def cpu_model() -> str:

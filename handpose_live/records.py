@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .skeletons import get_skeleton
 from .targets import get_target
-from .types import Intrinsics
+from .types import HIDDEN_CONFIDENCE, Intrinsics
 
 SCHEMA = "handpose-live.record/1"
 SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
@@ -25,8 +25,21 @@ def subjects_key(target: str) -> str:
     return get_target(target).record_key
 
 
+ORIENTATIONS = ("unit quaternions (w, x, y, z) in camera space; a joint's frame: X along the bone towards its child, "
+                "Y its front (out of the palm; out of the chest), Z = X x Y its flexion axis, a leaf: its parent's "
+                "(inference/kinematics.py); local_orientations: relative to the parent joint's frame")
+
+
+VISIBLE = ("per joint, true when the camera sees it: its pixel in the image, nothing measured in front of it, its "
+           "heatmap peak not low (inference/visibility.py); a hidden joint's confidence is at most "
+           f"{HIDDEN_CONFIDENCE} and its position the fitted skeleton's")
+
+
 def stream_header(target: str, skeleton: str, model: str = "", intrinsics: Intrinsics | None = None) -> dict:
+    """The header of a stream. For skeletons with kinematics also `root` and `parents` (each joint's parent in
+    the tree hung from the root, -1 for the root): the hierarchy of the subjects' orientations and of BVH."""
     sk = get_skeleton(skeleton)
+    tree = {} if sk.kinematics is None else {"root": sk.kinematics.root, "parents": list(sk.parents())}
     return {
         "schema": SCHEMA,
         "target": get_target(target).name,
@@ -36,11 +49,18 @@ def stream_header(target: str, skeleton: str, model: str = "", intrinsics: Intri
         "skeleton": sk.name,
         "joint_names": list(sk.joints),
         "bones": [list(b) for b in sk.bones],
+        **tree,
         "model": model,
         "intrinsics": None if intrinsics is None else intrinsics.to_dict(),
         "units": {"joints_mm": "millimetres, camera space: x right, y down, z forward",
                   "joints_px": "pixels of the depth image: u right, v down",
-                  "timestamp_ms": "milliseconds of the source's clock"},
+                  "timestamp_ms": "milliseconds of the source's clock",
+                  "orientations": ORIENTATIONS,
+                  "bone_lengths_mm": "millimetres, one per entry of bones",
+                  "velocity_mm_s": "millimetres per second, camera space",
+                  "palm": "position_mm (camera space), normal (out of the palm) and direction (towards the "
+                          "fingers) as unit vectors, width_mm (index to little-finger MCP)",
+                  "visible": VISIBLE},
     }
 
 

@@ -86,10 +86,11 @@ def shipped_model(target: str, precision: str = "auto", device: str = "auto", ba
     return fp32
 
 
-SHIPPED_DETECTOR = "hand-detector.onnx"
+def default_detector(target: str = "hand") -> Path | None:
+    """The learned detector shipped for `target` (its profile's `detector_file`), or None when there is
+    none or this installation lacks it (geometric detection)."""
+    from .targets import get_target
 
-
-def default_detector() -> Path | None:
-    """The shipped hand detector, or None when this installation has none (geometric detection)."""
-    path = models_dir() / SHIPPED_DETECTOR
-    return path if path.is_file() else None
+    name = get_target(target).detector_file
+    path = models_dir() / name if name else None
+    return path if path is not None and path.is_file() else None

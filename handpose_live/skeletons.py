@@ -3,10 +3,13 @@
 `HAND21` is the project's canonical hand (wrist, then thumb/index/middle/ring/pinky from
 root to tip, four joints each). `canonical` of another skeleton lists, for each of its
 joints, the HAND21 joint it corresponds to (None where there is none, e.g. NYU's palm).
+`Kinematics` (HAND21 and ITOP15, the shipped models' skeletons) says how a skeleton moves for the
+skeleton fit of `inference/kinematics.py`: its rigid segments (the root's first: the tree hangs from
+it, `Skeleton.parents`) and its chains of joints with their joint limits.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import UserError
 
@@ -20,6 +23,52 @@ GROUP_COLOURS = {  # RGB 0..1, one colour per finger; used by every viewer
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A joint and the joints that move rigidly with it (a palm, a pelvis, a shoulder girdle). Its frame:
+    X from `joint` toward `forward`, Z from `lateral[1]` toward `lateral[0]` (made perpendicular to X), Y = Z x X."""
+
+    joint: int
+    members: tuple[int, ...]
+    forward: int
+    lateral: tuple[int, int]
+    parent: int | None = None         # a segment below the root: its parent joint is a point of its rigid fit too
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Joints that follow `start` one bone after another in one plane (a finger, a limb). `limits_deg`:
+    per bone, its flexion against the bone before (the first bone: against the segment's X-Z plane for
+    a "palm" chain, free for a "bend" chain). A "palm" chain's plane holds the segment's Y (a finger:
+    abduction about the palm normal, at most `abduction_deg` from its rest direction, then flexion);
+    a "bend" chain's plane is that of its own bend (a thumb, an arm). `distal_min`: the last bone is at
+    least this fraction of the one before (a lower bound on the estimated length)."""
+
+    start: int
+    joints: tuple[int, ...]
+    limits_deg: tuple[tuple[float, float], ...]
+    plane: str = "bend"
+    abduction_deg: float = 180.0
+    distal_min: float = 0.0
+
+
+@dataclass(frozen=True)
+class Kinematics:
+    """How a skeleton moves (`inference/kinematics.py` fits it): rigid segments (the root's first) and
+    chains. `mirror_left`: a left hand's lateral axis is reversed, so Y stays the palm's front for both
+    hands. `palm`: joints whose mean is the palm position, `palm_width`: the two joints across it (hands)."""
+
+    segments: tuple[Segment, ...]
+    chains: tuple[Chain, ...]
+    mirror_left: bool = False
+    palm: tuple[int, ...] = ()
+    palm_width: tuple[int, int] | None = None
+
+    @property
+    def root(self) -> int:
+        return self.segments[0].joint
+
+
+@dataclass(frozen=True)
 class Skeleton:
     name: str
     target: str                       # "hand" or "body"
@@ -27,10 +76,28 @@ class Skeleton:
     bones: tuple[tuple[int, int], ...]
     groups: tuple[str, ...]           # colour group per joint
     canonical: tuple[int | None, ...] | None = None  # index into HAND21 per joint
+    kinematics: Kinematics | None = None             # segments and chains (HAND21, ITOP15): the skeleton fit
 
     @property
     def num_joints(self) -> int:
         return len(self.joints)
+
+    def parents(self) -> tuple[int, ...]:
+        """Each joint's parent in the tree hung from the kinematic root (-1: the root), from the bones."""
+        root = self.kinematics.root if self.kinematics is not None else 0
+        parents = [-2] * self.num_joints
+        parents[root] = -1
+        todo = [root]
+        while todo:
+            j = todo.pop(0)
+            for a, b in self.bones:
+                for u, v in ((a, b), (b, a)):
+                    if u == j and parents[v] == -2:
+                        parents[v] = j
+                        todo.append(v)
+        if -2 in parents:
+            raise ValueError(f"skeleton {self.name}: its bones do not join every joint to joint {root}")
+        return tuple(parents)
 
     def colours(self) -> list[tuple[float, float, float]]:
         return [GROUP_COLOURS[g] for g in self.groups]
@@ -50,7 +117,21 @@ def _hand21() -> Skeleton:
     return Skeleton("hand21", "hand", tuple(names), tuple(bones), tuple(groups), tuple(range(21)))
 
 
-HAND21 = _hand21()
+def _hand_kinematics() -> Kinematics:
+    # Finger limits (degrees): MCP -30..95 (hyperextension to flexion), PIP -5..115, DIP -15..95, abduction
+    # within 35 of the wrist -> MCP direction; thumb: CMC free, MCP and IP -30..80 / -30..95 (loose: reported
+    # figures vary). Anatomical ranges after Lee & Kunii (1995), widened by the synthetic hand's own limits.
+    # A distal phalanx is at least 0.6 of the bone before it (real ones: 0.7 to 0.95): the network draws the
+    # last joint before a tip too near the tip (the distal bone at 0.44 to 0.83 of its true length,
+    # docs/results.md "Motion capture"), and a skeleton that short cannot reach the tips it sees.
+    fingers = tuple(Chain(5 + 4 * f, (6 + 4 * f, 7 + 4 * f, 8 + 4 * f), ((-30.0, 95.0), (-5.0, 115.0), (-15.0, 95.0)),
+                          "palm", 35.0, distal_min=0.6) for f in range(4))
+    thumb = Chain(1, (2, 3, 4), ((-180.0, 180.0), (-30.0, 80.0), (-30.0, 95.0)), distal_min=0.6)
+    return Kinematics((Segment(0, (1, 5, 9, 13, 17), forward=9, lateral=(5, 17)),), (thumb,) + fingers,
+                      mirror_left=True, palm=(0, 5, 9, 13, 17), palm_width=(5, 17))
+
+
+HAND21 = replace(_hand21(), kinematics=_hand_kinematics())
 _H = {n: i for i, n in enumerate(HAND21.joints)}
 
 
@@ -104,6 +185,13 @@ ITOP15 = Skeleton(
      (12, 14)),
     ("head", "torso", "right_arm", "left_arm", "right_arm", "left_arm", "right_arm", "left_arm", "torso",
      "right_leg", "left_leg", "right_leg", "left_leg", "right_leg", "left_leg"),
+    kinematics=Kinematics(
+        # pelvis and spine (torso, neck, hips) and the shoulder girdle (neck, shoulders) rigid; head, arms and
+        # legs as chains (elbows and knees hinges, 0..165 degrees)
+        (Segment(8, (1, 9, 10), forward=1, lateral=(10, 9)), Segment(1, (2, 3), forward=0, lateral=(3, 2), parent=8)),
+        (Chain(1, (0,), ((-180.0, 180.0),)),
+         Chain(2, (4, 6), ((-180.0, 180.0), (0.0, 165.0))), Chain(3, (5, 7), ((-180.0, 180.0), (0.0, 165.0))),
+         Chain(9, (11, 13), ((-180.0, 180.0), (0.0, 165.0))), Chain(10, (12, 14), ((-180.0, 180.0), (0.0, 165.0))))),
 )
 
 # The joints whose mean is the reference point a model was trained around (the synthetic world's

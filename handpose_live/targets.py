@@ -32,22 +32,34 @@ class Target:
     track_centre: str                      # next cube of a tracked subject (inference/pipeline.py): "predicted"
                                            # (the model's reference point + its last motion) or "points"
     centre_search: str                     # geometric search for new subjects (inference/centre/: SEARCHES)
-    learned_detector: bool                 # the shipped learned detector (resources.default_detector) applies
+    detector_file: str                     # the learned detector shipped for it under models/ ("": none;
+                                           # resources.default_detector): palms for hands, torsos for people
     default_subjects: int                  # subjects tracked at once by default (--max-hands / --max-people)
     max_subjects_option: str               # the command-line option that sets it
     hand_features: bool                    # per subject: handedness, pinch and grab (gestures.py)
+    split_overlapping: bool                # overlapping cubes share out their points (voxelize.py: two people
+                                           # side by side give two skeletons, not one between them)
+    sure_detection: tuple[float, float] | None   # (detector probability, pose score): a learned candidate with
+                                           # at least the first needs only the second (inference/pipeline.py,
+                                           # gate_passes; benchmarks/real_rooms.py); None: the gate alone
     metric: str                            # how a model is scored: "mean_error_mm" | "map_10cm" (evaluation/)
     synthetic_scene: str                   # the synthetic world's subject: "hand" | "body" (synth/world.py)
+
+    @property
+    def learned_detector(self) -> bool:
+        """A learned detector exists for this target (whether or not this installation has it)."""
+        return bool(self.detector_file)
 
 
 TARGETS: dict[str, Target] = {
     "hand": Target("hand", "hand", "hands", "hands", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx",
-                   0.03, 2, 0.5, "predicted", centre_search="hand", learned_detector=True, default_subjects=2,
-                   max_subjects_option="--max-hands", hand_features=True, metric="mean_error_mm",
-                   synthetic_scene="hand"),
+                   0.03, 2, 0.5, "predicted", centre_search="hand", detector_file="hand-detector.onnx",
+                   default_subjects=2, max_subjects_option="--max-hands", hand_features=True,
+                   split_overlapping=False, sure_detection=None, metric="mean_error_mm", synthetic_scene="hand"),
     "body": Target("body", "person", "people", "people", "itop15", 2000.0, (500.0, 5000.0), 1500,
-                   "v2v-lite-body.onnx", 0.15, 1, 0.55, "points", centre_search="body", learned_detector=False,
-                   default_subjects=1, max_subjects_option="--max-people", hand_features=False, metric="map_10cm",
+                   "v2v-lite-body.onnx", 0.15, 1, 0.55, "points", centre_search="body",
+                   detector_file="person-detector.onnx", default_subjects=6, max_subjects_option="--max-people",
+                   hand_features=False, split_overlapping=True, sure_detection=(0.5, 0.3), metric="map_10cm",
                    synthetic_scene="body"),
 }
 

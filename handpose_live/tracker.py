@@ -55,7 +55,8 @@ class TrackerOptions:
     target: str = option("hand", " | ".join(TARGETS))
     max_hands: int = option(2, "hands tracked at once (--target hand)")
     max_people: int = option(1, "people tracked at once (--target body)")
-    detector: str = option("auto", "hand detector: auto (the shipped learned one when installed) | geometric | FILE.onnx")
+    detector: str = option("auto", "where new hands or people are looked for: auto (the learned detector shipped for "
+                                   "--target, when installed) | geometric | FILE.onnx")
     frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
     realtime: bool | None = option(None, "files: play at recorded speed (default: every frame, fast)",
                                    "--realtime/--no-realtime")
@@ -72,6 +73,9 @@ class TrackerOptions:
     threads: int | None = option(None, "CPU inference threads")
     backend: str = option("onnxruntime", "onnxruntime | openvino (CPU; pip install openvino)")
     smoothing: bool = option(False, "One-Euro filter on the joints", "--smoothing/--no-smoothing")
+    fit: bool = option(True, "joints of each subject's fitted skeleton (constant bone lengths, joint limits); "
+                             "--no-fit: the network's own joints (orientations, palm and velocity either way)",
+                       "--fit/--no-fit")
     min_confidence: float | None = option(None, "mean peak below which a candidate is not a subject")
 
     def __post_init__(self) -> None:
@@ -129,7 +133,7 @@ class Tracker:
                            else shipped_model(opts.target, opts.precision, opts.device, opts.backend))
         self.predictor = Predictor(self.model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
         self.pipeline = build_pipeline(self.predictor, PipelineOptions(
-            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects),
+            min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects, fit=opts.fit),
             target=opts.target, detector=opts.detector)
         self.detector_path = self.pipeline.options.detector
         self.source: FrameSource | None = None
@@ -189,10 +193,15 @@ class Tracker:
     def process_frame(self, frame: DepthFrame, check_depth: bool = True) -> PoseResult:
         if check_depth and self._depth_checks < 10 and self.depth_warning is None:
             self._check_depth(frame)
+        from .inference.pipeline import fit_ms_of
+
         t0 = time.perf_counter()
         result = self.pipeline.process(frame)
         result.frame = frame
         result.latency_ms["total"] = (time.perf_counter() - t0) * 1e3
+        fit_ms = fit_ms_of(self.pipeline, frame)
+        if fit_ms is not None:
+            result.latency_ms["fit"] = fit_ms        # the skeleton fit, part of "decode"
         return result
 
     def _check_depth(self, frame: DepthFrame) -> None:

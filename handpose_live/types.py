@@ -109,6 +109,9 @@ class Joints(np.ndarray):
         return np.asarray(self)[key]
 
 
+HIDDEN_CONFIDENCE = 0.1    # the record's confidence of a joint that is not visible: its heatmap peak, at most this
+
+
 def _rounded(a, decimals: int = 3):
     return None if a is None else np.round(np.asarray(a, dtype=np.float64), decimals).tolist()
 
@@ -120,6 +123,16 @@ class Subject:
     `id` stays the same while the subject is tracked; one that is lost and found again gets a new
     id. `handedness` ("left" | "right", hands only) comes with `handedness_score` in 0.5..1.
     `pinch` and `grab` (hands only) are strengths in 0..1 (see `gestures.py`).
+    For skeletons with kinematics (`skeletons.Kinematics`: the shipped hand and body), `joints_mm` are the
+    fitted skeleton's joints (constant bone lengths; `raw_joints_mm` the network's, not in the record; both
+    the same with `--no-fit`) and the subject has `orientations` and `local_orientations` ([J, 4] w x y z:
+    camera space, and relative to the parent joint's frame; the frames: `inference/kinematics.py`),
+    `bone_lengths_mm` ([B], per bone of the stream header), `velocity_mm_s` ([3], of the palm or the root
+    joint) and, for hands, `palm` (`Palm`).
+    `visible` ([J] bool, set by the pipeline: `inference/visibility.py`) says which joints the camera sees:
+    False for a joint outside the image, behind something nearer, or with a heatmap peak under a floor.
+    `confidence` keeps the heatmap peaks; the record's (`record_confidence`) caps a hidden joint's at
+    `HIDDEN_CONFIDENCE`.
     """
 
     id: int
@@ -132,6 +145,20 @@ class Subject:
     handedness_score: float | None = None
     pinch: float | None = None
     grab: float | None = None
+    raw_joints_mm: np.ndarray | None = None          # [J, 3] the network's joints before the skeleton fit
+    orientations: np.ndarray | None = None           # [J, 4] w x y z, camera space
+    local_orientations: np.ndarray | None = None     # [J, 4] w x y z, relative to the parent joint
+    bone_lengths_mm: np.ndarray | None = None        # [B] the subject's skeleton, per bone of the header
+    velocity_mm_s: np.ndarray | None = None          # [3] of the palm (hands) or the root joint
+    palm: Palm | None = None
+    visible: np.ndarray | None = None                # [J] bool: the joint is seen (inference/visibility.py)
+
+    def record_confidence(self) -> np.ndarray | None:
+        """[J] the confidence the records carry: the heatmap peaks, at most `HIDDEN_CONFIDENCE` where not visible."""
+        if self.confidence is None or self.visible is None:
+            return self.confidence
+        conf = np.asarray(self.confidence, np.float64)
+        return np.where(np.asarray(self.visible, bool), conf, np.minimum(conf, HIDDEN_CONFIDENCE))
 
     def to_record(self) -> dict:
         record: dict[str, object] = {"id": int(self.id), "score": round(float(self.score), 4)}
@@ -142,13 +169,41 @@ class Subject:
             "centre_mm": _rounded(self.centre_mm),
             "joints_mm": _rounded(self.joints_mm),
             "joints_px": _rounded(self.joints_px, 2),
-            "confidence": _rounded(self.confidence, 4),
+            "confidence": _rounded(self.record_confidence(), 4),
         })
+        if self.visible is not None:
+            record["visible"] = [bool(v) for v in np.asarray(self.visible).reshape(-1)]
         if self.pinch is not None:
             record["pinch"] = round(float(self.pinch), 4)
         if self.grab is not None:
             record["grab"] = round(float(self.grab), 4)
+        if self.orientations is not None:
+            record["orientations"] = _rounded(self.orientations, 5)
+            record["local_orientations"] = _rounded(self.local_orientations, 5)
+        if self.bone_lengths_mm is not None:
+            record["bone_lengths_mm"] = _rounded(self.bone_lengths_mm, 2)
+        if self.velocity_mm_s is not None:
+            record["velocity_mm_s"] = _rounded(self.velocity_mm_s, 1)
+        if self.palm is not None:
+            record["palm"] = self.palm.to_record()
         return record
+
+
+@dataclass
+class Palm:
+    """A hand's palm (as Ultraleap gives it): `position_mm` its centre (the mean of the wrist and the four
+    finger MCPs), `normal` the unit vector out of the palm's front (palmar), `direction` the unit vector
+    from the wrist towards the fingers (to the middle MCP), `width_mm` the distance between the index and
+    little-finger MCPs of the hand's skeleton (joint centres: about 20 mm less than the hand's outline)."""
+
+    position_mm: np.ndarray
+    normal: np.ndarray
+    direction: np.ndarray
+    width_mm: float
+
+    def to_record(self) -> dict:
+        return {"position_mm": _rounded(self.position_mm), "normal": _rounded(self.normal, 5),
+                "direction": _rounded(self.direction, 5), "width_mm": round(float(self.width_mm), 2)}
 
 
 @dataclass

@@ -98,8 +98,13 @@ def voxelize_depth(depth_mm: torch.Tensor, intr: Intrinsics, centre_mm, cube_mm:
 
 
 def voxelize_depth_many(depth_mm: torch.Tensor, intr: Intrinsics, centres_mm: np.ndarray, cube_mm: float,
-                        grid: int) -> torch.Tensor:
+                        grid: int, split_among: np.ndarray | None = None) -> torch.Tensor:
     """One depth image, N cube centres [N, 3] -> occupancy [N, 1, S, S, S].
+
+    `split_among` (the frame's subject centres [M, 3]): where another of them lies within one cube
+    edge of a cube's centre, that cube keeps only the points nearer to its own centre than to the
+    other's in x and z (camera frame): two people side by side, or one behind the other, each fill
+    their own cube instead of both filling both.
 
     The grid of `voxelize_points(roi_points_mm(...))` (the back-projection of geometry.py, then
     mm -> voxel), folded into one affine map per axis and run on the cube's whole pixel window:
@@ -130,6 +135,23 @@ def voxelize_depth_many(depth_mm: torch.Tensor, intr: Intrinsics, centres_mm: np
         keep = (lo >= g) & (hi < 2 * g)          # NaN / inf depths cast to INT_MIN: outside
         if cz - cube_mm / 2 <= 0:                # only then can a missing depth (0) land in the cube
             keep &= z > 0
+        if split_among is not None:
+            keep &= _nearest_of(z, ax / scale, centre, np.asarray(split_among, np.float64).reshape(-1, 3), cube_mm)
         flat = (iz * g + iy) * g + ix - (g * g * g + g * g + g)
         out[i].index_fill_(0, torch.where(keep, flat, g ** 3).reshape(-1).to(torch.int64), 1.0)
     return out[:, :-1].reshape(-1, 1, g, g, g)
+
+
+def _nearest_of(z: torch.Tensor, rx: torch.Tensor, centre: np.ndarray, others: np.ndarray, cube_mm: float) -> torch.Tensor:
+    """[h, w] bool: the window's points (depth z, x = z * rx per column) nearer in x-z to `centre` than
+    to any of `others` that lie within `cube_mm` of it (itself excluded)."""
+    d = np.hypot(others[:, 0] - centre[0], others[:, 2] - centre[2])
+    near = others[(d > 1e-6) & (d < cube_mm)]
+    keep = torch.ones_like(z, dtype=torch.bool)
+    if not len(near):
+        return keep
+    x = z * rx[None, :]
+    own = (x - float(centre[0])) ** 2 + (z - float(centre[2])) ** 2
+    for c in near:
+        keep &= own <= (x - float(c[0])) ** 2 + (z - float(c[2])) ** 2
+    return keep

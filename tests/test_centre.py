@@ -221,7 +221,7 @@ def test_for_target_defaults():
 @pytest.mark.parametrize("profile", TARGETS.values(), ids=list(TARGETS))
 def test_the_search_follows_the_target_profile(profile):
     """The profile picks the search and whether a learned detector applies (never the target's name)."""
-    detector = object()   # stands for a HandDetector: only kept or dropped here
+    detector = object()   # stands for a Detector: only kept or dropped here
     estimator = CentreEstimator(CentreConfig.for_target(profile.name), detector)
     assert type(estimator.search) is SEARCHES[profile.centre_search]
     assert type(estimator.config) is SEARCH_CONFIGS[profile.centre_search]

@@ -11,17 +11,17 @@ import pytest
 from handpose_live.capture.synthetic import SyntheticCamera
 from handpose_live.errors import UserError
 from handpose_live.geometry import camera_to_pixel
-from handpose_live.inference.detector import HandDetector
+from handpose_live.inference.detector import Detector
 from handpose_live.resources import default_detector, default_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def detector() -> HandDetector:
+def detector() -> Detector:
     path = default_detector()
     assert path is not None, "the hand detector ships in models/"
-    return HandDetector(path)
+    return Detector(path)
 
 
 def test_shipped_detector_finds_both_hands_and_not_a_wall(detector):
@@ -62,10 +62,10 @@ def test_stride_follows_a_short_focal_length_and_finds_hands_in_a_binned_mode(de
 
 
 def test_a_pose_model_is_not_a_detector():
-    with pytest.raises(UserError, match="not a handpose-live hand detector"):
-        HandDetector(default_model("hand"))
+    with pytest.raises(UserError, match="not a handpose-live detector"):
+        Detector(default_model("hand"))
     with pytest.raises(UserError, match="detector not found"):
-        HandDetector(Path("no/such/detector.onnx"))
+        Detector(Path("no/such/detector.onnx"))
 
 
 @pytest.mark.slow
@@ -81,7 +81,7 @@ def test_train_detector_renders_trains_resumes_and_exports(tmp_path):
     assert "resumed" in out and "after epoch 1" in out and "epoch 1/1:" not in out     # nothing left to train
     other = subprocess.run([*map(str, common), "--epochs", "3", "--resume"], capture_output=True, text=True, timeout=600)
     assert other.returncode == 2 and other.stderr.strip().startswith("error:") and "--epochs" in other.stderr
-    det = HandDetector(tmp_path / "det.onnx")
+    det = Detector(tmp_path / "det.onnx")
     assert det.meta["training_data"]["frames"] == 500 and det.input_stride == 4
     bad = subprocess.run([*map(str, common[:4]), "--frames", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --frames must be at least 1")

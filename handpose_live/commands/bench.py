@@ -93,13 +93,14 @@ class BenchResult:
     mean_error_mm: float | None
     provider: str
     crops_per_frame: float = 1.0   # cubes through the network per frame: subjects, candidates, re-centring passes
+    fit_ms: dict | None = None     # the skeleton fit (inference/kinematics.py): per subject, and end to end without it
 
     def to_json(self) -> dict:
         return {"label": self.label, "frames": self.frames, "fps": round(self.fps, 2),
                 "latency_ms": {"p50": round(self.latency_p50_ms, 3), "p95": round(self.latency_p95_ms, 3)},
                 "stages_ms": self.stages_ms, "cpu_percent": round(self.cpu_percent, 1), "rss_mb": round(self.rss_mb, 1),
                 "found": self.found, "mean_error_mm": self.mean_error_mm, "provider": self.provider,
-                "crops_per_frame": round(self.crops_per_frame, 3)}
+                "crops_per_frame": round(self.crops_per_frame, 3), "skeleton_fit": self.fit_ms}
 
 
 def _rss_mb() -> float:
@@ -132,7 +133,7 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
                 warmup: int = 10, backend: str = "onnxruntime") -> BenchResult:
     import psutil
 
-    from ..inference.pipeline import build_pipeline
+    from ..inference.pipeline import build_pipeline, fit_ms_of
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model, device=device, threads=threads, backend=backend)
@@ -144,12 +145,17 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
     cpu0 = proc.cpu_times()
     crops0 = predictor.crops
     stats = FrameStats()
-    totals = []
+    totals, fits, without = [], [], []
     t_start = time.perf_counter()
     for f in frames:
         t0 = time.perf_counter()
         result = pipeline.process(f)
         totals.append((time.perf_counter() - t0) * 1e3)
+        fit = fit_ms_of(pipeline, f)
+        if fit is not None:
+            result.latency_ms["fit"] = fit
+            fits.append(fit / len(result.subjects))
+        without.append(totals[-1] - (fit or 0.0))
         stats.add(f, result)
     wall = time.perf_counter() - t_start
     cpu1 = proc.cpu_times()
@@ -157,10 +163,17 @@ def bench_model(model: Path, frames: list, decode_ms: float, threads: int | None
     stage_stats = {"capture_decode": {"p50": round(decode_ms, 3), "p95": round(decode_ms, 3)}}
     for k, (p50, p95) in stats.percentiles().items():
         stage_stats[k] = {"p50": round(p50, 3), "p95": round(p95, 3)}
+    fit_ms = None
+    if fits:       # the fit runs inside the pipeline's decode stage: without it, end to end is the rest
+        e2e, rest = float(np.percentile(totals, 50)), float(np.percentile(without, 50))
+        fit_ms = {"per_subject_p50": round(float(np.percentile(fits, 50)), 3),
+                  "per_subject_p95": round(float(np.percentile(fits, 95)), 3),
+                  "end_to_end_without_p50": round(rest, 3), "end_to_end_ratio": round(e2e / rest, 3)}
     return BenchResult(label, len(frames), len(frames) / wall, float(np.percentile(totals, 50)),
                        float(np.percentile(totals, 95)), stage_stats, cpu,
                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, stats.found,
-                       stats.mean_error_mm, predictor.session.describe(), (predictor.crops - crops0) / len(frames))
+                       stats.mean_error_mm, predictor.session.describe(), (predictor.crops - crops0) / len(frames),
+                       fit_ms)
 
 
 def subject_cost(model: Path, frames: list, counts: list[int], threads: int | None, device: str,
@@ -223,7 +236,9 @@ def print_results(results: list[BenchResult]) -> None:
     from rich.table import Table
 
     table = Table(title="handpose-live bench (ms)", caption="capture_decode: reading and decoding the source, measured "
-                  "once before the timed loop (a mean per frame: p50 = p95), not in end to end")
+                  "once before the timed loop (a mean per frame: p50 = p95), not in end to end; fit: the skeleton fit "
+                  "(joints, orientations, palm) of a frame's subjects, part of decode; end to end without the fit: "
+                  "each frame's end to end less its fit (p50), and end to end's p50 over it")
     table.add_column("stage")
     for r in results:
         table.add_column(f"{r.label} p50", justify="right")
@@ -244,6 +259,10 @@ def print_results(results: list[BenchResult]) -> None:
     table.add_row("subject found", *[x for r in results for x in (f"{r.found}/{r.frames}", "")])
     table.add_row("mean error mm", *[x for r in results for x in (
         f"{r.mean_error_mm:.1f}" if r.mean_error_mm is not None else "-", "")])
+    table.add_row("skeleton fit ms / subject", *[x for r in results for x in (
+        (f"{r.fit_ms['per_subject_p50']:.3f}", f"{r.fit_ms['per_subject_p95']:.3f}") if r.fit_ms else ("-", "-"))])
+    table.add_row("end to end without the fit", *[x for r in results for x in (
+        (f"{r.fit_ms['end_to_end_without_p50']:.2f}", f"{r.fit_ms['end_to_end_ratio']:.3f}x") if r.fit_ms else ("-", ""))])
     console = Console()
     console.print(table)
     for r in results:

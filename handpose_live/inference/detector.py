@@ -1,7 +1,8 @@
-"""Palm candidates from the learned hand detector (`modeling/detector.py`, an ONNX file).
+"""Candidates from a learned detector (`modeling/detector.py`, an ONNX file): palms for hands,
+torsos for people (the file's metadata says which target it serves).
 
 The detector looks at the whole frame, strided by 4 (160x120 for 640x480), and gives a heatmap
-of palm centres; its local maxima above the file's threshold are the candidates, best first, in
+of palm (or torso) centres; its local maxima above the file's threshold are the candidates, best first, in
 full-resolution pixels. A hand must stay about as many pixels wide as in training, so a camera
 with a short focal length (a binned mode: Azure Kinect 320x288, fx 252) is strided less: the
 largest stride, up to the file's, that keeps fx / stride >= MIN_FOCAL_PX. Longer focal lengths
@@ -30,7 +31,7 @@ MIN_FOCAL_PX = 90.0
 DETECTOR_KEY = "handpose_live_detector"
 
 
-class HandDetector:
+class Detector:
     def __init__(self, path: Path, threads: int = 1):
         import onnxruntime as ort
 
@@ -51,7 +52,7 @@ class HandDetector:
         except json.JSONDecodeError:
             meta = {}
         if meta.get("format") != DETECTOR_FORMAT:
-            raise UserError(f"{path} is not a handpose-live hand detector (no '{DETECTOR_KEY}' metadata)")
+            raise UserError(f"{path} is not a handpose-live detector (no '{DETECTOR_KEY}' metadata)")
         self.path = path
         self.meta = meta
         config = meta["config"]
@@ -59,6 +60,7 @@ class HandDetector:
         self.output_stride = int(config["output_stride"])
         self.max_depth_m = float(config["max_depth_m"])
         self.threshold = float(meta["threshold"])
+        self.target = str(meta.get("target", "hand"))
 
     def stride_for(self, fx: float | None) -> int:
         """The input stride for a camera of focal length `fx` (pixels); None: the file's."""

@@ -1,12 +1,13 @@
 """Per-subject features beyond the joints, for targets whose profile asks for them
 (`Target.hand_features`): a hand's side (its chirality averaged over the track, so one odd frame
-does not flip it), pinch and grab strength, and pinch events with hysteresis (`gestures.py`).
+does not flip it), pinch and grab strength, pinch events with hysteresis, and named gestures
+(fist, open palm, point, thumbs up, victory, swipes, tap: `gestures.GestureEvents`) (`gestures.py`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..gestures import HandJoints, chirality, grab_strength, handedness, pinch_strength
+from ..gestures import GestureEvents, HandJoints, chirality, grab_strength, handedness, pinch_strength
 from ..types import Subject
 
 _CHIRALITY_MEMORY = 0.9          # exponential average of a track's chirality, per frame
@@ -14,7 +15,7 @@ _CHIRALITY_MEMORY = 0.9          # exponential average of a track's chirality, p
 
 class HandFeatures:
     """Adds side, pinch and grab to a hand subject; the track (`pipeline._Track`) keeps what lasts
-    between frames: its averaged chirality and its pinch state."""
+    between frames: its averaged chirality, its pinch state and its gestures' (`GestureEvents`)."""
 
     def __init__(self, joint_names) -> None:
         self.hand = HandJoints(joint_names)
@@ -29,8 +30,20 @@ class HandFeatures:
         subject.pinch = pinch_strength(joints, self.hand)
         subject.grab = grab_strength(joints, self.hand)
 
-    @staticmethod
-    def events(subject: Subject, track) -> list[dict]:
-        """This frame's gesture events of one subject, e.g. {"type": "pinch_start", "id": 3}."""
-        event = track.pinch.update(subject.pinch)
-        return [] if event is None else [{"type": event, "id": subject.id}]
+    def events(self, subjects: list[Subject], tracks: list, t_ms: float) -> list[dict]:
+        """This frame's gesture events of its subjects (their tracks among `tracks`, at `t_ms`), e.g.
+        {"type": "pinch_start", "id": 3, "gesture": "pinch"} or {"type": "gesture_start", "id": 3,
+        "gesture": "fist"}. The named gestures read the network's joints (`raw_joints_mm`, as pinch and grab do):
+        the skeleton fit, held to its shape and its last angles, straightens curled fingers (docs/results.md,
+        "Gestures")."""
+        out = []
+        for subject in subjects:
+            track = next(t for t in tracks if t.id == subject.id)
+            event = track.pinch.update(subject.pinch)
+            if event is not None:
+                out.append({"type": event, "id": subject.id, "gesture": "pinch"})
+            if track.gestures is None:
+                track.gestures = GestureEvents(self.hand)
+            joints = subject.raw_joints_mm if subject.raw_joints_mm is not None else subject.joints_mm
+            out += [{"type": e.pop("type"), "id": subject.id, **e} for e in track.gestures.update(joints, t_ms)]
+        return out

@@ -47,13 +47,15 @@ class Predictor:
         joints, conf, stage = self.predict_centres(depth_mm, intr, np.asarray(centre_mm, np.float64)[None])
         return joints[0], conf[0], stage
 
-    def predict_centres(self, depth_mm: np.ndarray | torch.Tensor, intr: Intrinsics, centres_mm: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """One frame, N subjects in one batch -> (joints_mm [N,J,3], confidence [N,J], stage ms)."""
+    def predict_centres(self, depth_mm: np.ndarray | torch.Tensor, intr: Intrinsics, centres_mm: np.ndarray,
+                        split_among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """One frame, N subjects in one batch -> (joints_mm [N,J,3], confidence [N,J], stage ms);
+        `split_among`: the frame's subject centres, whose overlapping cubes share out their points
+        (`voxelize.voxelize_depth_many`)."""
         t0 = time.perf_counter()
         centres_mm = np.asarray(centres_mm, np.float64).reshape(-1, 3)
         depth = torch.as_tensor(depth_mm, dtype=torch.float32).to(self.device, non_blocking=True)
-        voxels = voxelize_depth_many(depth, intr, centres_mm, self.info.cube_mm, self.info.input_grid)
+        voxels = voxelize_depth_many(depth, intr, centres_mm, self.info.cube_mm, self.info.input_grid, split_among)
         self.crops += len(centres_mm)
         t1 = time.perf_counter()
         joints_vox, conf = self.session.run(voxels)

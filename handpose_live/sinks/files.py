@@ -160,24 +160,47 @@ SUBJECT_COLUMNS = ["id", "handedness", "handedness_score", "score", "pinch", "gr
                    "centre_x_mm", "centre_y_mm", "centre_z_mm"]
 
 
-def csv_columns(joint_names) -> list[str]:
-    """frame, timestamp_ms, subjects (found in the frame), the subject's fields, then per joint
-    <name>_{x,y,z}_mm, <name>_{u,v}_px and <name>_conf."""
+MOTION_COLUMNS = ([f"palm_{axis}_mm" for axis in "xyz"] + [f"palm_normal_{axis}" for axis in "xyz"]
+                  + [f"palm_direction_{axis}" for axis in "xyz"] + ["palm_width_mm"]
+                  + [f"velocity_{axis}_mm_s" for axis in "xyz"])
+
+
+def csv_columns(joint_names, bones=None, visible: bool = False) -> list[str]:
+    """frame, timestamp_ms, subjects (found in the frame), the subject's fields, per joint <name>_{x,y,z}_mm,
+    then, for a skeleton with kinematics (`bones` given: the header has its tree), per joint its orientation
+    <name>_q{w,x,y,z} and its local one <name>_local_q{w,x,y,z}, the palm (palm_{x,y,z}_mm,
+    palm_normal_{x,y,z}, palm_direction_{x,y,z}, palm_width_mm; empty for bodies), velocity_{x,y,z}_mm_s and
+    per bone bone_<joint>_<joint>_mm, then per joint <name>_{u,v}_px and <name>_conf, and last, when the
+    stream has visibility (`visible`: its header's units name it), per joint <name>_visible (1 seen, 0 hidden):
+    after every older column, so readers that count columns keep theirs."""
     names = list(joint_names)
+    motion = [] if bones is None else ([f"{n}_q{axis}" for n in names for axis in "wxyz"]
+                                       + [f"{n}_local_q{axis}" for n in names for axis in "wxyz"]
+                                       + MOTION_COLUMNS + [f"bone_{names[a]}_{names[b]}_mm" for a, b in bones])
     return (["frame", "timestamp_ms", "subjects"] + SUBJECT_COLUMNS
-            + [f"{n}_{axis}_mm" for n in names for axis in "xyz"]
+            + [f"{n}_{axis}_mm" for n in names for axis in "xyz"] + motion
             + [f"{n}_{axis}_px" for n in names for axis in "uv"]
-            + [f"{n}_conf" for n in names])
+            + [f"{n}_conf" for n in names] + ([f"{n}_visible" for n in names] if visible else []))
 
 
-def _cells(values, count: int) -> list:
+def _cells(values, count: int, digits: int = 3) -> list:
     """Rounded numbers, or empty cells when the value is missing."""
     if values is None:
         return [""] * count
     flat = np.asarray(values, dtype=np.float64).reshape(-1).tolist()
     if len(flat) != count:
         raise ValueError(f"expected {count} values for the CSV row, got {len(flat)}")
-    return ["" if not math.isfinite(v) else round(v, 3) for v in flat]
+    return ["" if not math.isfinite(v) else round(v, digits) for v in flat]
+
+
+def _flags(values, count: int) -> list:
+    """1 / 0 per value, or empty cells when the values are missing."""
+    if values is None:
+        return [""] * count
+    flat = np.asarray(values).reshape(-1)
+    if len(flat) != count:
+        raise ValueError(f"expected {count} values for the CSV row, got {len(flat)}")
+    return [int(bool(v)) for v in flat]
 
 
 def _csv_line(cells: list) -> str:
@@ -193,16 +216,24 @@ class CsvWriter(_StreamSink):
     def __init__(self, path, num_joints: int) -> None:
         super().__init__(path)
         self.num_joints = int(num_joints)
+        self.num_bones: int | None = None        # with the skeleton's columns: its bones (kinematics)
+        self.visible = False                     # with the <name>_visible columns (the header's units name "visible")
         self._started = False
 
     def begin(self, header: dict) -> None:
         names = header.get("joint_names") or []
-        self._start(names if len(names) == self.num_joints else None)
+        ok = len(names) == self.num_joints
+        tree = ok and bool(header.get("parents"))
+        visible = "visible" in (header.get("units") or {})
+        self._start(names if ok else None, [tuple(b) for b in header.get("bones") or []] if tree else None, visible)
 
-    def _start(self, names) -> None:
+    def _start(self, names, bones=None, visible: bool = False) -> None:
         if not self._started:
             self._started = True
-            self._write_text(_csv_line(csv_columns(names or [f"j{k}" for k in range(self.num_joints)])), record=False)
+            self.num_bones = None if bones is None else len(bones)
+            self.visible = visible
+            self._write_text(_csv_line(csv_columns(names or [f"j{k}" for k in range(self.num_joints)], bones,
+                                                   visible)), record=False)
 
     def write(self, frame: DepthFrame, result: PoseResult) -> None:
         self._start(None)
@@ -210,13 +241,18 @@ class CsvWriter(_StreamSink):
         head = [int(result.frame_index), round(float(result.timestamp_ms), 3), len(result.subjects)]
         text = ""
         for s in result.subjects or [None]:
+            motion = 0 if self.num_bones is None else 8 * j + len(MOTION_COLUMNS) + self.num_bones
             if s is None:
-                row = head + [""] * (len(SUBJECT_COLUMNS) + 6 * j)
+                row = head + [""] * (len(SUBJECT_COLUMNS) + 6 * j + motion + (j if self.visible else 0))
             else:
                 row = head + [s.id, s.handedness or "", _number(s.handedness_score), _number(s.score),
                               _number(s.pinch), _number(s.grab)]
-                row += _cells(s.centre_mm, 3) + _cells(s.joints_mm, 3 * j) + _cells(s.joints_px, 2 * j) \
-                    + _cells(s.confidence, j)
+                row += _cells(s.centre_mm, 3) + _cells(s.joints_mm, 3 * j)
+                if self.num_bones is not None:
+                    row += _motion_cells(s, j, self.num_bones)
+                row += _cells(s.joints_px, 2 * j) + _cells(s.record_confidence(), j)
+                if self.visible:
+                    row += _flags(s.visible, j)
             text += _csv_line(row)
         self._write_text(text)
 
@@ -224,6 +260,16 @@ class CsvWriter(_StreamSink):
         if not self._closed:
             self._start(None)     # a run with no frame still leaves the column names
         super().close()
+
+
+def _motion_cells(s, joints: int, bones: int) -> list:
+    """The skeleton's cells of a subject: orientations, palm, velocity, bone lengths (csv_columns)."""
+    palm = s.palm
+    lengths = s.bone_lengths_mm
+    return (_cells(s.orientations, 4 * joints, 5) + _cells(s.local_orientations, 4 * joints, 5)
+            + _cells(None if palm is None else palm.position_mm, 3) + _cells(None if palm is None else palm.normal, 3, 5)
+            + _cells(None if palm is None else palm.direction, 3, 5) + [_number(None if palm is None else palm.width_mm)]
+            + _cells(s.velocity_mm_s, 3) + _cells(lengths if lengths is not None and len(lengths) == bones else None, bones))
 
 
 def _number(value) -> object:
@@ -238,4 +284,4 @@ def open_output(path, num_joints: int) -> Sink:
         return JsonlWriter(path)
     if suffix == ".csv":
         return CsvWriter(path, num_joints)
-    raise UserError(f"unsupported output file {path}: use a .jsonl or .csv name")
+    raise UserError(f"unsupported output file {path}: use a .jsonl or .csv name (or .mcap, .bvh)")

@@ -56,6 +56,12 @@ VIEW_DEAD_BAND = 0.03     # the view's goal moves when the subjects moved by thi
 HUD_DEPTH_MM = 12.0       # the annotations' depth: just beyond the near plane (10 mm), before everything
 WINDOW_TITLE = "handpose-live (q / Esc: quit)"
 BACKGROUND_RGB = (0.08, 0.08, 0.1)
+PALM_NORMAL_MM = 60.0     # a hand's palm normal, out of the palm's centre (Subject.palm)
+PALM_NORMAL_RADIUS = 0.6  # its radius, as a share of a bone's
+PALM_NORMAL_RGB = (0.0, 1.0, 1.0)
+HIDDEN_SCALE = 0.5        # a hidden joint's sphere (Subject.visible False), and the bones to it, at this share of the radius
+HIDDEN_GREY = 0.65        # and their colour this far towards grey
+GREY_RGB = np.array([0.5, 0.5, 0.5])
 
 
 def _unit_template(mesh: o3d.geometry.TriangleMesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,7 +80,9 @@ def _rotations_z_to(directions: np.ndarray) -> np.ndarray:
 
 
 class SkeletonMesh:
-    """All bones (cylinders) and joints (spheres) of a skeleton as one coloured TriangleMesh."""
+    """All bones (cylinders) and joints (spheres) of a skeleton as one coloured TriangleMesh, and a hand's
+    palm normal (`Subject.palm`: a thin cylinder `PALM_NORMAL_MM` long out of the palm's centre). A joint
+    the camera does not see (`Subject.visible`) is a smaller, greyer sphere, and so are the bones to it."""
 
     def __init__(self, skeleton: Skeleton, bone_radius_mm: float, joint_radius_mm: float):
         self.bones = np.asarray(skeleton.bones, dtype=np.int64).reshape(-1, 2)
@@ -86,18 +94,38 @@ class SkeletonMesh:
         self._sph_v, self._sph_n, sph_t = _unit_template(
             o3d.geometry.TriangleMesh.create_sphere(radius=1.0, resolution=8))
         nb, nj, ncv, nsv = len(self.bones), self.num_joints, len(self._cyl_v), len(self._sph_v)
-        triangles = [cyl_t + b * ncv for b in range(nb)] + [sph_t + nb * ncv + j * nsv for j in range(nj)]
-        colours = np.asarray(skeleton.colours(), np.float64).reshape(-1, 3)
-        vertex_colours = np.concatenate([np.repeat(colours[self.bones[:, 1]], ncv, axis=0),
-                                         np.repeat(colours, nsv, axis=0)]) if nb + nj else np.zeros((0, 3))
+        triangles = [cyl_t + b * ncv for b in range(nb + 1)] + [sph_t + (nb + 1) * ncv + j * nsv for j in range(nj)]
+        self.colours = np.asarray(skeleton.colours(), np.float64).reshape(-1, 3)
+        self._ncv, self._nsv = ncv, nsv
         self.mesh = o3d.geometry.TriangleMesh()
-        self.mesh.triangles = o3d.utility.Vector3iVector(np.concatenate(triangles) if triangles else np.zeros((0, 3), np.int32))
-        self.mesh.vertex_colors = o3d.utility.Vector3dVector(vertex_colours)
-        self._nv = nb * ncv + nj * nsv
+        self.mesh.triangles = o3d.utility.Vector3iVector(np.concatenate(triangles))
+        self.seen = np.ones(nj, bool)
+        self._set_colours(self.seen)
+        self._nv = (nb + 1) * ncv + nj * nsv
         self.set_joints(None)
 
-    def set_joints(self, joints_mm: np.ndarray | None) -> None:
-        """Place the mesh on `joints_mm` [J, 3]; None (or non-finite joints) collapses parts to a point."""
+    def seen_of(self, visible) -> np.ndarray:
+        """[J] bool: which joints are drawn as seen (all of them when `visible` is None or of another size)."""
+        if visible is None or np.size(visible) != self.num_joints:
+            return np.ones(self.num_joints, bool)
+        return np.asarray(visible, bool).reshape(-1)
+
+    def _set_colours(self, seen: np.ndarray) -> None:
+        greyed = (1 - HIDDEN_GREY) * self.colours + HIDDEN_GREY * GREY_RGB
+        joint_rgb = np.where(seen[:, None], self.colours, greyed)
+        bone_seen = seen[self.bones[:, 0]] & seen[self.bones[:, 1]]
+        bone_rgb = np.where(bone_seen[:, None], self.colours[self.bones[:, 1]], greyed[self.bones[:, 1]])
+        self.mesh.vertex_colors = o3d.utility.Vector3dVector(np.concatenate([
+            np.repeat(bone_rgb, self._ncv, axis=0), np.repeat([PALM_NORMAL_RGB], self._ncv, axis=0),
+            np.repeat(joint_rgb, self._nsv, axis=0)]))
+        self.seen = seen
+
+    def set_joints(self, joints_mm: np.ndarray | None, palm=None, visible=None) -> None:
+        """Place the mesh on `joints_mm` [J, 3] (and the palm normal on `palm`, a `types.Palm`; the joints
+        `visible` says are hidden smaller and greyer); None (or non-finite joints) collapses parts to a point."""
+        seen = self.seen_of(visible)
+        if not np.array_equal(seen, self.seen):
+            self._set_colours(seen)
         if joints_mm is None:
             self.mesh.vertices = o3d.utility.Vector3dVector(np.zeros((self._nv, 3)))
             self.mesh.vertex_normals = o3d.utility.Vector3dVector(np.zeros((self._nv, 3)))
@@ -106,16 +134,25 @@ class SkeletonMesh:
         ok = np.isfinite(joints).all(axis=1)
         joints = np.where(ok[:, None], joints, 0.0)
         a, b = joints[self.bones[:, 0]], joints[self.bones[:, 1]]
+        if palm is not None and np.isfinite(palm.position_mm).all() and np.isfinite(palm.normal).all():
+            start = np.asarray(palm.position_mm, np.float64)
+            a = np.vstack([a, start])
+            b = np.vstack([b, start + PALM_NORMAL_MM * np.asarray(palm.normal, np.float64)])
+        else:
+            a, b = np.vstack([a, np.zeros(3)]), np.vstack([b, np.zeros(3)])
         delta = b - a
         length = np.linalg.norm(delta, axis=1)
         direction = np.where(length[:, None] > 1e-6, delta / np.maximum(length, 1e-6)[:, None], [[0.0, 0.0, 1.0]])
         rot = _rotations_z_to(direction)
-        bone_ok = ok[self.bones[:, 0]] & ok[self.bones[:, 1]]
-        scale = np.stack([np.full_like(length, self.bone_radius_mm), np.full_like(length, self.bone_radius_mm),
-                          length], axis=1) * bone_ok[:, None]
+        bone_ok = np.append(ok[self.bones[:, 0]] & ok[self.bones[:, 1]], length[-1] > 0)
+        bone_seen = seen[self.bones[:, 0]] & seen[self.bones[:, 1]]
+        radius = np.append(np.where(bone_seen, 1.0, HIDDEN_SCALE) * self.bone_radius_mm,
+                           PALM_NORMAL_RADIUS * self.bone_radius_mm)
+        scale = np.stack([radius, radius, length], axis=1) * bone_ok[:, None]
         cyl = np.einsum("bij,bvj->bvi", rot, self._cyl_v[None] * scale[:, None]) + ((a + b) / 2)[:, None]
         cyl_n = np.einsum("bij,vj->bvi", rot, self._cyl_n)
-        sph = self._sph_v[None] * (self.joint_radius_mm * ok)[:, None, None] + joints[:, None]
+        sph = self._sph_v[None] * (self.joint_radius_mm * np.where(seen, 1.0, HIDDEN_SCALE) * ok)[:, None, None] \
+            + joints[:, None]
         sph_n = np.broadcast_to(self._sph_n, sph.shape)
         self.mesh.vertices = o3d.utility.Vector3dVector(np.concatenate([cyl.reshape(-1, 3), sph.reshape(-1, 3)]))
         self.mesh.vertex_normals = o3d.utility.Vector3dVector(
@@ -381,8 +418,9 @@ class Open3DViewer(Viewer):
         moved = []
         for k, slot in enumerate(self._slots):
             joints = subjects[k].joints_mm if k < len(subjects) else None
-            if not _same_joints(joints, self._slot_joints[k]):
-                slot.set_joints(joints)
+            visible = subjects[k].visible if k < len(subjects) else None
+            if not _same_joints(joints, self._slot_joints[k]) or not np.array_equal(slot.seen_of(visible), slot.seen):
+                slot.set_joints(joints, subjects[k].palm if k < len(subjects) else None, visible)
                 self._slot_joints[k] = None if joints is None else np.array(joints, np.float64)
                 moved.append(slot)
         if centres is not None:

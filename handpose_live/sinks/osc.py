@@ -6,7 +6,14 @@ with the wall clock at sending, split at message boundaries into bundles with th
 Addresses (`<s>`: `hand` or `person`; `<id>`: tracking id; `<name>`: a joint of the skeleton):
 `/frame`, `/<s>/<id>/joint/<name>`, `/<s>/<id>/joints`, `/<s>/<id>/confidence`, `/<s>/<id>/centre`,
 `/<s>/<id>/score`, `/<s>/<id>/handedness`, `/<s>/<id>/pinch`, `/<s>/<id>/grab`, `/<s>/<id>/gesture`,
-`/<s>/lost`, and `/skeleton/joints` and `/skeleton/bones` at the start and every `HEADER_EVERY_S`.
+`/<s>/<id>/visible` (J ints, 1 seen, 0 hidden: inference/visibility.py), `/<s>/lost`, and
+`/skeleton/joints` and `/skeleton/bones` at the start and every `HEADER_EVERY_S`.
+A gesture event (`gestures.py`) is `/<s>/<id>/gesture` with its type (`pinch_start`, `swipe_left`, `tap`,
+...), and for `gesture_start` / `gesture_end` the gesture's name after it (`fist`, `open_palm`, ...).
+With the skeleton fit (the shipped hand and body): `/<s>/<id>/orientation/<name>` (w x y z, camera
+space), `/<s>/<id>/orientations` and `/<s>/<id>/local_orientations` (all joints, w x y z each),
+`/<s>/<id>/bones` (bone lengths mm, in `/skeleton/bones` order), `/<s>/<id>/velocity` (mm/s) and, for
+hands, `/<s>/<id>/palm` (position x y z mm, normal x y z, direction x y z, width mm).
 Their arguments: README.md, "Outputs: OSC and WebSocket"; in full, with why `timestamp_ms` counts
 from the first frame: docs/design-notes.md, `sinks/osc.py`. Fire-and-forget like `--udp`: the
 socket never blocks, and datagrams a missing or slow receiver loses are counted (`dropped`), never raised.
@@ -105,6 +112,8 @@ class OscSender(Sink):
             out.append(_message(f"{base}/joints", *(v for xyz in joints for v in xyz)))
             if subj.get("confidence") is not None:
                 out.append(_message(f"{base}/confidence", *subj["confidence"]))
+            if subj.get("visible") is not None:
+                out.append(_message(f"{base}/visible", *(int(bool(v)) for v in subj["visible"])))
             if subj.get("centre_mm") is not None:
                 out.append(_message(f"{base}/centre", *subj["centre_mm"]))
             out.append(_message(f"{base}/score", float(subj.get("score") or 0.0)))
@@ -114,12 +123,34 @@ class OscSender(Sink):
             for key in ("pinch", "grab"):
                 if subj.get(key) is not None:
                     out.append(_message(f"{base}/{key}", float(subj[key])))
+            out += self._motion(base, subj)
         for event in record.get("gestures") or []:
             if "id" in event and "type" in event:
-                out.append(_message(f"/{s}/{int(event['id'])}/gesture", str(event["type"])))
+                named = [str(event["gesture"])] if event["type"] in ("gesture_start", "gesture_end") else []
+                out.append(_message(f"/{s}/{int(event['id'])}/gesture", str(event["type"]), *named))
         for sid in sorted(self._seen - ids):
             out.append(_message(f"/{s}/lost", sid))
         self._seen = ids
+        return out
+
+    def _motion(self, base: str, subj: dict) -> list[bytes]:
+        """A subject's orientations, bone lengths, velocity and palm (skeletons with kinematics)."""
+        out = []
+        orientations = subj.get("orientations")
+        if orientations:
+            for j, q in enumerate(orientations):
+                name = self.joint_names[j] if j < len(self.joint_names) else str(j)
+                out.append(_message(f"{base}/orientation/{name}", *q))
+            out.append(_message(f"{base}/orientations", *(v for q in orientations for v in q)))
+            out.append(_message(f"{base}/local_orientations", *(v for q in subj["local_orientations"] for v in q)))
+        if subj.get("bone_lengths_mm"):
+            out.append(_message(f"{base}/bones", *subj["bone_lengths_mm"]))
+        if subj.get("velocity_mm_s") is not None:
+            out.append(_message(f"{base}/velocity", *subj["velocity_mm_s"]))
+        palm = subj.get("palm")
+        if palm is not None:
+            out.append(_message(f"{base}/palm", *palm["position_mm"], *palm["normal"], *palm["direction"],
+                                palm["width_mm"]))
         return out
 
     def bundles(self, messages: list[bytes], timestamp_s: float | None = None) -> list[bytes]:

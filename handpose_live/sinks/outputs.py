@@ -22,7 +22,8 @@ class OutputOptions:
     """Where results go: a record file, the network, a video, a viewer window or screenshot."""
 
     output: Path | None = option(None, "write one record per frame (.jsonl or .csv; .mcap: records and skeletons "
-                                       "for Foxglove and robotics tools)")
+                                       "for Foxglove and robotics tools; .bvh: each subject's skeleton as a "
+                                       "motion-capture take for Blender and animation tools)")
     mcap_depth: bool = option(False, "--output FILE.mcap: add the depth images (foxglove.RawImage, 16UC1 mm)",
                               "--mcap-depth")
     viewer: str = option("auto", "auto | open3d | opencv | none (auto: open3d with a display, else none)")
@@ -98,7 +99,7 @@ def open_outputs(opts: OutputOptions, skeleton, num_joints: int, fps: float) -> 
         if viewer is not None:
             sinks.append(viewer)
         if opts.output is not None:
-            sinks.insert(0, record_output(opts.output, num_joints, opts.mcap_depth))
+            sinks.insert(0, record_output(opts.output, num_joints, opts.mcap_depth, fps))
     except BaseException:
         close_all(sinks)
         raise
@@ -126,18 +127,22 @@ def _open_viewer(opts: OutputOptions, skeleton) -> Viewer | Sink | None:
 
 
 def as_sink(output: Sink | str | Path, num_joints: int) -> Sink:
-    """An output given to `Tracker.run`: a sink as it is, a path as a record file (.jsonl or .csv)."""
+    """An output given to `Tracker.run`: a sink as it is, a path as a record file (.jsonl, .csv, .mcap, .bvh)."""
     if isinstance(output, Sink):
         return output
     if isinstance(output, (str, Path)):
         return record_output(Path(output), num_joints)
-    raise UserError(f"an output is a sink or a .jsonl, .csv or .mcap path, not {type(output).__name__}")
+    raise UserError(f"an output is a sink or a .jsonl, .csv, .mcap or .bvh path, not {type(output).__name__}")
 
 
-def record_output(path, num_joints: int, mcap_depth: bool = False) -> Sink:
-    """The record writer for `path`'s suffix: .jsonl, .csv (sinks/files.py) or .mcap (sinks/mcap_writer.py)."""
+def record_output(path, num_joints: int, mcap_depth: bool = False, fps: float = 30.0) -> Sink:
+    """The record writer for `path`'s suffix: .jsonl, .csv (sinks/files.py), .mcap (sinks/mcap_writer.py) or
+    .bvh (sinks/bvh.py; `fps`: the source's nominal rate, until its timestamps tell)."""
     if Path(path).suffix.lower() == ".mcap":
         from .mcap_writer import McapWriter
         return McapWriter(path, depth=mcap_depth)
+    if Path(path).suffix.lower() == ".bvh":
+        from .bvh import BvhWriter
+        return BvhWriter(path, fps)
     from .files import open_output
     return open_output(path, num_joints)

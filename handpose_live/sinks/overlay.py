@@ -3,7 +3,8 @@
 What a user wants to see, whichever viewer draws it:
 - every subject (hand or person) in the finger (body part) colours of `skeletons.py`, framed by a
   box in its own colour (`subject_bgr`, by id) with a label in that colour: "#3 right 0.97"
-  (id, hand side, its score) or "#1 person";
+  (id, hand side, its score) or "#1 person"; a joint the camera does not see (`Subject.visible`: outside
+  the image, behind something) as a hollow ring, the bones to it thin and dashed;
 - a legend of the finger colours, and status text: fps, frame number, subjects found, how to quit;
 - the subjects large: the view follows them (auto-fit, `Overlay`), zoomed so they fill about
   `FIT_FILL` of it, with a thumbnail of the whole frame and the part shown in a corner.
@@ -52,6 +53,8 @@ LEGEND_ORDER = ("thumb", "index", "middle", "ring", "pinky", "palm",
 QUIT_HINT = "q / Esc: quit"
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+PALM_NORMAL_MM = 60.0         # the palm normal's arrow (hands: Subject.palm), out of the palm's centre
+PALM_NORMAL_BGR = (255, 255, 0)
 
 
 def skeleton_bgr(skeleton: Skeleton) -> list[tuple[int, int, int]]:
@@ -364,25 +367,71 @@ class ViewMap:
 
 # ---- drawing ------------------------------------------------------------------------------------
 
-def draw_skeleton(image: np.ndarray, px: np.ndarray, skeleton: Skeleton, zoom: float = 1.0) -> None:
+def _dashes(a: tuple[int, int], b: tuple[int, int], dash_px: float) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The dashes of a dashed line from a to b: `dash_px` long, `dash_px` apart (one piece if shorter)."""
+    pa, pb = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    length = float(np.linalg.norm(pb - pa))
+    if length <= 2 * dash_px:
+        return [(a, b)]
+    out = []
+    for start in np.arange(0.0, length, 2 * dash_px):
+        p, q = pa + (pb - pa) * start / length, pa + (pb - pa) * min(start + dash_px, length) / length
+        out.append(((int(round(p[0])), int(round(p[1]))), (int(round(q[0])), int(round(q[1])))))
+    return out
+
+
+def draw_skeleton(image: np.ndarray, px: np.ndarray, skeleton: Skeleton, zoom: float = 1.0,
+                  visible: np.ndarray | None = None) -> None:
     """Bones as lines, joints as filled circles, in finger colours, each with a dark outline; `px`
-    [J, 2] picture pixels (NaN where not seen); thicker when the view is zoomed."""
+    [J, 2] picture pixels (NaN where not seen); thicker when the view is zoomed. A joint `visible` says
+    is hidden (outside the image, behind something, unsure: `Subject.visible`) is a hollow ring, and
+    the bones to it are thinner and dashed."""
     px = np.asarray(px, np.float64).reshape(-1, 2)
     ok = np.isfinite(px).all(axis=1) & (np.abs(px) < 1e5).all(axis=1)
     if not ok.any():
         return
+    seen = np.ones(len(px), bool)
+    if visible is not None and np.size(visible) == len(px):
+        seen = np.asarray(visible, bool).reshape(-1)
     pts = [(int(round(u)), int(round(v))) for u, v in np.where(ok[:, None], px, 0.0).tolist()]
     grow = min(2.0, max(1.0, zoom) ** 0.5)
     radius, thickness = int(round(JOINT_RADIUS_PX * grow)), int(round(BONE_THICKNESS_PX * grow))
+    thin = max(1, thickness - 1)
     colours = skeleton_bgr(skeleton)
     bones = [(a, b) for a, b in skeleton.bones if a < len(pts) and b < len(pts) and ok[a] and ok[b]]
+    pieces = []
     for a, b in bones:
-        cv2.line(image, pts[a], pts[b], BLACK, thickness + 2, cv2.LINE_AA)
-    for a, b in bones:
-        cv2.line(image, pts[a], pts[b], colours[b], thickness, cv2.LINE_AA)
+        if seen[a] and seen[b]:
+            pieces.append((pts[a], pts[b], colours[b], thickness))
+        else:
+            pieces += [(p, q, colours[b], thin) for p, q in _dashes(pts[a], pts[b], 3 * thin + 3)]
+    for p, q, _, width in pieces:
+        cv2.line(image, p, q, BLACK, width + 2, cv2.LINE_AA)
+    for p, q, colour, width in pieces:
+        cv2.line(image, p, q, colour, width, cv2.LINE_AA)
     for j in np.flatnonzero(ok[:len(colours)]):
-        cv2.circle(image, pts[j], radius + 1, BLACK, -1, cv2.LINE_AA)
-        cv2.circle(image, pts[j], radius, colours[j], -1, cv2.LINE_AA)
+        if seen[j]:
+            cv2.circle(image, pts[j], radius + 1, BLACK, -1, cv2.LINE_AA)
+            cv2.circle(image, pts[j], radius, colours[j], -1, cv2.LINE_AA)
+        else:
+            ring = max(1, thickness - 1)
+            cv2.circle(image, pts[j], radius, BLACK, ring + 2, cv2.LINE_AA)
+            cv2.circle(image, pts[j], radius, colours[j], ring, cv2.LINE_AA)
+
+
+def draw_palm_normal(image: np.ndarray, subject: Subject, intrinsics: Intrinsics, mapping) -> None:
+    """A hand's palm normal: an arrow `PALM_NORMAL_MM` long out of the palm's centre (`Subject.palm`)."""
+    palm = subject.palm
+    if palm is None:
+        return
+    ends = np.stack([palm.position_mm, np.asarray(palm.position_mm) + PALM_NORMAL_MM * np.asarray(palm.normal)])
+    uvz = camera_to_pixel(ends, intrinsics)
+    if not (np.isfinite(uvz).all() and (uvz[:, 2] > 0).all()):
+        return
+    a, b = (tuple(int(round(v)) for v in p) for p in mapping(uvz[:, :2]))
+    thickness = max(1, int(round(2 * mapping.zoom)))
+    cv2.arrowedLine(image, a, b, BLACK, thickness + 2, cv2.LINE_AA, tipLength=0.25)
+    cv2.arrowedLine(image, a, b, PALM_NORMAL_BGR, thickness, cv2.LINE_AA, tipLength=0.25)
 
 
 def _thumbnail(depth: np.ndarray, window, rect, width: int, height: int) -> Panel:
@@ -427,8 +476,10 @@ def render_overlay(frame: DepthFrame, result: PoseResult, skeleton: Skeleton, fp
     boxes, labels = subject_annotations(result.subjects, points, skeleton.target, width, height, avoid=panels[:1])
     for box in boxes:
         draw_box(image, box)
-    for px in points:
-        draw_skeleton(image, px, skeleton, mapping.zoom)
+    for subject, px in zip(result.subjects, points):
+        draw_skeleton(image, px, skeleton, mapping.zoom, subject.visible)
+    for subject in result.subjects:
+        draw_palm_normal(image, subject, frame.intrinsics, mapping)
     if mapping.zoom > 1.1:
         panels.append(_thumbnail(depth, window, rect, width, height))
     for panel in panels + labels:

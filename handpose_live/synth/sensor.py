@@ -6,7 +6,7 @@ silhouette edges, depth noise growing as z^2 (the stereo RMS-error formula, more
 surfaces), random holes, the range limits and quantisation to the depth unit, and for structured
 light (`disparity_step_px` > 0) disparity terraces and a wider lost band at silhouettes.
 Every random draw comes from the `np.random.Generator` passed in, so a seed fixes the output.
-`SENSORS` names three families (`d4xx`, `sr300`, `kinect-v1`); the crowded synthetic world
+`SENSORS` names four families (`d4xx`, `sr300`, `kinect-v1`, and `tof`, `ToFSensorModel`); the crowded synthetic world
 (`world.py`) draws one per frame so a model sees more than one camera's kind of noise.
 Each effect's formula and parameters, and their sources: docs/design-notes.md, `synth/sensor.py`.
 """
@@ -114,6 +114,46 @@ _DIFF_U = np.array([[-0.5, 0, 0.5]], np.float32)
 _DIFF_V = _DIFF_U.T.copy()
 
 
+@dataclass(frozen=True)
+class ToFSensorModel:
+    """A continuous-wave time-of-flight camera (Kinect v2, Azure Kinect, Orbbec Femto): no stereo
+    shadow or disparity steps; noise a few mm growing linearly with depth; flying pixels at
+    silhouettes (a depth between the foreground and the background, as the pixel mixes both
+    returns); dropouts at grazing angles and on dark speckles; the mode's range limits."""
+
+    noise_mm: float = 1.5
+    noise_per_m: float = 1.5          # extra mm of noise per metre of depth
+    flying: float = 0.5               # share of silhouette pixels that become flying pixels
+    edge_jump_mm: float = 60.0
+    grazing_cos: float = 0.12
+    grazing_drop: float = 0.8
+    speckle_drop: float = 0.003
+    min_depth_mm: float = 500.0
+    max_depth_mm: float = 5500.0
+
+    def apply(self, depth_mm: np.ndarray, intr: Intrinsics, rng: np.random.Generator,
+              offset_px: tuple[int, int] = (0, 0)) -> np.ndarray:
+        z = np.asarray(depth_mm, np.float32)
+        h, w = z.shape
+        valid = z > 0
+        zf = np.where(valid, z, np.float32(self.max_depth_mm * 2))
+        kernel = np.ones((3, 3), np.uint8)
+        near, far = cv2.erode(zf, kernel), cv2.dilate(zf, kernel)
+        edge = (far - near) > self.edge_jump_mm
+        uniform = rng.random((h, w), dtype=np.float32)
+        mix = rng.random((h, w), dtype=np.float32)
+        fly = edge & (uniform < self.flying)
+        z = np.where(fly, near + mix * (far - near), z)
+        valid &= ~(fly & (far >= self.max_depth_mm * 2))      # no return behind: the pixel stays empty
+        cos, _ = SensorModel._view_cos(zf, intr, offset_px[0], offset_px[1])
+        keep = valid & ~((cos < self.grazing_cos) & ~edge & (uniform < self.grazing_drop))
+        keep &= rng.random((h, w), dtype=np.float32) >= self.speckle_drop
+        sigma = np.float32(self.noise_mm) + z * np.float32(self.noise_per_m / 1000.0)
+        noisy = np.round(z + sigma * rng.standard_normal((h, w), dtype=np.float32))
+        keep &= (noisy >= self.min_depth_mm) & (noisy <= self.max_depth_mm)
+        return np.where(keep, noisy, np.float32(0)).astype(np.float32)
+
+
 SENSORS = {
     "d4xx": SensorModel(),
     "sr300": SensorModel(baseline_mm=50.0, subpixel_px=0.05, edge_drop=0.5, edge_grow_px=1, min_depth_mm=200.0,
@@ -121,6 +161,7 @@ SENSORS = {
     "kinect-v1": SensorModel(baseline_mm=75.0, subpixel_px=0.07, disparity_step_px=0.125, focal_px=580.0,
                              edge_drop=0.6, edge_grow_px=1, holes_per_px=1 / 2000, min_depth_mm=400.0,
                              max_depth_mm=4000.0),
+    "tof": ToFSensorModel(),
 }
 
 # The sensor family that scenes seen through each camera preset are rendered with. There is no

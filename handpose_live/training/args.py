@@ -59,6 +59,8 @@ class DetectorTrainArgs:
     threshold: float = option(0.3, "candidate threshold stored in the file (choose it with benchmarks/detector_threshold.py)")
     sensors: str = option("stereo", "sensor model of the scenes: stereo (every camera; the shipped file) | per-camera "
                                     "(each camera's family: D4xx, SR300, Kinect v1)")
+    scenes: str = option("hands", "scene content: hands (generator scenes-1/-2) | heads (the same plus heads and faces "
+                                  "at hand range as hard negatives: scenes-3/-4)")
 
     def __post_init__(self) -> None:
         check_minimums(("--frames", self.frames, 1), ("--epochs", self.epochs, 1), ("--batch", self.batch, 1),

@@ -36,15 +36,36 @@ CAMERAS = ("d435-640x480", "sr305", "nyu", "kinect-v2", "azure-kinect-nfov")
 # The scenes' sensor model: "stereo" renders every camera through the D4xx stereo model (generator
 # scenes-1, the shipped file); "per-camera" through each preset's family (scenes-2, PRESET_SENSOR).
 GENERATORS = {"stereo": "scenes-1", "per-camera": "scenes-2"}
+# --scenes heads: the same scenes plus hard negatives, heads and faces at hand range (synth/scenes.py,
+# HEAD_SCENES), as generator scenes-3 (stereo) or scenes-4 (per-camera).
+HEAD_GENERATORS = {"stereo": "scenes-3", "per-camera": "scenes-4"}
+# --scenes rooms: offices and labs with 0-4 people for the person detector (synth/rooms.py, generator
+# rooms-1), each camera with its own sensor family and range (rooms.ROOM_CAMERAS); the labels are torsos.
+ROOMS_GENERATOR = "rooms-1"
+SCENES = ("hands", "heads", "rooms")
+ROOM_MAX_DEPTH_M = 8.0       # people are found out to here (hands: the config's 3 m)
 
 
-def scene_settings(sensors: str) -> dict:
+def detector_config(scenes: str) -> DetectorConfig:
+    return DetectorConfig(max_depth_m=ROOM_MAX_DEPTH_M) if scenes == "rooms" else DetectorConfig()
+
+
+def scene_settings(sensors: str, scenes: str = "hands") -> dict:
     """What a scene folder and the exported file record about how the scenes were rendered."""
     if sensors not in GENERATORS:
         raise UserError(f"unknown --sensors '{sensors}' ({', '.join(GENERATORS)})")
-    settings = {"generator": GENERATORS[sensors], "cameras": list(CAMERAS)}
+    if scenes not in SCENES:
+        raise UserError(f"unknown --scenes '{scenes}' ({', '.join(SCENES)})")
+    if scenes == "rooms":
+        from ..synth.rooms import ROOM_CAMERAS
+
+        return {"generator": ROOMS_GENERATOR, "target": "body", "cameras": list(ROOM_CAMERAS),
+                "sensors": [ROOM_CAMERAS[c][0] for c in ROOM_CAMERAS]}
+    settings = {"generator": (HEAD_GENERATORS if scenes == "heads" else GENERATORS)[sensors], "cameras": list(CAMERAS)}
     if sensors == "per-camera":
         settings["sensors"] = [PRESET_SENSOR[c] for c in CAMERAS]
+    if scenes == "heads":
+        settings["hard_negatives"] = "heads"
     return settings
 
 
@@ -57,22 +78,25 @@ DETECTOR_FORMAT = "handpose-live-detector"
 DETECTOR_KEY = "handpose_live_detector"
 
 
-def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", log=print) -> list[Path]:
+def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", log=print, scenes: str = "hands"
+                  ) -> list[Path]:
     """Render (or extend) the scene shards; returns the shard files in order."""
     from ..calib import load_intrinsics
     from ..synth.scenes import render_detection_scene
 
-    scenes = scene_settings(sensors)
+    scenes = scene_settings(sensors, scenes)
     data.mkdir(parents=True, exist_ok=True)
     index_path = data / "index.json"
-    settings = {"generator": scenes["generator"], "seed": seed, "shard": SHARD, "cameras": list(CAMERAS), "size": [160, 120],
-                **({"sensors": scenes["sensors"]} if "sensors" in scenes else {})}
+    cameras = scenes["cameras"]
+    settings = {"generator": scenes["generator"], "seed": seed, "shard": SHARD, "cameras": cameras, "size": [160, 120],
+                **{k: scenes[k] for k in ("sensors", "hard_negatives") if k in scenes}}
     if index_path.exists():
         old = read_json(index_path, "scene index")
         if not isinstance(old, dict) or {k: old.get(k) for k in settings} != settings:
             raise UserError(f"{data} holds scenes made with other settings ({old}); use another --data folder")
     atomic_write_text(index_path, json.dumps(settings, indent=1))
-    cams = [load_intrinsics(c).scaled(160, 120) for c in CAMERAS]
+    rooms = scenes["generator"] == ROOMS_GENERATOR
+    cams = [load_intrinsics(c) if rooms else load_intrinsics(c).scaled(160, 120) for c in cameras]
     shards = []
     t0 = time.perf_counter()
     for k in range(math.ceil(frames / SHARD)):
@@ -85,7 +109,15 @@ def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", l
         hands = []
         for i in range(SHARD):
             c = int(rng.integers(len(cams)))
-            d, scene_hands = render_detection_scene(rng, cams[c], scene_sensor(scenes, CAMERAS[c]))
+            if rooms:
+                from ..synth.rooms import render_room_scene
+
+                d, people = render_room_scene(rng, cams[c], cameras[c])
+                depth[i] = np.clip(np.rint(d), 0, 65535).astype(np.uint16)
+                hands.extend([i, p.centre_px[0], p.centre_px[1], 0.0] for p in people)
+                continue
+            d, scene_hands = render_detection_scene(rng, cams[c], scene_sensor(scenes, CAMERAS[c]),
+                                                    hard_negatives="hard_negatives" in scenes)
             depth[i] = np.clip(np.rint(d), 0, 65535).astype(np.uint16)
             hands.extend([i, h.centre_px[0], h.centre_px[1], h.side == "left"] for h in scene_hands)
         table = np.asarray(hands, np.float32).reshape(-1, 4)
@@ -137,9 +169,9 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def train_detector(args: DetectorTrainArgs, log=print) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
-    shards = render_shards(Path(args.data), args.frames, args.seed, args.sensors, log)
+    shards = render_shards(Path(args.data), args.frames, args.seed, args.sensors, log, args.scenes)
     depth, hands = load_scenes(shards, args.frames)
-    config = DetectorConfig()
+    config = detector_config(args.scenes)
     torch.manual_seed(args.seed)
     net = HandDetectorNet(config)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -185,7 +217,7 @@ def train_detector(args: DetectorTrainArgs, log=print) -> dict:
                                           "config": config.to_dict(), "args": {k: str(v) for k, v in asdict(args).items()}})
         log(f"epoch {epoch + 1}/{args.epochs}: loss {history[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
     export_detector(net, config, Path(args.out), {"frames": args.frames, "epochs": args.epochs, "seed": args.seed,
-                                                   **scene_settings(args.sensors),
+                                                   **scene_settings(args.sensors, args.scenes),
                                                    "final_loss": history[-1] if history else None},
                     threshold=args.threshold)
     log(f"wrote {args.out}")
@@ -200,7 +232,7 @@ def export_detector(net: HandDetectorNet, config: DetectorConfig, out: Path, tra
 
     net = net.eval()
     example = detector_input(torch.rand(1, 120, 160) * 2000, config, strided=True)
-    meta = {"format": DETECTOR_FORMAT, "version": 1, "target": "hand", "config": config.to_dict(),
+    meta = {"format": DETECTOR_FORMAT, "version": 1, "target": training.get("target", "hand"), "config": config.to_dict(),
             "threshold": threshold, "training_data": training}
     with atomic_path(out) as tmp:
         torch.onnx.export(net, example, str(tmp), input_names=["depth_input"], output_names=["palm_logits"],

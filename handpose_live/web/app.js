@@ -167,28 +167,42 @@ function draw() {
   for (const s of subjectsOf(record)) {
     const c = colour(s.id);
     const conf = Array.isArray(s.confidence) ? s.confidence : [];
+    // a joint the camera does not see (the record's "visible": outside the image, behind something):
+    // a hollow ring, the bones to it thin and dashed
+    const seen = (j) => !Array.isArray(s.visible) || s.visible[j] !== false;
     const pts = pixels(s).map((p) => (p ? [ox + p[0] * scale, oy + p[1] * scale] : null));
     ctx.lineCap = "round";
     ctx.strokeStyle = c;
-    ctx.lineWidth = Math.max(2, 3 * scale);
-    ctx.beginPath();
-    for (const [a, b] of bones) {
-      if (pts[a] && pts[b]) { ctx.moveTo(pts[a][0], pts[a][1]); ctx.lineTo(pts[b][0], pts[b][1]); }
+    for (const hidden of [false, true]) {
+      ctx.lineWidth = hidden ? Math.max(1, 1.5 * scale) : Math.max(2, 3 * scale);
+      ctx.setLineDash(hidden ? [4, 5] : []);
+      ctx.beginPath();
+      for (const [a, b] of bones) {
+        if (!pts[a] || !pts[b] || (seen(a) && seen(b)) === hidden) continue;
+        ctx.moveTo(pts[a][0], pts[a][1]);
+        ctx.lineTo(pts[b][0], pts[b][1]);
+      }
+      ctx.stroke();
     }
-    ctx.stroke();
+    ctx.setLineDash([]);
     pts.forEach((p, j) => {
       if (!p) return;
       const q = typeof conf[j] === "number" ? Math.min(1, Math.max(0, conf[j])) : 1;
       ctx.beginPath();
-      ctx.arc(p[0], p[1], Math.max(2.5, 4.5 * scale) * (0.6 + 0.4 * q), 0, 2 * Math.PI);
-      ctx.fillStyle = "#ffffff";
-      ctx.globalAlpha = 0.35 + 0.65 * q;
-      ctx.fill();
-      ctx.globalAlpha = 1;
+      if (seen(j)) {
+        ctx.arc(p[0], p[1], Math.max(2.5, 4.5 * scale) * (0.6 + 0.4 * q), 0, 2 * Math.PI);
+        ctx.fillStyle = "#ffffff";
+        ctx.globalAlpha = 0.35 + 0.65 * q;
+        ctx.fill();
+        ctx.globalAlpha = 1;
+      } else {
+        ctx.arc(p[0], p[1], Math.max(2.5, 4.5 * scale), 0, 2 * Math.PI);
+      }
       ctx.lineWidth = 1.5;
       ctx.strokeStyle = c;
       ctx.stroke();
     });
+    drawPalmNormal(s, ox, oy, scale);
     const shown = pts.filter(Boolean);
     if (shown.length) {
       const top = shown.reduce((a, b) => (b[1] < a[1] ? b : a));
@@ -209,6 +223,32 @@ function draw() {
       ctx.fillText(label, lx + 7, ly + 14);
     }
   }
+}
+
+// A hand's palm normal (the record's palm: position_mm, normal): an arrow 60 mm out of the palm's centre,
+// projected with the header's intrinsics.
+function drawPalmNormal(s, ox, oy, scale) {
+  const k = header && header.intrinsics;
+  const p = s.palm;
+  if (!k || !p || !Array.isArray(p.position_mm) || !Array.isArray(p.normal)) return;
+  const ends = [p.position_mm, p.position_mm.map((v, i) => v + 60 * p.normal[i])];
+  if (ends.some((e) => e.some((v) => typeof v !== "number") || e[2] <= 1)) return;
+  const [a, b] = ends.map((e) => [ox + (k.fx * e[0] / e[2] + k.cx) * scale, oy + (k.fy * e[1] / e[2] + k.cy) * scale]);
+  const angle = Math.atan2(b[1] - a[1], b[0] - a[0]);
+  const head = Math.max(6, 10 * scale);
+  ctx.strokeStyle = "#00ffff";
+  ctx.fillStyle = "#00ffff";
+  ctx.lineWidth = Math.max(2, 2.5 * scale);
+  ctx.beginPath();
+  ctx.moveTo(a[0], a[1]);
+  ctx.lineTo(b[0], b[1]);
+  ctx.stroke();
+  ctx.beginPath();
+  ctx.moveTo(b[0], b[1]);
+  ctx.lineTo(b[0] - head * Math.cos(angle - 0.45), b[1] - head * Math.sin(angle - 0.45));
+  ctx.lineTo(b[0] - head * Math.cos(angle + 0.45), b[1] - head * Math.sin(angle + 0.45));
+  ctx.closePath();
+  ctx.fill();
 }
 
 window.addEventListener("resize", () => draw());

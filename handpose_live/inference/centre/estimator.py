@@ -11,7 +11,7 @@ from dataclasses import fields
 import numpy as np
 
 from ...types import DepthFrame
-from ..detector import HandDetector
+from ..detector import Detector
 from .body import BodySearch
 from .config import SEARCH_CONFIGS, CentreConfig
 from .geometry import CentreEstimate, clear_cube, depth_image, search_image, with_surface_offset
@@ -28,7 +28,7 @@ class CentreEstimator:
     """Computes the cube centres of one frame for the target of `config` (default: hands); a
     learned `detector` replaces the geometric search where the target profile allows one."""
 
-    def __init__(self, config: CentreConfig | None = None, detector: HandDetector | None = None):
+    def __init__(self, config: CentreConfig | None = None, detector: Detector | None = None):
         config = config or CentreConfig.for_target("hand")
         profile = config.profile
         config_type = SEARCH_CONFIGS[profile.centre_search]

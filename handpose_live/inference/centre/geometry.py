@@ -21,6 +21,7 @@ class CentreEstimate:
     centre_mm: np.ndarray   # [3] camera mm
     method: str             # "track" | "detect" (geometric) | "learned" (the learned detector's candidate)
     num_points: int         # valid full-resolution pixels behind the estimate (approximate)
+    probability: float | None = None   # the learned detector's palm probability at it ("learned" only)
 
 
 def depth_image(frame: DepthFrame) -> np.ndarray | None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...geometry import pixels_to_points_mm
 from ...types import Intrinsics
-from ..detector import HandDetector
+from ..detector import Detector
 from .config import CentreConfig
 from .geometry import CentreEstimate
 from .tracking import track_centre
@@ -20,13 +20,13 @@ WINDOW_PX = 4              # the depth of a palm pixel: the valid depths within 
 DUPLICATE_CUBES = 0.25     # a candidate this near (x cube edge) to one taken before repeats it
 
 
-def learned_candidates(detector: HandDetector, depth: np.ndarray, intr: Intrinsics, cfg: CentreConfig, limit: int,
+def learned_candidates(detector: Detector, depth: np.ndarray, intr: Intrinsics, cfg: CentreConfig, limit: int,
                        exclude_mm: list[np.ndarray]) -> list[CentreEstimate]:
     """Up to `limit` candidates, best first, none repeating another or a centre in `exclude_mm`."""
     lo, hi = cfg.depth_range_mm
     taken = [np.asarray(c, np.float64) for c in exclude_mm]
     out: list[CentreEstimate] = []
-    for u, v, _ in detector.propose(depth, limit + len(taken) + 2, fx=intr.fx):
+    for u, v, probability in detector.propose(depth, limit + len(taken) + 2, fx=intr.fx):
         ui, vi = int(round(u)), int(round(v))
         window = depth[max(vi - WINDOW_PX, 0):vi + WINDOW_PX + 1, max(ui - WINDOW_PX, 0):ui + WINDOW_PX + 1]
         zs = window[(window >= lo) & (window <= hi)]
@@ -38,7 +38,7 @@ def learned_candidates(detector: HandDetector, depth: np.ndarray, intr: Intrinsi
             continue
         if any(np.linalg.norm(estimate.centre_mm - c) < DUPLICATE_CUBES * cfg.cube_mm for c in taken):
             continue
-        estimate.method = "learned"
+        estimate.method, estimate.probability = "learned", probability
         taken.append(estimate.centre_mm)
         out.append(estimate)
         if len(out) >= limit:

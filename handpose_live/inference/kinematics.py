@@ -1,0 +1,503 @@
+"""A tracked subject's skeleton fitted to the network's joints; joint frames, palm and velocity.
+
+V2V's joints are independent points: their bone lengths change from frame to frame, which shows as
+jitter and as fingers that stretch. Per tracked subject (`SkeletonTrack`, kept by the pipeline's
+track, so a new id starts a new one) and per frame:
+- its shape (`Shape`): the chains' bone lengths and the rigid segments' joint offsets, a
+  confidence-weighted median over the first second, then an exponential average with a time
+  constant of a minute that ignores outliers;
+- the fit: each rigid segment (a palm; a pelvis and spine, a shoulder girdle) by weighted Kabsch
+  (`fit_segments`), then each chain (finger, thumb, limb) in its plane (`chain_planes`): one bone after
+  another from the fitted start (closed form), then Gauss-Newton steps on its flexion angles
+  (`fit_chains`), weighted by confidence, clamped to its joint limits (`skeletons.Chain`) and pulled
+  towards the last frame's angles, so a joint the network barely sees follows the skeleton;
+- the frames of the joints (`frames`), as quaternions in camera space and relative to the parent,
+  the palm (hands) and the velocity of the subject's centre.
+Without the fit (`--no-fit`, `PipelineOptions.fit`) the network's joints are kept and the rest is
+computed from them.
+
+Joint frames (right-handed, in camera space: x right, y down, z forward):
+- X along the bone, from the joint towards its child (a segment's joint: towards `Segment.forward`:
+  a hand's wrist towards the middle MCP, a body's torso towards the neck, the neck towards the head);
+- Y the front: out of the palm for a hand (palmar), out of the chest for a body;
+- Z = X x Y, the flexion axis: a positive turn about Z bends the bone towards Y (a finger curls into
+  the palm, an elbow or a knee bends). A right hand's Z points to the thumb side, a left hand's to the
+  little finger (`Kinematics.mirror_left`). A leaf (fingertip, head, hand, foot) has its parent's frame.
+Quaternions are (w, x, y, z) with w >= 0: R(q)'s columns are the frame's X, Y, Z in camera
+coordinates, absolute as Azure Kinect Body Tracking gives them; the local one is q_parent^-1 * q
+(the root's: its absolute one).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import camera_to_pixel
+from ..skeletons import Skeleton
+from ..types import DepthFrame, Joints, Palm, Subject
+
+CALIBRATION_MS = 1000.0      # the shape is a weighted median of what the first second shows, then
+REFINE_TAU_S = 60.0          # an exponential average of each frame's observation with this time constant
+REFINE_OUTLIER = 0.15        # that ignores observations further than this fraction of the bone's length
+REFINE_MIN_CONFIDENCE = 0.3  # and those whose joints are less confident than this
+GN_STEPS = 2                 # Gauss-Newton steps per chain after the closed-form start
+CONFIDENCE_POWER = 3.0       # a joint's weight in the fit (and in the first second's median): its confidence to this power
+PRIOR_MM2 = 80.0             # pull of each flexion angle towards the last frame's (mm^2 per rad^2)
+ABDUCTION_PRIOR = 0.1        # the same for a finger's abduction (in units of summed weights)
+BEND_PRIOR = 0.15            # a bend chain's plane: the last frame's normal counts as a bend of ~9 degrees
+VELOCITY_TAU_S = 0.05        # time constant of the velocity's exponential smoothing
+
+_I1, _I2 = np.array([1, 2, 0]), np.array([2, 0, 1])
+_CONJUGATE = np.array([1.0, -1.0, -1.0, -1.0])
+_DIAGONAL = np.arange(4)
+
+
+@dataclass
+class Motion:
+    """What the fit adds to a subject in one frame (camera space, mm)."""
+
+    joints_mm: np.ndarray            # [J, 3] fitted (or, without the fit, the network's) joints
+    orientations: np.ndarray         # [J, 4] w x y z, camera space
+    local_orientations: np.ndarray   # [J, 4] w x y z, relative to the parent joint's frame
+    bone_lengths_mm: np.ndarray      # [B] per bone of the skeleton, in its order
+    velocity_mm_s: np.ndarray        # [3] of the palm (hands) or the root joint
+    palm: Palm | None = None         # hands
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[..., _I1] * b[..., _I2] - a[..., _I2] * b[..., _I1]
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.sqrt((v * v).sum(-1))[..., None], 1e-9)
+
+
+def _quaternion_basis() -> tuple[np.ndarray, np.ndarray]:
+    """K = 4 q q^T of a rotation matrix R is linear in R: K (flat) = R (flat) @ C + c."""
+    terms = {(0, 0): "+00+11+22", (1, 1): "+00-11-22", (2, 2): "-00+11-22", (3, 3): "-00-11+22",
+             (0, 1): "+21-12", (0, 2): "+02-20", (0, 3): "+10-01", (1, 2): "+01+10", (1, 3): "+02+20", (2, 3): "+12+21"}
+    basis, const = np.zeros((9, 16)), np.zeros(16)
+    for (i, k), text in terms.items():
+        for cell in (4 * i + k, 4 * k + i):
+            const[cell] = 1.0 if i == k else 0.0
+            for sign, r, c in zip(text[::3], text[1::3], text[2::3]):
+                basis[3 * int(r) + int(c), cell] = 1.0 if sign == "+" else -1.0
+    return basis, const
+
+
+_QUATERNION_BASIS, _QUATERNION_CONST = _quaternion_basis()
+
+
+def quaternions(rot: np.ndarray) -> np.ndarray:
+    """[N, 3, 3] rotation matrices -> [N, 4] quaternions (w, x, y, z), w >= 0."""
+    k = (rot.reshape(-1, 9) @ _QUATERNION_BASIS + _QUATERNION_CONST).reshape(-1, 4, 4)
+    rows = k[np.arange(len(k)), k[:, _DIAGONAL, _DIAGONAL].argmax(1)]   # 4 q_i q for the largest |q_i|
+    q = _unit(rows)
+    return q * np.sign(q[:, :1] + 1e-12)
+
+
+def quaternion_product(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Hamilton products p * q of [N, 4] (w, x, y, z) arrays."""
+    pw, px, py, pz = p.T
+    qw, qx, qy, qz = q.T
+    return np.stack([pw * qw - px * qx - py * qy - pz * qz, pw * qx + px * qw + py * qz - pz * qy,
+                     pw * qy - px * qz + py * qw + pz * qx, pw * qz + px * qy - py * qx + pz * qw], -1)
+
+
+def rotation_matrices(q: np.ndarray) -> np.ndarray:
+    """[N, 4] quaternions (w, x, y, z) -> [N, 3, 3] rotation matrices."""
+    w, x, y, z = _unit(np.asarray(q, np.float64)).T
+    return np.stack([np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+                     np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+                     np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], 1)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per column of [N, Q] values, the median weighted by [N, Q] weights (columns of zero weight: plain)."""
+    weights = np.where(weights.sum(axis=0, keepdims=True) > 0, weights, 1.0)
+    order = np.argsort(values, axis=0)
+    v = np.take_along_axis(values, order, 0)
+    cum = np.cumsum(np.take_along_axis(weights, order, 0), axis=0)
+    idx = np.argmax(cum >= 0.5 * cum[-1:], axis=0)
+    return v[idx, np.arange(values.shape[1])]
+
+
+class SkeletonModel:
+    """The index arrays of a skeleton's kinematics (`skeletons.Kinematics`), built once per skeleton.
+
+    The shape vector: each segment's point offsets from its joint (x, y, z in the root frame; members, then
+    the parent joint of a segment below the root), then the chains' bone lengths (valid ones, row by row)."""
+
+    def __init__(self, skeleton: Skeleton) -> None:
+        kin = skeleton.kinematics
+        if kin is None:
+            raise ValueError(f"skeleton {skeleton.name} has no kinematics")
+        self.kinematics = kin
+        self.num_joints = skeleton.num_joints
+        self.parents = np.array(skeleton.parents())
+        self.root = kin.root
+        self.segments = kin.segments
+        pts = [list(s.members) + ([s.parent] if s.parent is not None else []) for s in kin.segments]
+        self.seg_points = [np.array(p) for p in pts]
+        self.seg_of = np.array([s.joint for s, p in zip(kin.segments, pts) for _ in p])      # [P] segment joints
+        self.points = np.concatenate(self.seg_points)                                        # [P] their points
+        self.num_offsets = 3 * len(self.points)
+        self.root_points = np.concatenate([[self.root], self.seg_points[0]])
+        k = max(len(c.joints) for c in kin.chains)
+        c = len(kin.chains)
+        self.start = np.array([ch.start for ch in kin.chains])
+        self.valid = np.zeros((c, k), bool)
+        self.nodes = np.repeat(self.start[:, None], k, 1)        # chain joints (padding: the start)
+        self.lo, self.hi = np.zeros((c, k)), np.zeros((c, k))
+        for i, ch in enumerate(kin.chains):
+            n = len(ch.joints)
+            self.valid[i, :n] = True
+            self.nodes[i, :n] = ch.joints
+            self.lo[i, :n], self.hi[i, :n] = np.deg2rad(np.array(ch.limits_deg)).T
+        self.prev_nodes = np.concatenate([self.start[:, None], self.nodes[:, :-1]], 1)
+        self.chain_joints = self.nodes[self.valid]
+        self.palm_chain = np.array([ch.plane == "palm" for ch in kin.chains])
+        self.palm_index, self.bend_index = np.flatnonzero(self.palm_chain), np.flatnonzero(~self.palm_chain)
+        self.abduction = np.deg2rad(np.array([ch.abduction_deg for ch in kin.chains]))[self.palm_index]
+        self.span = np.triu(np.ones((k, k)))[None] * np.tril(np.ones((k, k)))[:, None]   # [r, i, m]: i <= m <= r
+        self.eye = np.eye(k)
+        # the joints each observation of the shape vector depends on (its weight: the less confident one)
+        self.obs_a = np.concatenate([np.repeat(self.points, 3), self.nodes[self.valid]])
+        self.obs_b = np.concatenate([np.repeat(self.seg_of, 3), self.prev_nodes[self.valid]])
+        self.offset_of: dict[int, int] = {}       # a segment member -> index of its offset in the shape vector
+        for n, (j, seg) in enumerate(zip(self.points.tolist(), self.seg_of.tolist())):
+            self.offset_of.setdefault(j, 3 * n)
+        # a palm chain's rest direction: its start's offset from the segment joint
+        self.rest_index = np.array([np.arange(3) + self.offset_of[int(j)] for j in self.start[self.palm_index]],
+                                   int).ravel()
+        # each bone's length among [segment offsets' norms, chain lengths]
+        lengths_of = {(int(a), int(b)): n for n, (a, b) in enumerate(zip(self.seg_of, self.points))}
+        lengths_of.update({(int(a), int(b)): len(self.points) + n
+                           for n, (a, b) in enumerate(zip(self.prev_nodes[self.valid], self.nodes[self.valid]))})
+        self.bone_index = np.array([lengths_of.get((a, b), lengths_of.get((b, a), 0)) for a, b in skeleton.bones])
+        # lower bounds of distal bones: flat indices (into the shape vector) of the last bone and the one before
+        flat = np.full(self.valid.shape, -1)
+        flat[self.valid] = self.num_offsets + np.arange(int(self.valid.sum()))
+        bounded = [(flat[i, len(ch.joints) - 1], flat[i, len(ch.joints) - 2], ch.distal_min)
+                   for i, ch in enumerate(kin.chains) if ch.distal_min > 0 and len(ch.joints) > 1]
+        self.distal = np.array([d for d, _, _ in bounded], int)
+        self.distal_prev = np.array([d for _, d, _ in bounded], int)
+        self.distal_min = np.array([r for _, _, r in bounded], float)
+        framed = set(self.prev_nodes[self.valid].tolist()) | {s.joint for s in kin.segments}
+        self.leaves = np.array([j for j in range(self.num_joints) if j not in framed], int)
+        self.centre = list(kin.palm) or [self.root]
+
+    def frame_sign(self, left: bool) -> float:
+        return -1.0 if left and self.kinematics.mirror_left else 1.0
+
+
+@functools.cache
+def skeleton_model(skeleton: Skeleton) -> SkeletonModel | None:
+    """The skeleton's model, or None when it has no kinematics (skeletons of imported models)."""
+    return SkeletonModel(skeleton) if skeleton.kinematics is not None else None
+
+
+def segment_frame(p: np.ndarray, segment, sign: float) -> np.ndarray:
+    """[3, 3] columns X, Y, Z of a segment's frame from joints [J, 3] (`skeletons.Segment`)."""
+    x0, x1, x2 = (p[segment.forward] - p[segment.joint]).tolist()     # three numbers: plain floats are faster
+    z0, z1, z2 = (sign * (p[segment.lateral[0]] - p[segment.lateral[1]])).tolist()
+    n = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2) or 1.0
+    x0, x1, x2 = x0 / n, x1 / n, x2 / n
+    d = z0 * x0 + z1 * x1 + z2 * x2
+    z0, z1, z2 = z0 - d * x0, z1 - d * x1, z2 - d * x2
+    n = math.sqrt(z0 * z0 + z1 * z1 + z2 * z2) or 1.0
+    z0, z1, z2 = z0 / n, z1 / n, z2 / n
+    return np.array([[x0, z1 * x2 - z2 * x1, z0], [x1, z2 * x0 - z0 * x2, z1], [x2, z0 * x1 - z1 * x0, z2]])
+
+
+class Shape:
+    """A subject's bone lengths and segment offsets (one vector): a weighted median over the first second,
+    then an exponential average with a long time constant that ignores outliers (module docstring)."""
+
+    def __init__(self) -> None:
+        self.value: np.ndarray | None = None
+        self.calibrated = False
+        self._t0: float | None = None
+        self._t: float | None = None
+        self._samples: list[np.ndarray] = []
+        self._weights: list[np.ndarray] = []
+
+    def turn(self, factors: np.ndarray) -> None:
+        """Multiply the estimate and what it is estimated from by `factors` (a frame turned over)."""
+        self._samples = [v * factors for v in self._samples]
+        if self.value is not None:
+            self.value = self.value * factors
+
+    def update(self, observed: np.ndarray, weights: np.ndarray, scale: np.ndarray, t_ms: float) -> np.ndarray:
+        """`scale`: the length each value's outlier test is relative to."""
+        if self._t0 is None:
+            self._t0 = self._t = t_ms
+        if not self.calibrated:
+            self._samples.append(observed)
+            self._weights.append(weights ** CONFIDENCE_POWER)
+            self.value = weighted_median(np.array(self._samples), np.array(self._weights))
+            if t_ms - self._t0 >= CALIBRATION_MS:
+                self.calibrated = True
+                self._samples, self._weights = [], []
+        else:
+            assert self.value is not None and self._t is not None
+            rate = 1.0 - math.exp(-max(t_ms - self._t, 0.0) / (1000.0 * REFINE_TAU_S))
+            keep = (weights >= REFINE_MIN_CONFIDENCE) & (np.abs(observed - self.value) <= REFINE_OUTLIER * scale)
+            self.value = self.value + np.where(keep, rate * (observed - self.value), 0.0)
+        self._t = t_ms
+        assert self.value is not None
+        return self.value
+
+
+def kabsch(rest: np.ndarray, seen: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The rotation R minimising sum w |R rest_i - seen_i|^2 (points [N, 3] about the origin)."""
+    u, _, vt = np.linalg.svd((rest * w[:, None]).T @ seen)
+    r = vt.T @ u.T
+    if np.linalg.det(r) < 0:
+        vt[2] *= -1
+        r = vt.T @ u.T
+    return r
+
+
+def observe(model: SkeletonModel, joints: np.ndarray, conf: np.ndarray, frame: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One frame's observation of the shape vector (segment offsets in the root frame `frame`, chain
+    lengths), its weights and the lengths its outlier test is relative to."""
+    offsets = (joints[model.points] - joints[model.seg_of]) @ frame
+    bones = joints[model.nodes[model.valid]] - joints[model.prev_nodes[model.valid]]
+    lengths = np.sqrt((bones * bones).sum(-1))
+    scale = np.concatenate([np.repeat(np.sqrt((offsets * offsets).sum(-1)), 3), lengths])
+    return np.concatenate([offsets.ravel(), lengths]), np.minimum(conf[model.obs_a], conf[model.obs_b]), scale
+
+
+def bone_lengths(model: SkeletonModel, shape: np.ndarray) -> np.ndarray:
+    """[B] length of each bone of the skeleton, in its order, from the shape vector."""
+    offsets = shape[:model.num_offsets].reshape(-1, 3)
+    return np.concatenate([np.sqrt((offsets * offsets).sum(-1)), shape[model.num_offsets:]])[model.bone_index]
+
+
+def fit_segments(model: SkeletonModel, joints: np.ndarray, w: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """The segments' joints placed rigidly (weighted Kabsch), the root's with its translation; other joints as seen."""
+    out = joints.copy()
+    base = 0
+    for s, pts in zip(model.segments, model.seg_points):
+        n = len(pts)
+        rest = shape[base:base + 3 * n].reshape(n, 3)
+        base += 3 * n
+        if s.parent is None:      # the root: rotation and translation, its own joint a point at the origin
+            idx = model.root_points
+            rest = np.concatenate([np.zeros((1, 3)), rest])
+            ws = w[idx] + 1e-6
+            rc = ws @ rest / ws.sum()
+            seen = joints[idx]
+            sc = ws @ seen / ws.sum()
+            out[idx] = (rest - rc) @ kabsch(rest - rc, seen - sc, ws).T + sc
+        else:                     # below the root: a rotation about its joint, placed by the segment above
+            seen = np.vstack([joints[pts[:-1]], out[pts[-1:]]]) - out[s.joint]
+            ws = np.concatenate([w[pts[:-1]] + 1e-6, [1.0]])
+            out[pts[:-1]] = out[s.joint] + rest[:-1] @ kabsch(rest, seen, ws).T
+    return out
+
+
+def chain_planes(model: SkeletonModel, starts: np.ndarray, seen: np.ndarray, w: np.ndarray, frame: np.ndarray,
+                 shape: np.ndarray, state: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each chain's plane as (a, b) in-plane axes and n = a x b its flexion axis ([C, 3] each), from the
+    chain's joints as seen [C, K, 3] (weights [C, K]) and its fitted start [C, 3]. A palm chain's plane
+    holds the root frame's Y (`frame`'s second column), turned about it from the chain's rest direction
+    (its start's offset in the shape) by its abduction: the chain's weighted direction in the palm,
+    limited, pulled towards the last frame's. A bend chain's plane is that of its bend (the last frame's
+    when it is straight). `state` keeps the last frame's abduction and normals."""
+    a, n = np.empty_like(starts), np.empty_like(starts)
+    palm, bend = model.palm_index, model.bend_index
+    if len(palm):       # in the root frame, a turn about Y adds to the angle atan2(-z, x)
+        v = (seen[palm] - starts[palm, None]) @ frame
+        wp = w[palm]
+        rest = shape[model.rest_index].reshape(-1, 3)
+        rest_psi = np.arctan2(-rest[:, 2], rest[:, 0])
+        ang = (np.arctan2(-(wp * v[..., 2]).sum(1), (wp * v[..., 0]).sum(1)) - rest_psi + np.pi) % (2 * np.pi) - np.pi
+        prev = state.get("abduction")
+        if prev is not None:
+            total = wp.sum(1)
+            ang = (total * ang + ABDUCTION_PRIOR * prev) / (total + ABDUCTION_PRIOR)
+        ang = np.minimum(np.maximum(ang, -model.abduction), model.abduction)
+        state["abduction"] = ang
+        cos, sin = np.cos(rest_psi + ang)[:, None], np.sin(rest_psi + ang)[:, None]
+        a[palm] = cos * frame[:, 0] - sin * frame[:, 2]
+        n[palm] = sin * frame[:, 0] + cos * frame[:, 2]
+    if len(bend):       # the weighted sum of the bends' axes, plus the last frame's normal (kept in the root frame)
+        e = _unit(np.diff(np.concatenate([starts[bend, None], seen[bend]], 1), axis=1))
+        ww = w[bend, :-1] * w[bend, 1:]
+        nb = (ww[..., None] * _cross(e[:, :-1], e[:, 1:])).sum(1)
+        prev = state.get("normals")     # none yet: the root's Z, only where the chain is straight
+        strength = (BEND_PRIOR * ww.sum(1) if prev is not None else np.zeros(len(bend))) + 1e-3
+        nb = nb + strength[:, None] * (prev @ frame.T if prev is not None else frame[:, 2])
+        first = e[:, 0]
+        nb = nb - _dot(nb, first)[:, None] * first
+        flat = _dot(nb, nb) < 1e-12            # no bend and the fallback along the bone: any normal to it
+        if flat.any():
+            other = np.where(np.abs(first[flat] @ frame[:, 0])[:, None] < 0.9, frame[:, 0], frame[:, 1])
+            nb[flat] = _cross(first[flat], other)
+        nb = _unit(nb)
+        state["normals"] = nb @ frame          # in the root frame: it turns with the subject
+        a[bend] = _cross(nb, _cross(first, nb))
+        n[bend] = nb
+    return a, _cross(n, a), n
+
+
+def fit_chains(model: SkeletonModel, starts: np.ndarray, seen: np.ndarray, w: np.ndarray, lengths: np.ndarray,
+               a: np.ndarray, b: np.ndarray, state: dict) -> np.ndarray:
+    """Chain joints [C, K, 3]: each chain's relative flexion angles fitted in its plane (closed form, then
+    Gauss-Newton), within its joint limits, pulled towards the last frame's angles."""
+    v = seen - starts[:, None]
+    t = np.stack([_dot(v, a[:, None]), _dot(v, b[:, None])], -1)      # [C, K, 2] the seen joints in the plane
+    c, k = lengths.shape
+    phi = np.empty((c, k))
+    q = np.zeros((c, 2))
+    theta = np.zeros(c)
+    prev = state.get("angles")
+    for i in range(k if prev is None else 0):   # a new track: each bone towards its seen joint from the one before
+        want = np.arctan2(t[:, i, 1] - q[:, 1], t[:, i, 0] - q[:, 0])
+        phi[:, i] = np.minimum(np.maximum((want - theta + np.pi) % (2 * np.pi) - np.pi, model.lo[:, i]), model.hi[:, i])
+        theta = theta + phi[:, i]
+        q = q + lengths[:, i, None] * np.stack([np.cos(theta), np.sin(theta)], -1)
+    if prev is not None:                        # tracked: Gauss-Newton from the last frame's angles
+        phi = prev.copy()
+    mu = np.where(model.palm_chain[:, None] | (np.arange(k) > 0), PRIOR_MM2 if prev is not None else 1e-3, 1e-3)
+    prev = phi if prev is None else prev
+    reg = mu[:, :, None] * model.eye
+    step = np.empty((c, k, 2))
+    for _ in range(GN_STEPS):
+        theta_m = np.cumsum(phi, axis=1)
+        step[..., 0], step[..., 1] = lengths * np.cos(theta_m), lengths * np.sin(theta_m)
+        jac = model.span[None] @ (step[..., ::-1] * [-1.0, 1.0])[:, None]   # [C, r, i, 2]: d pos_r / d phi_i
+        jw = (jac * w[:, :, None, None]).transpose(0, 2, 1, 3).reshape(c, k, 2 * k)
+        jt = jac.transpose(0, 2, 1, 3).reshape(c, k, 2 * k)
+        g = jw @ (np.cumsum(step, axis=1) - t).reshape(c, 2 * k, 1) + (mu * (phi - prev))[..., None]
+        phi = np.minimum(np.maximum(phi - np.linalg.solve(jw @ jt.transpose(0, 2, 1) + reg, g)[..., 0], model.lo), model.hi)
+    state["angles"] = phi
+    theta_m = np.cumsum(phi, axis=1)
+    step[..., 0], step[..., 1] = lengths * np.cos(theta_m), lengths * np.sin(theta_m)
+    pos = np.cumsum(step, axis=1)
+    return starts[:, None] + pos[..., :1] * a[:, None] + pos[..., 1:] * b[:, None]
+
+
+def frames(model: SkeletonModel, joints: np.ndarray, normals: np.ndarray, root_frame: np.ndarray, sign: float
+           ) -> np.ndarray:
+    """[J, 3, 3] each joint's frame (columns X, Y, Z; module docstring) from joints [J, 3] and the chains'
+    flexion axes [C, 3]: a chain joint's X along its bone, Z its chain's axis made perpendicular to X; a
+    segment's joint: the segment's frame (the root's: `root_frame`); a leaf: its parent's."""
+    rot = np.empty((model.num_joints, 3, 3))
+    x = _unit(joints[model.nodes] - joints[model.prev_nodes])
+    z = _unit(normals[:, None, :] - _dot(x, normals[:, None, :])[..., None] * x)
+    rot[model.prev_nodes[model.valid]] = np.stack([x, _cross(z, x), z], -1)[model.valid]
+    rot[model.root] = root_frame
+    for s in model.segments[1:]:
+        rot[s.joint] = segment_frame(joints, s, sign)
+    rot[model.leaves] = rot[model.parents[model.leaves]]
+    return rot
+
+
+class SkeletonTrack:
+    """One tracked subject's skeleton: its shape, the fit and what follows from it, frame after frame."""
+
+    def __init__(self, model: SkeletonModel) -> None:
+        self.model = model
+        self.shape = Shape()
+        self.state: dict = {}
+        self._left: bool | None = None
+        self._centre: np.ndarray | None = None
+        self._t_ms: float | None = None
+        self._velocity = np.zeros(3)
+
+    def update(self, joints: np.ndarray, conf: np.ndarray, t_ms: float, left: bool = False, fit: bool = True) -> Motion:
+        """This frame's `Motion` from the network's joints [J, 3] (mm) and confidences [J]; `left`: a left
+        hand (the frames of `Kinematics.mirror_left` skeletons); `fit`: False keeps the joints as they are."""
+        m = self.model
+        joints = np.asarray(joints, np.float64)
+        conf = np.asarray(conf, np.float64)
+        conf = np.where(conf > 0.0, np.minimum(conf, 1.0), 0.0)          # NaN too: 0
+        sign = m.frame_sign(left)
+        if self._left is not None and sign != m.frame_sign(self._left):
+            self._turn_over()
+        self._left = left
+        root = m.segments[0]
+        shape = self.shape.update(*observe(m, joints, conf, segment_frame(joints, root, sign)), t_ms)
+        if len(m.distal):
+            shape = shape.copy()
+            shape[m.distal] = np.maximum(shape[m.distal], m.distal_min * shape[m.distal_prev])
+        w = conf ** CONFIDENCE_POWER
+        out = fit_segments(m, joints, w, shape) if fit else joints.copy()
+        frame = segment_frame(out, root, sign)
+        starts, seen, wc = out[m.start], joints[m.nodes], w[m.nodes] * m.valid
+        a, b, n = chain_planes(m, starts, seen, wc, frame, shape, self.state)
+        if fit:
+            lengths = np.zeros(m.valid.shape)
+            lengths[m.valid] = shape[m.num_offsets:]
+            out[m.chain_joints] = fit_chains(m, starts, seen, wc, lengths, a, b, self.state)[m.valid]
+        q = quaternions(frames(m, out, n, frame, sign))
+        local = quaternion_product(q[m.parents] * _CONJUGATE, q)
+        local[m.root] = q[m.root]
+        local *= np.sign(local[:, :1] + 1e-12)
+        centre = out[m.centre].mean(axis=0)
+        palm = None
+        width = m.kinematics.palm_width
+        if width is not None:
+            i, k = m.offset_of[width[0]], m.offset_of[width[1]]
+            palm = Palm(centre, frame[:, 1].copy(), frame[:, 0].copy(),
+                        float(np.sqrt(((shape[i:i + 3] - shape[k:k + 3]) ** 2).sum())))
+        return Motion(out, q, local, bone_lengths(m, shape), self._velocity_of(centre, t_ms), palm)
+
+    def _velocity_of(self, centre: np.ndarray, t_ms: float) -> np.ndarray:
+        if self._centre is not None and self._t_ms is not None and t_ms > self._t_ms:
+            dt = (t_ms - self._t_ms) / 1000.0
+            self._velocity = self._velocity + (1.0 - math.exp(-dt / VELOCITY_TAU_S)) * (
+                (centre - self._centre) / dt - self._velocity)
+        self._centre, self._t_ms = centre, t_ms
+        return self._velocity.copy()
+
+    def _turn_over(self) -> None:
+        """The hand's side changed: its root frame turns 180 degrees about X (Y and Z reversed)."""
+        flip = np.ones(len(self.model.obs_a))
+        flip[:self.model.num_offsets] = np.tile([1.0, -1.0, -1.0], self.model.num_offsets // 3)
+        self.shape.turn(flip)
+        self.state = {}
+
+
+class SubjectSkeletons:
+    """A pipeline's skeleton fit: each subject's `SkeletonTrack` (kept on its track, `track.skeleton`: a new id
+    starts a new one), what it adds to the subject (`types.Subject`), the joints' pixels, and its time per frame."""
+
+    def __init__(self, skeleton: Skeleton, fit: bool = True) -> None:
+        self.model = skeleton_model(skeleton)
+        self.names = skeleton.joints
+        self.fit = fit
+        self._ms = 0.0
+        self._frame: DepthFrame | None = None
+
+    def add(self, subject: Subject, track, conf: np.ndarray, frame: DepthFrame) -> None:
+        joints = np.asarray(subject.joints_mm, np.float64)
+        if self.model is not None and np.isfinite(joints).all():
+            t0 = time.perf_counter()
+            if frame is not self._frame:
+                self._frame, self._ms = frame, 0.0
+            if track.skeleton is None:
+                track.skeleton = SkeletonTrack(self.model)
+            motion = track.skeleton.update(joints, conf, frame.timestamp_ms, subject.handedness == "left", self.fit)
+            subject.joints_mm = Joints(motion.joints_mm, self.names)
+            subject.orientations, subject.local_orientations = motion.orientations, motion.local_orientations
+            subject.bone_lengths_mm, subject.velocity_mm_s = motion.bone_lengths_mm, motion.velocity_mm_s
+            subject.palm = motion.palm
+            self._ms += (time.perf_counter() - t0) * 1e3
+        subject.joints_px = Joints(camera_to_pixel(subject.joints_mm, frame.intrinsics)[:, :2], self.names)
+
+    def ms_of(self, frame: DepthFrame) -> float | None:
+        """The fit's time in `frame` (ms, all its subjects), None if it fitted none there."""
+        return self._ms if frame is self._frame else None
