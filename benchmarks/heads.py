@@ -23,7 +23,9 @@ per 1000 frames: what the pose network must reject, and on real heads did not al
     python benchmarks/heads.py [--sequences 80] [--frames 10] [--detector FILE] [--before] [--json out.json]
 
 `--before`: the gate as it was before second learned candidates needed more than the model's gate
-(`inference/pipeline.py`, `_SECOND_MIN_SCORE`).
+(`inference/pipeline.py`, `_SECOND_MIN_SCORE`). `--real DIR`: instead, the real SR305 frames
+`DIR/sr305-*.png` (`../shared/data/real-depth`), in order as `run --input` plays them and each
+alone (a fresh tracker: every frame a first frame), with each reported hand's side and score.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from handpose_live.calib import load_intrinsics  # noqa: E402
+from handpose_live.capture.images import list_images, read_depth_image  # noqa: E402
 from handpose_live.fileio import atomic_write_text  # noqa: E402
 from handpose_live.geometry import back_project, pixels_to_points_mm  # noqa: E402
 from handpose_live.skeletons import reference_point_mm  # noqa: E402
@@ -149,17 +152,43 @@ def evaluate(sequences, detector: str = "auto", precision: str = "fp32") -> dict
     return {"kinds": per_kind, "all": total}
 
 
+def real_frames(folder: Path, detector: str = "auto") -> list[dict]:
+    """The SR305 frames of `folder`: hands (side, score) in sequence and each frame alone."""
+    intr = load_intrinsics("sr305")
+    paths = list_images(folder / "sr305-*.png")
+    sequence = Tracker(camera="synthetic", max_hands=2, detector=detector, precision="fp32")
+    rows = []
+    for i, path in enumerate(paths):
+        depth, _ = read_depth_image(path, intr)
+        alone = Tracker(camera="synthetic", max_hands=2, detector=detector, precision="fp32")
+        hands = {name: [(h.handedness, round(h.score, 3)) for h in tracker.process(depth, intr, 1000.0 * i).hands]
+                 for name, tracker in (("sequence", sequence), ("alone", alone))}
+        rows.append({"frame": path.stem, **hands})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sequences", type=int, default=80, help="scenes (the four kinds in turn)")
     ap.add_argument("--frames", type=int, default=10, help="frames per scene")
     ap.add_argument("--detector", default="auto", help="the learned detector to measure (default: the shipped one)")
     ap.add_argument("--before", action="store_true", help="the gate before the second-hand rule")
+    ap.add_argument("--real", type=Path, help="a folder of the real SR305 frames (sr305-*.png) to run instead")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.before:
         from handpose_live.inference import pipeline
         pipeline._SECOND_MIN_SCORE = 0.0
+    if args.real:
+        rows = real_frames(args.real, args.detector)
+        print("| frame | in order: hands (side, score) | alone: hands (side, score) |")
+        print("|---|---|---|")
+        for r in rows:
+            text = {k: "; ".join(f"{side} {score:.3f}" for side, score in r[k]) or "-" for k in ("sequence", "alone")}
+            print(f"| {r['frame']} | {text['sequence']} | {text['alone']} |")
+        if args.json:
+            atomic_write_text(args.json, json.dumps(rows, indent=1))
+        return
     print("rendering scenes ...", file=sys.stderr, flush=True)
     report = {"seed": SEED, "sequences": args.sequences, "frames_per_sequence": args.frames, "before": args.before,
               **evaluate(head_sequences(args.sequences, args.frames), args.detector)}

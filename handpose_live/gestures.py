@@ -282,12 +282,20 @@ class GestureEvents:
         self._press: tuple[float, float, np.ndarray] | None = None   # (t s, t of its nearest tip, that tip)
         self._tap_quiet_until = -math.inf
 
-    def update(self, joints_mm: np.ndarray, t_ms: float, side: str | None = None) -> list[dict]:
+    def update(self, joints_mm: np.ndarray, t_ms: float, side: str | None = None,
+               shape_joints_mm: np.ndarray | None = None) -> list[dict]:
         """This frame's events from the hand's joints [J, 3] (mm, camera space) at `t_ms`; `side`: its handedness
-        when known (`pose_features`)."""
+        when known (`pose_features`); `shape_joints_mm`: other joints of the same hand for its shape (the fingers'
+        bends, the thumb), e.g. the network's where `joints_mm` are the fitted skeleton's: the fit, held to its
+        shape and last angles, straightens curled fingers, while its steadier tip and palm suit swipes and taps."""
         f = pose_features(joints_mm, self.hand, side)
         if f is None:
             return []
+        if shape_joints_mm is not None:
+            shaped = pose_features(shape_joints_mm, self.hand, side)
+            if shaped is None:
+                return []
+            f = replace(shaped, palm_mm=f.palm_mm, index_tip_mm=f.index_tip_mm)
         t = float(t_ms) / 1000.0
         if self._history and t <= self._history[-1][0]:
             return []                           # time must go forward

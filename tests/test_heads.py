@@ -1,6 +1,6 @@
 """Heads are not hands (issue 28, item 4): the detection scenes' hard negatives (generator scenes-3,
 heads and faces at hand range, never labelled), scenes-1 unchanged by them, and the gate that asks a
-second, new learned candidate for the detector's probability as well as the pose network's score."""
+second, new learned candidate for more than the model's gate: a higher pose score, or a detector sure of it."""
 import numpy as np
 import pytest
 

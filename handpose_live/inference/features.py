@@ -33,9 +33,10 @@ class HandFeatures:
     def events(self, subjects: list[Subject], tracks: list, t_ms: float) -> list[dict]:
         """This frame's gesture events of its subjects (their tracks among `tracks`, at `t_ms`), e.g.
         {"type": "pinch_start", "id": 3, "gesture": "pinch"} or {"type": "gesture_start", "id": 3,
-        "gesture": "fist"}. The named gestures read the network's joints (`raw_joints_mm`, as pinch and grab do):
-        the skeleton fit, held to its shape and its last angles, straightens curled fingers (docs/results.md,
-        "Gestures")."""
+        "gesture": "fist"}. The named gestures read the hand's shape from the network's joints (`raw_joints_mm`,
+        as pinch and grab do: the skeleton fit, held to its shape and last angles, straightens curled fingers) and
+        its motion from the fitted ones (`joints_mm`: steadier tips for taps), with the track's handedness
+        (`GestureEvents.update`; docs/results.md, "Gestures")."""
         out = []
         for subject in subjects:
             track = next(t for t in tracks if t.id == subject.id)
@@ -44,6 +45,6 @@ class HandFeatures:
                 out.append({"type": event, "id": subject.id, "gesture": "pinch"})
             if track.gestures is None:
                 track.gestures = GestureEvents(self.hand)
-            joints = subject.raw_joints_mm if subject.raw_joints_mm is not None else subject.joints_mm
-            out += [{"type": e.pop("type"), "id": subject.id, **e} for e in track.gestures.update(joints, t_ms)]
+            events = track.gestures.update(subject.joints_mm, t_ms, subject.handedness, subject.raw_joints_mm)
+            out += [{"type": e.pop("type"), "id": subject.id, **e} for e in events]
         return out

@@ -4,8 +4,9 @@ Up to `max_subjects` subjects: tracked ones are followed from their previous joi
 detector proposes new candidates outside the tracked cubes (every `detect_every` frames while one
 is tracked, every frame while none is). All centres of a frame go through the network as one batch
 and the network decides: a mean heatmap peak under `min_confidence` drops a candidate, a new
-geometric candidate beside a kept subject needs the target's `extra_confidence`, and two candidates
-on one subject keep the better one. A tracked cube is centred on the model's reference point plus
+geometric candidate beside a kept subject needs the target's `extra_confidence`, a new learned one
+there a higher score or a detector sure of it (`gate_passes`), and two candidates on one subject
+keep the better one. A tracked cube is centred on the model's reference point plus
 its last motion (`track_centre="predicted"`; bodies keep `"points"`), with the point-mass centre
 as the fallback. Each subject keeps an `id`, a One-Euro filter, handedness and pinch state, and its
 skeleton (kinematics.py: fitted joints, orientations, palm, velocity; `fit=False` keeps the network's joints).
