@@ -250,3 +250,22 @@ def test_the_gestures_to_osc_example_runs_from_any_folder(tmp_path):
     proc = subprocess.run([sys.executable, str(example), "127.0.0.1:9", "8"], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_wrong_side_never_turns_a_fist_into_an_open_hand():
+    """The palm's side makes a finger bent backwards negative (`HYPEREXTENSION_DEG`); with the wrong side a
+    straight finger reads slightly bent, but a curled one stays curled."""
+    fist = MODEL.posed(pose(CURLS["fist"]))[0]
+    right, wrong = pose_features(fist, HAND, "right"), pose_features(fist, HAND, "left")
+    assert static_gesture_holds("fist", right) and static_gesture_holds("fist", wrong)
+    flat = MODEL.posed(pose(CURLS["open_palm"]))[0]
+    assert (pose_features(flat, HAND, "right").bends_deg < 0).all()      # hyperextended a little: negative
+    assert pose_features(flat, HAND).bends_deg.tolist() == pose_features(flat, HAND, "right").bends_deg.tolist()
+
+
+def test_the_shape_may_come_from_other_joints_than_the_motion():
+    """`shape_joints_mm`: the network's joints for the fingers, the fitted ones for palm and tip."""
+    fist, flat = MODEL.posed(pose(CURLS["fist"]))[0], MODEL.posed(pose(CURLS["open_palm"]))[0]
+    rec = GestureEvents(HAND)
+    events = [e for i in range(20) for e in rec.update(flat, 1000.0 * i / FPS, "right", shape_joints_mm=fist)]
+    assert [(e["type"], e["gesture"]) for e in events] == [("gesture_start", "fist")]
