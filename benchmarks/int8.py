@@ -14,12 +14,16 @@ held-out sets, parity, and speed measured interleaved in one process.
    alternating frame by frame (same load for both), and the whole pipeline through
    `handpose-live bench --precision fp32 --precision int8` (the same run).
 
+`synth`, `export-onnx` and `eval` are called in this process through their commands' handlers (the same
+files and figures as the command lines, without each process's imports); `bench` runs as its own process.
+
 Usage: .venv/bin/python benchmarks/int8.py [--data data] [--hand-test 2000] [--body-test 500]
        [--repeats 200] [--bench-frames 300] [--threads 2] [--json out.json]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -49,15 +53,39 @@ def sh(argv: list, capture: bool = True) -> str:
 
 
 def synth(data: Path, target: str, seed: int, count: int, name: str) -> Path:
+    """`handpose-live synth --target T --count N --seed S --world classic --out data/NAME --append`, called in
+    this process (the command's own handler: the same frames, without another process's imports)."""
+    from handpose_live.commands.synth import SynthOptions
+    from handpose_live.commands.synth import synth as synth_command
+
     root = data / name
-    sh(CLI + ["synth", "--target", target, "--count", count, "--seed", seed, "--world", "classic", "--out", root, "--append"],
-       capture=False)
+    print(f"  synth --target {target} --count {count} --seed {seed} --world classic --out {root} --append",
+          file=sys.stderr, flush=True)
+    with contextlib.redirect_stdout(sys.stderr):
+        synth_command(SynthOptions(target=target, count=count, seed=seed, world="classic", out=root, append=True))
     return root
 
 
 def evaluate(model: Path, test: Path, limit: int) -> dict:
-    out = sh(CLI + ["eval", "--model", model, "--dataset", "synthetic", "--data-root", test, "--json", "--limit", limit])
-    return json.loads(out.strip().splitlines()[-1])
+    """`handpose-live eval --model M --dataset synthetic --data-root TEST --json --limit N`, called in this process
+    (what the command runs: the same figures, without another process's imports)."""
+    from handpose_live.evaluation.model_eval import evaluate_model
+
+    print(f"  eval --model {model} --dataset synthetic --data-root {test} --json --limit {limit}", file=sys.stderr,
+          flush=True)
+    return evaluate_model(Path(model), "synthetic", test, "test", limit=limit, log=lambda msg: print(msg, file=sys.stderr)).report
+
+
+def export_variant(fp32: Path, out: Path, precision: str, calibration: Path | None = None) -> None:
+    """`handpose-live export-onnx FP32 --int8 --calibration CAL --out OUT` (or `--fp16 --out OUT`), called in
+    this process: the command's own handler, the same file, without another process's imports."""
+    from handpose_live.commands.export import ExportOptions, export
+
+    flags = f"--int8 --calibration {calibration}" if precision == "int8" else "--fp16"
+    print(f"  export-onnx {fp32} {flags} --out {out}", file=sys.stderr, flush=True)
+    with contextlib.redirect_stdout(sys.stderr):
+        export(ExportOptions(checkpoint=fp32, out=out, int8=precision == "int8", fp16=precision == "fp16",
+                             calibration=calibration))
 
 
 def same_graph(a: Path, b: Path) -> bool:
@@ -138,7 +166,7 @@ def main(argv=None) -> int:
             count = args.hand_test if target == "hand" else args.body_test
             test = synth(args.data, target, TEST_SEED, count, f"synth-{target}-test")
             int8 = Path(tmp) / shipped.name
-            sh(CLI + ["export-onnx", fp32, "--int8", "--calibration", calib, "--out", int8], capture=False)
+            export_variant(fp32, int8, "int8", calib)
             r: dict = {"rebuilt_equals_shipped": same_graph(int8, shipped) if shipped.is_file() else None,
                        "file_mb": {"fp32": fp32.stat().st_size / 1e6, "int8": int8.stat().st_size / 1e6}}
             ef, ei = evaluate(fp32, test, count), evaluate(int8, test, count)
@@ -150,7 +178,7 @@ def main(argv=None) -> int:
                 r["delta_map_points"] = r["int8_map_pct"] - r["fp32_map_pct"]
             grids, r["parity"] = grids_and_parity(fp32, int8, test, min(args.parity_frames, count), args.threads)
             half = Path(tmp) / f"v2v-lite-{target}-fp16.onnx"
-            sh(CLI + ["export-onnx", fp32, "--fp16", "--out", half], capture=False)
+            export_variant(fp32, half, "fp16")
             eh = evaluate(half, test, count)
             r["fp16"] = {"file_mb": half.stat().st_size / 1e6, "mean_mm": eh["mean_error_mm"],
                          "delta_mm": eh["mean_error_mm"] - ef["mean_error_mm"],

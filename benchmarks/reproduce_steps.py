@@ -343,6 +343,23 @@ def step_subjects(ctx: Context, sz: dict) -> dict:
     return v
 
 
+def step_motion(ctx: Context, sz: dict) -> dict:
+    """benchmarks/motion.py: the skeleton fit against the network's own joints, live (keys of its summary)."""
+    raw = ctx.work / "motion.json"
+    ctx.cmd([PY, BENCH / "motion.py", "--seeds", *sz["seeds"], "--frames", sz["frames"], "--threads", ctx.threads,
+             "--json", raw])
+    return json.loads(raw.read_text())["summary"]
+
+
+def step_gestures(ctx: Context, sz: dict) -> dict:
+    """benchmarks/gestures.py: precision and recall per named gesture, through the pipeline and on the true joints."""
+    raw = ctx.work / "gestures.json"
+    ctx.cmd([PY, BENCH / "gestures.py", "--seeds", sz["seeds"], "--threads", ctx.threads, "--json", raw])
+    results = json.loads(raw.read_text())["results"]
+    return {f"{source}.{g}.{k}": _pct(r[k]) for source, rows in results.items() for g, r in rows.items()
+            for k in ("precision", "recall")}
+
+
 def step_kinect(ctx: Context, sz: dict) -> dict:
     """tests/test_kinect.py's end-to-end measurement: `record --out x.mkv` (libk4arecord) and `run` on it,
     against the same synthetic frames written to a .db3, both against the ground truth."""
@@ -501,6 +518,15 @@ STEPS = [
     Step("backends", "network alone per CPU backend, batch 1 (benchmarks/backends.py)",
          {"repeats": (30, 3), "full_repeats": (5, 1), "warmup": (3, 0)},
          "random weights, 21 joints, 2 threads; v2v-lite and v2v-full", run=step_backends),
+    Step("motion", "the skeleton fit against the network's joints, live: bone lengths, error, jitter, angles, cost "
+         "(benchmarks/motion.py)", {"seeds": ([0, 1, 2, 3, 4], [0]), "frames": (600, 45)},
+         "the default synthetic camera per seed, the pipeline of `run` (shipped hand model and learned detector, up to "
+         "2 hands), 2 threads", run=step_motion),
+    Step("gestures", "named gestures on scripted synthetic sequences: precision and recall (benchmarks/gestures.py)",
+         {"seeds": (20, 20)}, "seeds 0-19, one sequence per gesture and one of none per seed, D435 640x480 at 30 fps, "
+         "the pipeline of `run` (shipped hand model and learned detector, up to 2 hands, the skeleton fit), 2 threads",
+         full_only=True, run=step_gestures,
+         by_hand=(".venv/bin/python benchmarks/gestures.py --seeds 20 --json gestures.json",)),
     Step("kinect-mkv", "Azure Kinect .mkv written and replayed through libk4arecord vs the same frames in a .db3",
          {"frames": (24, 12), "seed": (3, 3)}, "synthetic camera through the NFOV unbinned calibration, shipped hand model "
          "(the end-to-end case of tests/test_kinect.py); needs the kinect extra", run=step_kinect),

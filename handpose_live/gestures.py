@@ -29,7 +29,9 @@ rest pose makes no gesture. Static gestures (`gesture_start`, later `gesture_end
   camera's up) and its tip `THUMB_ABOVE` hand sizes above the index MCP (a fist held knuckles up has
   its thumb pointing up too, but lying along the index);
 - `victory`: index and middle extended and apart (tips `V_SPREAD` hand sizes or more), ring and pinky
-  bent (the thumb free).
+  bent (the thumb free). The ring finger, curled behind the palm, is often drawn by the network straight
+  onto the middle finger; a ring tip within `RING_HIDDEN` hand sizes of the middle tip counts as bent (a
+  real straight ring finger's tip lies beside and below the middle one's).
 They read the median of each feature over `SMOOTH_S` (the network's fingers flicker between two
 readings for a frame or two). Hysteresis, as for pinch: a gesture starts on the thresholds above and
 lasts while looser ones hold (`*_STAY_*`; a finger stays extended up to `EXTENDED_STAY_DEG`, curled
@@ -78,6 +80,7 @@ HYPEREXTENSION_DEG = 30.0                          # a finger bent backwards by 
 UP_DEG, UP_STAY_DEG = 40.0, 50.0                   # thumbs up: the thumb (CMC -> tip) within this of camera -y
 THUMB_ABOVE, THUMB_ABOVE_STAY = 0.1, -0.05        # and its tip above the index MCP by this, in hand sizes
 V_SPREAD, V_SPREAD_STAY = 0.3, 0.2                 # victory: index to middle tip, in hand sizes
+RING_HIDDEN = 0.15       # victory: a ring tip this near the middle tip (hand sizes) is a hidden ring drawn onto it
 SMOOTH_S = 0.1           # the gestures read the median of their features over this window
 HOLD_S = 0.2             # a static pose held this long starts its gesture
 RELEASE_S = 0.1          # and gone this long ends it
@@ -203,6 +206,7 @@ class PoseFeatures:
     thumb_up_deg: float        # angle of the thumb (CMC -> tip) to camera -y
     thumb_above: float         # height of its tip over the index MCP, in hand sizes
     v_spread: float            # index tip to middle tip, in hand sizes
+    ring_gap: float            # ring tip to middle tip, in hand sizes
     palm_mm: np.ndarray        # [3] mean of the wrist and the four MCPs
     index_tip_mm: np.ndarray   # [3]
 
@@ -235,7 +239,8 @@ def pose_features(joints_mm: np.ndarray, hand: HandJoints, side: str | None = No
     palm = j[[chains[0, 0]] + [int(c[1]) for c in chains[1:]]].mean(axis=0)
     return PoseFeatures(bends, float(_angle_deg(j[thumb[4]] - j[thumb[1]], _UP)),
                         float((j[thumb[4]] - j[index[1]]) @ _UP) / size,
-                        float(np.linalg.norm(j[index[4]] - j[middle[4]])) / size, palm, j[index[4]].copy())
+                        float(np.linalg.norm(j[index[4]] - j[middle[4]])) / size,
+                        float(np.linalg.norm(j[chains[3, 4]] - j[middle[4]])) / size, palm, j[index[4]].copy())
 
 
 def static_gesture_holds(gesture: str, f: PoseFeatures, stay: bool = False) -> bool:
@@ -258,7 +263,8 @@ def static_gesture_holds(gesture: str, f: PoseFeatures, stay: bool = False) -> b
     if gesture == "point":
         return bool(ext[0] and curled[1:].all())
     if gesture == "victory":
-        return bool(ext[:2].all() and bent[2:].all()) and f.v_spread > (V_SPREAD_STAY if stay else V_SPREAD)
+        ring_down = bool(bent[2]) or f.ring_gap < RING_HIDDEN
+        return bool(ext[:2].all() and bent[3]) and ring_down and f.v_spread > (V_SPREAD_STAY if stay else V_SPREAD)
     raise ValueError(f"not a static gesture: {gesture!r} (one of {', '.join(STATIC_GESTURES)})")
 
 
@@ -273,7 +279,7 @@ class GestureEvents:
         self._candidate: str | None = None
         self._since = 0.0                       # the candidate's pose (or, while on, its absence) since
         self._gone_since: float | None = None
-        self._shapes: deque[tuple[float, np.ndarray]] = deque()      # (t s, bends, thumb up, thumb above, V spread)
+        self._shapes: deque[tuple[float, np.ndarray]] = deque()      # (t s, bends, thumb up, thumb above, V spread, ring gap)
         self._history: deque[tuple[float, np.ndarray, np.ndarray]] = deque()   # (t s, palm, index tip)
         self._stroke: np.ndarray | None = None  # the palm where the current fast stroke began
         self._stroke_fired = False
@@ -303,11 +309,12 @@ class GestureEvents:
         while len(self._history) > 2 and self._history[1][0] <= t - max(SMOOTH_S, SPEED_WINDOW_S):
             self._history.popleft()
         velocity = self._velocity()
-        self._shapes.append((t, np.r_[f.bends_deg, f.thumb_up_deg, f.thumb_above, f.v_spread]))
+        self._shapes.append((t, np.r_[f.bends_deg, f.thumb_up_deg, f.thumb_above, f.v_spread, f.ring_gap]))
         while self._shapes[0][0] < t - SMOOTH_S:
             self._shapes.popleft()
         m = np.median([v for _, v in self._shapes], axis=0)
-        shape = replace(f, bends_deg=m[:4], thumb_up_deg=float(m[4]), thumb_above=float(m[5]), v_spread=float(m[6]))
+        shape = replace(f, bends_deg=m[:4], thumb_up_deg=float(m[4]), thumb_above=float(m[5]), v_spread=float(m[6]),
+                        ring_gap=float(m[7]))
         return self._static(shape, t, velocity) + self._swipe(f, t, velocity) + self._tap(f, t)
 
     def _velocity(self) -> np.ndarray:

@@ -87,7 +87,7 @@ def test_body_recording_replays_as_a_body_run(tmp_path):
     tracked ('person found'); the records carry no hand fields; the headline stays one line in a
     narrow terminal."""
     rec = tmp_path / "body.db3"
-    proc = cli("record", "--target", "body", "--frames", 12, *SIZE, "--out", rec)
+    proc = cli("record", "--camera", "synthetic", "--target", "body", "--frames", 12, *SIZE, "--out", rec)
     assert proc.stdout.startswith(f"wrote {rec}: 12 depth frames 320x240") and proc.stderr == ""
     out = tmp_path / "body.jsonl"
     proc = cli("run", "--target", "body", "--input", rec, "--viewer", "none", "--output", out,
@@ -110,7 +110,7 @@ def test_body_recording_replays_as_a_body_run(tmp_path):
 @pytest.fixture(scope="module")
 def long_recording(tmp_path_factory):
     path = tmp_path_factory.mktemp("long") / "long.db3"
-    cli("record", "--frames", 120, *SIZE, "--out", path)
+    cli("record", "--camera", "synthetic", "--frames", 120, *SIZE, "--out", path)
     return path
 
 

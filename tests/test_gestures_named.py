@@ -269,3 +269,17 @@ def test_the_shape_may_come_from_other_joints_than_the_motion():
     rec = GestureEvents(HAND)
     events = [e for i in range(20) for e in rec.update(flat, 1000.0 * i / FPS, "right", shape_joints_mm=fist)]
     assert [(e["type"], e["gesture"]) for e in events] == [("gesture_start", "fist")]
+
+
+def test_a_ring_finger_drawn_onto_the_middle_one_is_a_hidden_one_in_a_victory_sign():
+    """The network draws a ring finger curled behind the palm straight onto the middle finger: that is still a
+    victory sign; a real three (index, middle and ring straight, side by side) is none."""
+    names = {n: i for i, n in enumerate(HAND21.joints)}
+    victory = MODEL.posed(pose(CURLS["victory"], spread_deg=(12, -8, -5, -11)))[0]
+    ghost = victory.copy()
+    for part in ("pip", "dip", "tip"):
+        ghost[names[f"ring_{part}"]] = victory[names[f"middle_{part}"]] + [3.0, 2.0, 1.0]
+    three = MODEL.posed(pose((0.8, 0, 0, 0, 1), spread_deg=(12, -8, -5, -11)))[0]
+    assert static_gesture_holds("victory", pose_features(victory, HAND, "right"))
+    assert static_gesture_holds("victory", pose_features(ghost, HAND, "right"))
+    assert not any(static_gesture_holds(g, pose_features(three, HAND, "right")) for g in STATIC_GESTURES)

@@ -11,8 +11,11 @@ hardware (or from a playback file, which only RecordDevice writes).
 from __future__ import annotations
 
 import ctypes
+import re
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,12 +91,23 @@ def test_frame_of_another_size_is_refused():
 
 
 def test_sdk_playback_of_a_file_not_written_by_its_recorder_fails_in_the_sdk(tmp_path):
-    """The SDK's playback needs a recording that only its RecordDevice (a real device) writes. Asked in a
-    fresh process: a missing file, or one asked for after some other tests ran in this process, fails only
-    after the SDK has waited 60 s; an empty file in a fresh process fails at once."""
+    """The SDK's playback needs a recording that only its RecordDevice (a real device) writes: an empty file
+    is refused at once. Asked in a fresh process, with network-camera discovery off (our own context from the
+    wheel's config with EnumerateNetDevice false, kept while playback is asked): with it on, PlaybackDevice
+    starts the discovery thread and, when it fails, stops it at once; on a busy machine that thread often
+    starts waiting only after the stop was signalled and holds the failed call for its 60-s timeout (a
+    race in the SDK, seen with the CPU loaded: half the calls took 60 s, none with discovery off)."""
+    config = (Path(ob.__file__).parent / "OrbbecSDKConfig.xml").read_text()
+    no_net = re.sub(r"<EnumerateNetDevice>\s*true\s*</EnumerateNetDevice>", "<EnumerateNetDevice>false</EnumerateNetDevice>",
+                    config)
+    assert "<EnumerateNetDevice>false</EnumerateNetDevice>" in no_net
+    (tmp_path / "no-net.xml").write_text(no_net)
     empty = tmp_path / "none.bag"
     empty.write_bytes(b"")
-    code = (f"import pyorbbecsdk as ob\ntry:\n    ob.PlaybackDevice({str(empty)!r})\n"
+    code = (f"import pyorbbecsdk as ob\ncontext = ob.Context({str(tmp_path / 'no-net.xml')!r})\n"
+            f"try:\n    ob.PlaybackDevice({str(empty)!r})\n"
             "except Exception as exc:\n    print('refused:', exc)")
+    t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert "refused: Error reading version line" in proc.stdout, proc.stdout + proc.stderr
+    assert time.monotonic() - t0 < 50, "the SDK waited out a timeout before refusing the file"

@@ -26,6 +26,12 @@ Joint frames (right-handed, in camera space: x right, y down, z forward):
 Quaternions are (w, x, y, z) with w >= 0: R(q)'s columns are the frame's X, Y, Z in camera
 coordinates, absolute as Azure Kinect Body Tracking gives them; the local one is q_parent^-1 * q
 (the root's: its absolute one).
+
+The fit works on a few joints at a time, so the number of NumPy calls, not the arithmetic, sets its
+time: index arrays and constant matrices are built once per skeleton (`SkeletonModel`), products of
+small arrays are one matrix product with a constant matrix (cross and quaternion products, the
+Gauss-Newton normal equations as one Gram matrix), and what is a few numbers is done in plain floats
+(a segment's frame, a bend chain's plane).
 """
 from __future__ import annotations
 
@@ -51,9 +57,28 @@ ABDUCTION_PRIOR = 0.1        # the same for a finger's abduction (in units of su
 BEND_PRIOR = 0.15            # a bend chain's plane: the last frame's normal counts as a bend of ~9 degrees
 VELOCITY_TAU_S = 0.05        # time constant of the velocity's exponential smoothing
 
-_I1, _I2 = np.array([1, 2, 0]), np.array([2, 0, 1])
 _CONJUGATE = np.array([1.0, -1.0, -1.0, -1.0])
-_DIAGONAL = np.arange(4)
+_TURN = np.array([-1.0, 1.0])       # a 2-D vector reversed, (y, x), times this: turned by +90 degrees
+
+
+def _levi_civita() -> np.ndarray:
+    """[9, 3] E with a x b = (a b^T) (flat) @ E."""
+    e = np.zeros((9, 3))
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        e[3 * j + k, i], e[3 * k + j, i] = 1.0, -1.0
+    return e
+
+
+def _hamilton() -> np.ndarray:
+    """[16, 4] H with the Hamilton product p * q = (p q^T) (flat) @ H (quaternions w, x, y, z)."""
+    h = np.zeros((16, 4))
+    for out, text in enumerate(("+00-11-22-33", "+01+10+23-32", "+02-13+20+31", "+03+12-21+30")):
+        for sign, i, k in zip(text[::3], text[1::3], text[2::3]):
+            h[4 * int(i) + int(k), out] = 1.0 if sign == "+" else -1.0
+    return h
+
+
+_LEVI_CIVITA, _HAMILTON = _levi_civita(), _hamilton()
 
 
 @dataclass
@@ -69,7 +94,8 @@ class Motion:
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a[..., _I1] * b[..., _I2] - a[..., _I2] * b[..., _I1]
+    """a x b of [..., 3] arrays of one shape."""
+    return (a[..., :, None] * b[..., None, :]).reshape(a.shape[:-1] + (9,)) @ _LEVI_CIVITA
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -78,6 +104,13 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.sqrt((v * v).sum(-1))[..., None], 1e-9)
+
+
+def _rows(indices: np.ndarray) -> slice | np.ndarray:
+    """Indices as a slice where they are consecutive (indexing with it is cheaper and gives a view)."""
+    if len(indices) and (np.diff(indices) == 1).all():
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return indices
 
 
 def _quaternion_basis() -> tuple[np.ndarray, np.ndarray]:
@@ -98,18 +131,15 @@ _QUATERNION_BASIS, _QUATERNION_CONST = _quaternion_basis()
 
 def quaternions(rot: np.ndarray) -> np.ndarray:
     """[N, 3, 3] rotation matrices -> [N, 4] quaternions (w, x, y, z), w >= 0."""
-    k = (rot.reshape(-1, 9) @ _QUATERNION_BASIS + _QUATERNION_CONST).reshape(-1, 4, 4)
-    rows = k[np.arange(len(k)), k[:, _DIAGONAL, _DIAGONAL].argmax(1)]   # 4 q_i q for the largest |q_i|
+    k = rot.reshape(-1, 9) @ _QUATERNION_BASIS + _QUATERNION_CONST      # [N, 16]; its diagonal: 4 q_i^2
+    rows = k.reshape(-1, 4, 4)[np.arange(len(k)), k[:, ::5].argmax(1)]  # 4 q_i q for the largest |q_i|
     q = _unit(rows)
     return q * np.sign(q[:, :1] + 1e-12)
 
 
 def quaternion_product(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Hamilton products p * q of [N, 4] (w, x, y, z) arrays."""
-    pw, px, py, pz = p.T
-    qw, qx, qy, qz = q.T
-    return np.stack([pw * qw - px * qx - py * qy - pz * qz, pw * qx + px * qw + py * qz - pz * qy,
-                     pw * qy - px * qz + py * qw + pz * qx, pw * qz + px * qy - py * qx + pz * qw], -1)
+    return (p[:, :, None] * q[:, None, :]).reshape(-1, 16) @ _HAMILTON
 
 
 def rotation_matrices(q: np.ndarray) -> np.ndarray:
@@ -163,15 +193,25 @@ class SkeletonModel:
             self.nodes[i, :n] = ch.joints
             self.lo[i, :n], self.hi[i, :n] = np.deg2rad(np.array(ch.limits_deg)).T
         self.prev_nodes = np.concatenate([self.start[:, None], self.nodes[:, :-1]], 1)
-        self.chain_joints = self.nodes[self.valid]
+        self.chain_joints, self.chain_prev = self.nodes[self.valid], self.prev_nodes[self.valid]   # [L] bones
+        self.chain_of = np.nonzero(self.valid)[0]                                                 # [L] their chains
         self.palm_chain = np.array([ch.plane == "palm" for ch in kin.chains])
         self.palm_index, self.bend_index = np.flatnonzero(self.palm_chain), np.flatnonzero(~self.palm_chain)
+        self.palm, self.bend = _rows(self.palm_index), _rows(self.bend_index)
         self.abduction = np.deg2rad(np.array([ch.abduction_deg for ch in kin.chains]))[self.palm_index]
-        self.span = np.triu(np.ones((k, k)))[None] * np.tril(np.ones((k, k)))[:, None]   # [r, i, m]: i <= m <= r
-        self.eye = np.eye(k)
+        # Gauss-Newton: joint r's position sums the steps m <= r; its derivative by angle i, the turned
+        # steps i <= m <= r ([r, m, i]); the pull towards the last frame's angles (mu, and mu I per chain)
+        self.cumulative = np.tril(np.ones((k, k)))                  # [r, m]: m <= r
+        self.span = self.cumulative[None] * self.cumulative[:, :, None]
+        prior = np.where(self.palm_chain[:, None] | (np.arange(k) > 0), PRIOR_MM2, 1e-3)
+        self.pull_new, self.pull_tracked = [(mu, mu[:, :, None] * np.eye(k)) for mu in (np.full((c, k), 1e-3), prior)]
+        # the shape vector's observations: segment offsets (joint -> point), then chain bones
+        self.obs_to = np.concatenate([self.points, self.chain_joints])
+        self.obs_from = np.concatenate([self.seg_of, self.chain_prev])
+        self.scale_index = np.concatenate([np.repeat(np.arange(len(self.points)), 3),
+                                           len(self.points) + np.arange(len(self.chain_joints))])
         # the joints each observation of the shape vector depends on (its weight: the less confident one)
-        self.obs_a = np.concatenate([np.repeat(self.points, 3), self.nodes[self.valid]])
-        self.obs_b = np.concatenate([np.repeat(self.seg_of, 3), self.prev_nodes[self.valid]])
+        self.obs_a, self.obs_b = self.obs_to[self.scale_index], self.obs_from[self.scale_index]
         self.offset_of: dict[int, int] = {}       # a segment member -> index of its offset in the shape vector
         for n, (j, seg) in enumerate(zip(self.points.tolist(), self.seg_of.tolist())):
             self.offset_of.setdefault(j, 3 * n)
@@ -181,7 +221,7 @@ class SkeletonModel:
         # each bone's length among [segment offsets' norms, chain lengths]
         lengths_of = {(int(a), int(b)): n for n, (a, b) in enumerate(zip(self.seg_of, self.points))}
         lengths_of.update({(int(a), int(b)): len(self.points) + n
-                           for n, (a, b) in enumerate(zip(self.prev_nodes[self.valid], self.nodes[self.valid]))})
+                           for n, (a, b) in enumerate(zip(self.chain_prev, self.chain_joints))})
         self.bone_index = np.array([lengths_of.get((a, b), lengths_of.get((b, a), 0)) for a, b in skeleton.bones])
         # lower bounds of distal bones: flat indices (into the shape vector) of the last bone and the one before
         flat = np.full(self.valid.shape, -1)
@@ -191,9 +231,12 @@ class SkeletonModel:
         self.distal = np.array([d for d, _, _ in bounded], int)
         self.distal_prev = np.array([d for _, d, _ in bounded], int)
         self.distal_min = np.array([r for _, _, r in bounded], float)
-        framed = set(self.prev_nodes[self.valid].tolist()) | {s.joint for s in kin.segments}
+        framed = set(self.chain_prev.tolist()) | {s.joint for s in kin.segments}
         self.leaves = np.array([j for j in range(self.num_joints) if j not in framed], int)
-        self.centre = list(kin.palm) or [self.root]
+        self.leaf_parents = self.parents[self.leaves]
+        self.centre = np.array(list(kin.palm) or [self.root])
+        width = kin.palm_width            # the palm's width: the distance between these two offsets
+        self.palm_width_offsets = None if width is None else (self.offset_of[width[0]], self.offset_of[width[1]])
 
     def frame_sign(self, left: bool) -> float:
         return -1.0 if left and self.kinematics.mirror_left else 1.0
@@ -207,8 +250,10 @@ def skeleton_model(skeleton: Skeleton) -> SkeletonModel | None:
 
 def segment_frame(p: np.ndarray, segment, sign: float) -> np.ndarray:
     """[3, 3] columns X, Y, Z of a segment's frame from joints [J, 3] (`skeletons.Segment`)."""
-    x0, x1, x2 = (p[segment.forward] - p[segment.joint]).tolist()     # three numbers: plain floats are faster
-    z0, z1, z2 = (sign * (p[segment.lateral[0]] - p[segment.lateral[1]])).tolist()
+    (f0, f1, f2), (j0, j1, j2), (a0, a1, a2), (b0, b1, b2) = \
+        p[[segment.forward, segment.joint, *segment.lateral]].tolist()
+    x0, x1, x2 = f0 - j0, f1 - j1, f2 - j2
+    z0, z1, z2 = sign * (a0 - b0), sign * (a1 - b1), sign * (a2 - b2)
     n = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2) or 1.0
     x0, x1, x2 = x0 / n, x1 / n, x2 / n
     d = z0 * x0 + z1 * x1 + z2 * x2
@@ -250,8 +295,9 @@ class Shape:
         else:
             assert self.value is not None and self._t is not None
             rate = 1.0 - math.exp(-max(t_ms - self._t, 0.0) / (1000.0 * REFINE_TAU_S))
-            keep = (weights >= REFINE_MIN_CONFIDENCE) & (np.abs(observed - self.value) <= REFINE_OUTLIER * scale)
-            self.value = self.value + np.where(keep, rate * (observed - self.value), 0.0)
+            change = observed - self.value
+            keep = (weights >= REFINE_MIN_CONFIDENCE) & (np.abs(change) <= REFINE_OUTLIER * scale)
+            self.value = self.value + rate * change * keep
         self._t = t_ms
         assert self.value is not None
         return self.value
@@ -261,7 +307,8 @@ def kabsch(rest: np.ndarray, seen: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The rotation R minimising sum w |R rest_i - seen_i|^2 (points [N, 3] about the origin)."""
     u, _, vt = np.linalg.svd((rest * w[:, None]).T @ seen)
     r = vt.T @ u.T
-    if np.linalg.det(r) < 0:
+    (a, b, c), (d, e, f), (g, h, i) = r.tolist()
+    if a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g) < 0:    # a reflection: det(r) = -1
         vt[2] *= -1
         r = vt.T @ u.T
     return r
@@ -271,11 +318,11 @@ def observe(model: SkeletonModel, joints: np.ndarray, conf: np.ndarray, frame: n
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One frame's observation of the shape vector (segment offsets in the root frame `frame`, chain
     lengths), its weights and the lengths its outlier test is relative to."""
-    offsets = (joints[model.points] - joints[model.seg_of]) @ frame
-    bones = joints[model.nodes[model.valid]] - joints[model.prev_nodes[model.valid]]
-    lengths = np.sqrt((bones * bones).sum(-1))
-    scale = np.concatenate([np.repeat(np.sqrt((offsets * offsets).sum(-1)), 3), lengths])
-    return np.concatenate([offsets.ravel(), lengths]), np.minimum(conf[model.obs_a], conf[model.obs_b]), scale
+    d = joints[model.obs_to] - joints[model.obs_from]      # segment offsets, then chain bones
+    norms = np.sqrt((d * d).sum(-1))
+    p = len(model.points)
+    return (np.concatenate([(d[:p] @ frame).ravel(), norms[p:]]), np.minimum(conf[model.obs_a], conf[model.obs_b]),
+            norms[model.scale_index])
 
 
 def bone_lengths(model: SkeletonModel, shape: np.ndarray) -> np.ndarray:
@@ -296,10 +343,11 @@ def fit_segments(model: SkeletonModel, joints: np.ndarray, w: np.ndarray, shape:
             idx = model.root_points
             rest = np.concatenate([np.zeros((1, 3)), rest])
             ws = w[idx] + 1e-6
-            rc = ws @ rest / ws.sum()
+            total = ws.sum()
+            rest = rest - ws @ rest / total
             seen = joints[idx]
-            sc = ws @ seen / ws.sum()
-            out[idx] = (rest - rc) @ kabsch(rest - rc, seen - sc, ws).T + sc
+            sc = ws @ seen / total
+            out[idx] = rest @ kabsch(rest, seen - sc, ws).T + sc
         else:                     # below the root: a rotation about its joint, placed by the segment above
             seen = np.vstack([joints[pts[:-1]], out[pts[-1:]]]) - out[s.joint]
             ws = np.concatenate([w[pts[:-1]] + 1e-6, [1.0]])
@@ -307,22 +355,22 @@ def fit_segments(model: SkeletonModel, joints: np.ndarray, w: np.ndarray, shape:
     return out
 
 
-def chain_planes(model: SkeletonModel, starts: np.ndarray, seen: np.ndarray, w: np.ndarray, frame: np.ndarray,
-                 shape: np.ndarray, state: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each chain's plane as (a, b) in-plane axes and n = a x b its flexion axis ([C, 3] each), from the
-    chain's joints as seen [C, K, 3] (weights [C, K]) and its fitted start [C, 3]. A palm chain's plane
-    holds the root frame's Y (`frame`'s second column), turned about it from the chain's rest direction
-    (its start's offset in the shape) by its abduction: the chain's weighted direction in the palm,
-    limited, pulled towards the last frame's. A bend chain's plane is that of its bend (the last frame's
-    when it is straight). `state` keeps the last frame's abduction and normals."""
-    a, n = np.empty_like(starts), np.empty_like(starts)
-    palm, bend = model.palm_index, model.bend_index
-    if len(palm):       # in the root frame, a turn about Y adds to the angle atan2(-z, x)
-        v = (seen[palm] - starts[palm, None]) @ frame
+def chain_planes(model: SkeletonModel, rel: np.ndarray, w: np.ndarray, frame: np.ndarray, shape: np.ndarray,
+                 state: dict) -> np.ndarray:
+    """Each chain's plane as rows a, b (in-plane axes) and n = a x b (its flexion axis) of [C, 3, 3], from
+    the chain's joints as seen relative to its fitted start, [C, K, 3] (weights [C, K]). A palm chain's
+    plane holds the root frame's Y (`frame`'s second column), turned about it from the chain's rest
+    direction (its start's offset in the shape) by its abduction: the chain's weighted direction in the
+    palm, limited, pulled towards the last frame's. A bend chain's plane is that of its bend (the last
+    frame's when it is straight), a its first bone. `state` keeps the last frame's abduction and normals."""
+    axes = np.empty((len(rel), 3, 3))
+    palm, bend = model.palm, model.bend
+    if len(model.palm_index):   # in the root frame, a turn about Y adds to the angle atan2(-z, x)
         wp = w[palm]
+        direction = (wp[:, None] @ rel[palm])[:, 0] @ frame
         rest = shape[model.rest_index].reshape(-1, 3)
         rest_psi = np.arctan2(-rest[:, 2], rest[:, 0])
-        ang = (np.arctan2(-(wp * v[..., 2]).sum(1), (wp * v[..., 0]).sum(1)) - rest_psi + np.pi) % (2 * np.pi) - np.pi
+        ang = (np.arctan2(-direction[:, 2], direction[:, 0]) - rest_psi + np.pi) % (2 * np.pi) - np.pi
         prev = state.get("abduction")
         if prev is not None:
             total = wp.sum(1)
@@ -330,63 +378,94 @@ def chain_planes(model: SkeletonModel, starts: np.ndarray, seen: np.ndarray, w: 
         ang = np.minimum(np.maximum(ang, -model.abduction), model.abduction)
         state["abduction"] = ang
         cos, sin = np.cos(rest_psi + ang)[:, None], np.sin(rest_psi + ang)[:, None]
-        a[palm] = cos * frame[:, 0] - sin * frame[:, 2]
-        n[palm] = sin * frame[:, 0] + cos * frame[:, 2]
-    if len(bend):       # the weighted sum of the bends' axes, plus the last frame's normal (kept in the root frame)
-        e = _unit(np.diff(np.concatenate([starts[bend, None], seen[bend]], 1), axis=1))
-        ww = w[bend, :-1] * w[bend, 1:]
-        nb = (ww[..., None] * _cross(e[:, :-1], e[:, 1:])).sum(1)
-        prev = state.get("normals")     # none yet: the root's Z, only where the chain is straight
-        strength = (BEND_PRIOR * ww.sum(1) if prev is not None else np.zeros(len(bend))) + 1e-3
-        nb = nb + strength[:, None] * (prev @ frame.T if prev is not None else frame[:, 2])
-        first = e[:, 0]
-        nb = nb - _dot(nb, first)[:, None] * first
-        flat = _dot(nb, nb) < 1e-12            # no bend and the fallback along the bone: any normal to it
-        if flat.any():
-            other = np.where(np.abs(first[flat] @ frame[:, 0])[:, None] < 0.9, frame[:, 0], frame[:, 1])
-            nb[flat] = _cross(first[flat], other)
-        nb = _unit(nb)
-        state["normals"] = nb @ frame          # in the root frame: it turns with the subject
-        a[bend] = _cross(nb, _cross(first, nb))
-        n[bend] = nb
-    return a, _cross(n, a), n
+        axes[palm, 0] = cos * frame[:, 0] - sin * frame[:, 2]
+        axes[palm, 2] = sin * frame[:, 0] + cos * frame[:, 2]
+    if len(model.bend_index):   # one chain at a time (`_bend_plane`)
+        prev = state.get("normals")     # kept in the root frame: it turns with the subject
+        if prev is None:                # none yet: the root's Z, only where the chain is straight
+            pull, prior = np.broadcast_to(frame[:, 2], (len(model.bend_index), 3)), 0.0
+        else:
+            pull, prior = prev @ frame.T, BEND_PRIOR
+        x_axis, y_axis = frame[:, 0].tolist(), frame[:, 1].tolist()
+        first, normal = zip(*(_bend_plane(seen, ws, p, prior, x_axis, y_axis)
+                              for seen, ws, p in zip(rel[bend].tolist(), w[bend].tolist(), pull.tolist())))
+        axes[bend, 0] = first
+        axes[bend, 2] = normal
+        state["normals"] = axes[bend, 2] @ frame
+    axes[:, 1] = _cross(axes[:, 2], axes[:, 0])
+    return axes
 
 
-def fit_chains(model: SkeletonModel, starts: np.ndarray, seen: np.ndarray, w: np.ndarray, lengths: np.ndarray,
-               a: np.ndarray, b: np.ndarray, state: dict) -> np.ndarray:
-    """Chain joints [C, K, 3]: each chain's relative flexion angles fitted in its plane (closed form, then
-    Gauss-Newton), within its joint limits, pulled towards the last frame's angles."""
-    v = seen - starts[:, None]
-    t = np.stack([_dot(v, a[:, None]), _dot(v, b[:, None])], -1)      # [C, K, 2] the seen joints in the plane
+def _bend_plane(seen: list, w: list, pull: list, prior: float, x_axis: list, y_axis: list
+                ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """A bend chain's first bone and its plane's normal (unit), in plain floats (a few numbers each): the
+    sum of its bends' axes, each weighted by its two joints' weights, plus `pull` (the last frame's normal)
+    times `prior` times their sum (and a little more), made normal to the first bone; if that leaves
+    nothing (no bend and `pull` along the bone), a normal to the bone. `seen`: its joints relative to its
+    start [K][3], `w` their weights; the root frame's X and Y for the fallback."""
+    bones, last = [], (0.0, 0.0, 0.0)
+    for p in seen:
+        d0, d1, d2 = p[0] - last[0], p[1] - last[1], p[2] - last[2]
+        n = max(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2), 1e-9)
+        bones.append((d0 / n, d1 / n, d2 / n))
+        last = p
+    n0 = n1 = n2 = total = 0.0
+    for (a0, a1, a2), (b0, b1, b2), wa, wb in zip(bones, bones[1:], w, w[1:]):
+        ww = wa * wb
+        total += ww
+        n0, n1, n2 = n0 + ww * (a1 * b2 - a2 * b1), n1 + ww * (a2 * b0 - a0 * b2), n2 + ww * (a0 * b1 - a1 * b0)
+    strength = prior * total + 1e-3
+    n0, n1, n2 = n0 + strength * pull[0], n1 + strength * pull[1], n2 + strength * pull[2]
+    f0, f1, f2 = bones[0]
+    d = n0 * f0 + n1 * f1 + n2 * f2
+    n0, n1, n2 = n0 - d * f0, n1 - d * f1, n2 - d * f2
+    if n0 * n0 + n1 * n1 + n2 * n2 < 1e-12:
+        o0, o1, o2 = x_axis if abs(f0 * x_axis[0] + f1 * x_axis[1] + f2 * x_axis[2]) < 0.9 else y_axis
+        n0, n1, n2 = f1 * o2 - f2 * o1, f2 * o0 - f0 * o2, f0 * o1 - f1 * o0
+    n = max(math.sqrt(n0 * n0 + n1 * n1 + n2 * n2), 1e-9)
+    return bones[0], (n0 / n, n1 / n, n2 / n)
+
+
+def fit_chains(model: SkeletonModel, starts: np.ndarray, rel: np.ndarray, w: np.ndarray, lengths: np.ndarray,
+               axes: np.ndarray, state: dict) -> np.ndarray:
+    """Chain joints [C, K, 3]: each chain's relative flexion angles fitted in its plane (`chain_planes`'
+    `axes`; closed form, then Gauss-Newton), within its joint limits, pulled towards the last frame's
+    angles. `rel`: the joints as seen relative to the chains' fitted `starts`."""
+    plane = axes[:, :2]
+    t = rel @ plane.transpose(0, 2, 1)       # [C, K, 2] the seen joints in the plane
     c, k = lengths.shape
-    phi = np.empty((c, k))
-    q = np.zeros((c, 2))
-    theta = np.zeros(c)
     prev = state.get("angles")
-    for i in range(k if prev is None else 0):   # a new track: each bone towards its seen joint from the one before
-        want = np.arctan2(t[:, i, 1] - q[:, 1], t[:, i, 0] - q[:, 0])
-        phi[:, i] = np.minimum(np.maximum((want - theta + np.pi) % (2 * np.pi) - np.pi, model.lo[:, i]), model.hi[:, i])
-        theta = theta + phi[:, i]
-        q = q + lengths[:, i, None] * np.stack([np.cos(theta), np.sin(theta)], -1)
-    if prev is not None:                        # tracked: Gauss-Newton from the last frame's angles
-        phi = prev.copy()
-    mu = np.where(model.palm_chain[:, None] | (np.arange(k) > 0), PRIOR_MM2 if prev is not None else 1e-3, 1e-3)
-    prev = phi if prev is None else prev
-    reg = mu[:, :, None] * model.eye
+    if prev is None:                        # a new track: each bone towards its seen joint from the one before
+        phi = np.empty((c, k))
+        q = np.zeros((c, 2))
+        theta = np.zeros(c)
+        for i in range(k):
+            want = np.arctan2(t[:, i, 1] - q[:, 1], t[:, i, 0] - q[:, 0])
+            phi[:, i] = np.minimum(np.maximum((want - theta + np.pi) % (2 * np.pi) - np.pi, model.lo[:, i]),
+                                   model.hi[:, i])
+            theta = theta + phi[:, i]
+            q = q + lengths[:, i, None] * np.stack([np.cos(theta), np.sin(theta)], -1)
+        prev, (mu, reg) = phi, model.pull_new
+    else:                                   # tracked: Gauss-Newton from the last frame's angles
+        phi, (mu, reg) = prev, model.pull_tracked
     step = np.empty((c, k, 2))
+    # per chain, rows (joint r, coordinate): d position / d angle_i, then the residual; its weighted
+    # Gram matrix holds the normal equations' matrix and right-hand side
+    rows = np.empty((c, k, 2, k + 1))
     for _ in range(GN_STEPS):
-        theta_m = np.cumsum(phi, axis=1)
-        step[..., 0], step[..., 1] = lengths * np.cos(theta_m), lengths * np.sin(theta_m)
-        jac = model.span[None] @ (step[..., ::-1] * [-1.0, 1.0])[:, None]   # [C, r, i, 2]: d pos_r / d phi_i
-        jw = (jac * w[:, :, None, None]).transpose(0, 2, 1, 3).reshape(c, k, 2 * k)
-        jt = jac.transpose(0, 2, 1, 3).reshape(c, k, 2 * k)
-        g = jw @ (np.cumsum(step, axis=1) - t).reshape(c, 2 * k, 1) + (mu * (phi - prev))[..., None]
-        phi = np.minimum(np.maximum(phi - np.linalg.solve(jw @ jt.transpose(0, 2, 1) + reg, g)[..., 0], model.lo), model.hi)
+        theta = phi @ model.cumulative.T
+        step[..., 0], step[..., 1] = lengths * np.cos(theta), lengths * np.sin(theta)
+        rows[..., :k] = (step[..., ::-1] * _TURN).transpose(0, 2, 1)[:, None] @ model.span
+        rows[..., k] = model.cumulative @ step - t
+        flat = rows.reshape(c, 2 * k, k + 1)
+        gram = flat.transpose(0, 2, 1) @ (rows * w[:, :, None, None]).reshape(c, 2 * k, k + 1)
+        g = gram[:, :k, k] + mu * (phi - prev)
+        phi = np.minimum(np.maximum(phi - np.linalg.solve(gram[:, :k, :k] + reg, g[..., None])[..., 0], model.lo),
+                         model.hi)
     state["angles"] = phi
-    theta_m = np.cumsum(phi, axis=1)
-    step[..., 0], step[..., 1] = lengths * np.cos(theta_m), lengths * np.sin(theta_m)
-    pos = np.cumsum(step, axis=1)
-    return starts[:, None] + pos[..., :1] * a[:, None] + pos[..., 1:] * b[:, None]
+    theta = phi @ model.cumulative.T
+    step[..., 0], step[..., 1] = lengths * np.cos(theta), lengths * np.sin(theta)
+    return starts[:, None] + (model.cumulative @ step) @ plane
 
 
 def frames(model: SkeletonModel, joints: np.ndarray, normals: np.ndarray, root_frame: np.ndarray, sign: float
@@ -395,13 +474,16 @@ def frames(model: SkeletonModel, joints: np.ndarray, normals: np.ndarray, root_f
     flexion axes [C, 3]: a chain joint's X along its bone, Z its chain's axis made perpendicular to X; a
     segment's joint: the segment's frame (the root's: `root_frame`); a leaf: its parent's."""
     rot = np.empty((model.num_joints, 3, 3))
-    x = _unit(joints[model.nodes] - joints[model.prev_nodes])
-    z = _unit(normals[:, None, :] - _dot(x, normals[:, None, :])[..., None] * x)
-    rot[model.prev_nodes[model.valid]] = np.stack([x, _cross(z, x), z], -1)[model.valid]
+    x = _unit(joints[model.chain_joints] - joints[model.chain_prev])
+    normals = normals[model.chain_of]
+    z = _unit(normals - _dot(x, normals)[:, None] * x)
+    bones = np.empty((len(x), 3, 3))
+    bones[..., 0], bones[..., 1], bones[..., 2] = x, _cross(z, x), z
+    rot[model.chain_prev] = bones
     rot[model.root] = root_frame
     for s in model.segments[1:]:
         rot[s.joint] = segment_frame(joints, s, sign)
-    rot[model.leaves] = rot[model.parents[model.leaves]]
+    rot[model.leaves] = rot[model.leaf_parents]
     return rot
 
 
@@ -422,8 +504,7 @@ class SkeletonTrack:
         hand (the frames of `Kinematics.mirror_left` skeletons); `fit`: False keeps the joints as they are."""
         m = self.model
         joints = np.asarray(joints, np.float64)
-        conf = np.asarray(conf, np.float64)
-        conf = np.where(conf > 0.0, np.minimum(conf, 1.0), 0.0)          # NaN too: 0
+        conf = np.minimum(np.fmax(np.asarray(conf, np.float64), 0.0), 1.0)      # NaN too: 0
         sign = m.frame_sign(left)
         if self._left is not None and sign != m.frame_sign(self._left):
             self._turn_over()
@@ -436,23 +517,23 @@ class SkeletonTrack:
         w = conf ** CONFIDENCE_POWER
         out = fit_segments(m, joints, w, shape) if fit else joints.copy()
         frame = segment_frame(out, root, sign)
-        starts, seen, wc = out[m.start], joints[m.nodes], w[m.nodes] * m.valid
-        a, b, n = chain_planes(m, starts, seen, wc, frame, shape, self.state)
+        starts, wc = out[m.start], w[m.nodes] * m.valid
+        rel = joints[m.nodes] - starts[:, None]
+        axes = chain_planes(m, rel, wc, frame, shape, self.state)
         if fit:
             lengths = np.zeros(m.valid.shape)
             lengths[m.valid] = shape[m.num_offsets:]
-            out[m.chain_joints] = fit_chains(m, starts, seen, wc, lengths, a, b, self.state)[m.valid]
-        q = quaternions(frames(m, out, n, frame, sign))
+            out[m.chain_joints] = fit_chains(m, starts, rel, wc, lengths, axes, self.state)[m.valid]
+        q = quaternions(frames(m, out, axes[:, 2], frame, sign))
         local = quaternion_product(q[m.parents] * _CONJUGATE, q)
         local[m.root] = q[m.root]
         local *= np.sign(local[:, :1] + 1e-12)
-        centre = out[m.centre].mean(axis=0)
+        centre = out[m.centre].sum(0) / len(m.centre)
         palm = None
-        width = m.kinematics.palm_width
-        if width is not None:
-            i, k = m.offset_of[width[0]], m.offset_of[width[1]]
-            palm = Palm(centre, frame[:, 1].copy(), frame[:, 0].copy(),
-                        float(np.sqrt(((shape[i:i + 3] - shape[k:k + 3]) ** 2).sum())))
+        if m.palm_width_offsets is not None:
+            i, k = m.palm_width_offsets
+            x0, x1, x2 = (shape[i:i + 3] - shape[k:k + 3]).tolist()
+            palm = Palm(centre, frame[:, 1].copy(), frame[:, 0].copy(), math.sqrt(x0 * x0 + x1 * x1 + x2 * x2))
         return Motion(out, q, local, bone_lengths(m, shape), self._velocity_of(centre, t_ms), palm)
 
     def _velocity_of(self, centre: np.ndarray, t_ms: float) -> np.ndarray:
