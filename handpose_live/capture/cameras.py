@@ -72,7 +72,7 @@ class Camera:
     name: str                                           # the --camera value
     label: str                                          # in messages: "Azure Kinect"
     open: Callable[[CameraRequest], FrameSource]
-    devices: Callable[[], list[dict[str, str]]] | None = None   # connected ones ({"serial": ...}), at once (USB); None: no device
+    devices: Callable[[], list[dict[str, str]]] | None = None   # connected ones ({"serial": ...}); None: no device
     check: Callable[[], tuple[bool, str]] | None = None         # `doctor`'s row: (usable, details)
     recordings: tuple[Recording, ...] = ()
     help: str = ""                                      # said after the name in --camera's help
@@ -154,7 +154,7 @@ CAMERAS: dict[str, Camera] = {c.name: c for c in (
     Camera("kinect", "Azure Kinect", _open_kinect, lazy("kinect:list_devices"), _check_kinect, (
         Recording(".mkv", lazy("kinect:KinectPlayback"), lazy("record:write_mkv"), lazy("record:mkv_source")),),
         help="Azure Kinect"),
-    Camera("orbbec", "Orbbec", _open_orbbec, lazy("orbbec:usb_devices"), _check_orbbec),
+    Camera("orbbec", "Orbbec", _open_orbbec, lazy("orbbec:list_devices"), _check_orbbec),
     Camera("synthetic", "synthetic", _open_synthetic, help="rendered, with exact ground truth",
            own_calibration=False),
 )}

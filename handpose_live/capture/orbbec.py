@@ -19,13 +19,9 @@ intrinsics and a depth scale) into ours. Live streaming follows the SDK's own ex
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import re
 import sys
-import tempfile
 import threading
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -84,40 +80,17 @@ def sdk_version() -> str:
     return f"{ob.get_version()} (pyorbbecsdk2 {getattr(ob, '__version__', '?')})"
 
 
-def usb_only_config() -> Path | None:
-    """The SDK's own configuration file with its network-camera discovery off (`EnumerateNetDevice`), written
-    once beside the other temporary files (named by its content), or None if this SDK's file has no such
-    switch. Discovery makes every context wait about 2 s for Ethernet cameras (Femto Mega, Bolt)."""
-    from ..fileio import atomic_write_text
-
-    shipped = Path(ob_module().__file__).parent / "OrbbecSDKConfig.xml"
-    try:
-        text = shipped.read_text()
-    except OSError:
-        return None
-    usb_only, found = re.subn(r"<EnumerateNetDevice>\s*true\s*</EnumerateNetDevice>",
-                              "<EnumerateNetDevice>false</EnumerateNetDevice>", text)
-    if not found:
-        return None
-    path = Path(tempfile.gettempdir()) / f"handpose-live-orbbec-usb-{hashlib.sha256(usb_only.encode()).hexdigest()[:12]}.xml"
-    if not path.is_file():
-        atomic_write_text(path, usb_only)
-    return path
-
-
-def _context(network: bool = True):
+def _context():
     ob = ob_module()
-    config = None if network else usb_only_config()
     try:
-        return ob.Context() if config is None else ob.Context(str(config))
+        return ob.Context()
     except Exception as exc:
         raise UserError(f"Orbbec SDK: cannot create a context: {exc}") from None
 
 
-def list_devices(network: bool = True) -> list[dict[str, str]]:
-    """Connected Orbbec cameras as dicts with name, serial, pid, connection (empty if none); without
-    `network`, USB cameras only (no wait for Ethernet ones: `usb_only_config`)."""
-    devices = _context(network).query_devices()
+def list_devices() -> list[dict[str, str]]:
+    """Connected Orbbec cameras as dicts with name, serial, pid, connection (empty if none)."""
+    devices = _context().query_devices()
     found = []
     for i in range(devices.get_count()):
         found.append({"name": devices.get_device_name_by_index(i),
@@ -125,12 +98,6 @@ def list_devices(network: bool = True) -> list[dict[str, str]]:
                       "pid": f"{devices.get_device_pid_by_index(i):04x}",
                       "connection": devices.get_device_connection_type_by_index(i)})
     return found
-
-
-def usb_devices() -> list[dict[str, str]]:
-    """Connected USB Orbbec cameras: what `--camera auto` looks for (at once; `--camera orbbec` and `doctor`
-    also look for Ethernet ones, which takes the SDK about 2 s)."""
-    return list_devices(network=False)
 
 
 def _describe(devices: list[dict[str, str]]) -> str:
