@@ -54,10 +54,10 @@ Moving gestures, one event each, its type the gesture's name:
   `TAP_MAX_S` of the press; the index bends less than `TAP_BEND_DEG` all along (a finger curling into
   a fist, palm to the camera, moves its tip the same way). A push that stays, or drifts back, is no
   tap. The event carries the tip's nearest `position_mm`: a poke of the hand or a tap of the finger.
-Pinch keeps its own `pinch_start` / `pinch_end`. The gestures follow the table of
-../shared/reference/mocap.md (Leap's swipe: 1000 mm/s, 150 mm; mean finger curl over 140 degrees for a
-fist); the thresholds were set on scripted synthetic sequences through the shipped model
-(`benchmarks/gestures.py` seeds 1000 and up; docs/results.md reports seeds 0 and up).
+Pinch keeps its own `pinch_start` / `pinch_end`. The gestures follow what hand trackers users know
+define (Leap Motion's swipe: 1000 mm/s over 150 mm; a fist: a mean finger curl over 140 degrees); the
+thresholds were set on scripted synthetic sequences through the shipped model (`benchmarks/gestures.py`
+seeds 1000 and up; docs/results.md reports seeds 0 and up).
 """
 from __future__ import annotations
 
