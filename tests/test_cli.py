@@ -39,18 +39,6 @@ def test_unknown_camera_and_bad_numbers_are_one_line():
     assert proc.returncode == 2 and "unknown camera preset" in proc.stderr
 
 
-
-def test_an_option_of_one_value_given_twice_is_one_line_not_the_last_one_silently(tmp_path):
-    """click keeps the last of `--output a --output b`; the first file would never be written, without a word."""
-    first, second = tmp_path / "a.jsonl", tmp_path / "b.bvh"
-    proc = _cli("run", "--camera", "synthetic", "--frames", "2", "--viewer", "none", "--output", first, "--output", second)
-    assert proc.returncode == 2 and proc.stderr.strip() == "error: --output given more than once: it takes one value"
-    assert not first.exists() and not second.exists()
-    proc = _cli("run", "--frames", "1", "--frames=2", "--camera", "synthetic", "--viewer", "none")
-    assert proc.returncode == 2 and "--frames given more than once" in proc.stderr
-    proc = _cli("bench", "--frames", "2", "--precision", "fp32", "--precision", "fp32", "--json")   # a repeatable one
-    assert proc.returncode == 0, proc.stderr[-500:]
-
 def test_bench_takes_runs_source_and_model_options():
     """bench's source and model options are run's fields (help, flags, defaults), repeatable where
     bench compares; only the camera and device defaults differ, each saying why in its help."""

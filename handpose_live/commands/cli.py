@@ -149,26 +149,6 @@ def _private_runtime_dir() -> None:
         pass  # only cosmetics are at stake
 
 
-def _repeated_option(argv: list[str]) -> str | None:
-    """The first option of one value that `argv` gives twice, e.g. `run --output a.jsonl --output b.bvh`: click
-    would keep the last value and drop the other without a word."""
-    command = typer.main.get_command(app)
-    sub = next((command.commands.get(a) for a in argv if not a.startswith("-")), None) \
-        if hasattr(command, "commands") else command
-    if sub is None:
-        return None
-    single = {name: p.opts[0] for p in sub.params if p.param_type_name == "option"
-              and not (p.multiple or p.is_flag or p.count) for name in p.opts}
-    seen: set[str] = set()
-    for a in argv[:argv.index("--")] if "--" in argv else argv:
-        name = single.get(a.split("=", 1)[0])
-        if name is not None:
-            if name in seen:
-                return name
-            seen.add(name)
-    return None
-
-
 def main() -> None:
     import signal
 
@@ -190,9 +170,6 @@ def main() -> None:
     try:
         # Not standalone: click's own usage errors ("Invalid value for '--frames'", an unknown option)
         # reach us and become our one line, instead of click's four-line usage block.
-        repeated = _repeated_option(sys.argv[1:])
-        if repeated is not None:
-            raise UserError(f"{repeated} given more than once: it takes one value")
         code = app(standalone_mode=False)   # typer turns a KeyboardInterrupt in a command into exit 130
         sys.exit(code if isinstance(code, int) else 0)
     except NoArgsIsHelpError as exc:        # the bare command: its help, as click would print it
