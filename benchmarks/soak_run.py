@@ -9,6 +9,11 @@ as MB over that span, the growth over the second half of the run, plus the sampl
 live path (capture thread, tracker, records, sinks) shows as a slope that never levels; a flat run
 stays under a few MB (the allocators may still step up once or twice early on).
 
+Over a short span one such step weighs as much as a leak (a 1 MB step in the middle of 700 frames
+is a slope of 2 MB per 1,000 frames), so the report also gives the *steady* growth: the span cut
+in three, each third's growth per 1,000 frames, and the least of them. Something kept per frame
+grows RSS in every third; an allocator stepping up once or twice leaves at least one third flat.
+
 Usage: .venv/bin/python benchmarks/soak_run.py [--frames 10000] [--from 1000] [--width 640 --height 480]
        [--json soak.json] [-- extra `run` options]
 Exit status: that of `run`.
@@ -50,6 +55,19 @@ def slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
 
 
+def steady_growth(points: list[tuple[int, float]], parts: int = 3) -> float:
+    """The least growth, MB per frame, over `parts` consecutive, equally long stretches of frames."""
+    lo, hi = points[0][0], points[-1][0]
+    rates = []
+    for k in range(parts):
+        a, b = lo + (hi - lo) * k / parts, lo + (hi - lo) * (k + 1) / parts
+        part = [(f, r) for f, r in points if a <= f <= b]
+        if len(part) < 2 or part[-1][0] == part[0][0]:
+            return float("nan")
+        rates.append((part[-1][1] - part[0][1]) / (part[-1][0] - part[0][0]))
+    return min(rates)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=10_000)
@@ -87,6 +105,7 @@ def main() -> int:
     fitted = [(f, r) for f, r, _ in samples if args.start <= f < args.frames]
     half = [r for f, r in fitted if f >= args.frames // 2]
     per_frame = slope(fitted) if len(fitted) > 2 else float("nan")
+    steady = steady_growth(fitted) if len(fitted) > 6 else float("nan")
     span = (max(f for f, _ in fitted) - min(f for f, _ in fitted)) if fitted else 0
     report = {
         "command": " ".join(cmd[2:]).replace(str(records), "soak.jsonl"),
@@ -95,6 +114,7 @@ def main() -> int:
         "fitted_frames": [min((f for f, _ in fitted), default=0), max((f for f, _ in fitted), default=0)],
         "mb_per_1000_frames": round(per_frame * 1000, 3),
         "mb_over_fitted_span": round(per_frame * span, 2),
+        "steady_mb_per_1000_frames": round(steady * 1000, 3),
         "rss_first_last_mb": [round(fitted[0][1], 1), round(fitted[-1][1], 1)] if fitted else None,
         "second_half_mb": round(half[-1] - half[0], 2) if half else None,   # steps of the allocators settle early
         "samples": [(f, round(r, 1)) for f, r, _ in samples[:: max(1, len(samples) // 40)]],
@@ -102,7 +122,8 @@ def main() -> int:
     print(f"{report['command']}\n{done} frames in {report['seconds']} s, exit {proc.returncode}; RSS over frames "
           f"{report['fitted_frames'][0]}-{report['fitted_frames'][1]}: {report['mb_per_1000_frames']:+.3f} MB per 1,000 "
           f"frames ({report['mb_over_fitted_span']:+.2f} MB over the span; {report['rss_first_last_mb']} MB first/last; "
-          f"{report['second_half_mb']:+.2f} MB over the second half of the run)")
+          f"{report['second_half_mb']:+.2f} MB over the second half of the run); steady growth (the least of "
+          f"three thirds): {report['steady_mb_per_1000_frames']:+.3f} MB per 1,000 frames")
     if proc.returncode:
         print(stderr[-2000:], file=sys.stderr)
     if args.json:

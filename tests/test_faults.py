@@ -720,10 +720,13 @@ def test_db3_without_depth_topics(tmp_path, small_recordings, topics, observe):
 
 
 def test_memory_stays_flat_over_a_long_run(observe, progress):
-    """`run --camera synthetic --no-realtime --output` for 1,200 frames (640x480) -> RSS flat after warm-up: < 1 MB per 1,000 frames over frames 500-1,200 (was 2.4; the soak: `benchmarks/soak_run.py`, 10,000 frames)"""
-    # The allocators step up until about frame 470 of this seed (+11 MB around frame 400), then RSS stays flat:
-    # over frames 500-1,200, +0.00 and +0.17 MB per 1,000 frames in two runs on a loaded machine; with both fixed
-    # causes put back (key poses, lists of floats), +2.7. At 320x240, no cheaper: RSS stepped by 1-2 MB past frame 1,000.
+    """`run --camera synthetic --no-realtime --output` for 1,200 frames (640x480) -> no steady RSS growth after warm-up: each third of frames 500-1,200 grows, the least < 1 MB per 1,000 frames (was 2.4; the soak: `benchmarks/soak_run.py`, 10,000 frames)"""
+    # The allocators step up until about frame 470 of this seed (+11 MB around frame 400), and may step once more
+    # later: a +1.0 MB step near frame 900 made the plain slope over 500-1,200 read +1.7 (CI), a false leak. A leak
+    # grows RSS in every third of the span, a step in one. With both fixed causes put back (key poses, lists of
+    # floats), the plain slope read +2.7. A 30 KB object kept per record reads +4.2 steady (+20.4 plain); 6 KB per
+    # record is absorbed by heap the warm-up freed within this span (the 10,000-frame soak is for such slow ones).
+    # At 320x240, no cheaper: RSS stepped by 1-2 MB past frame 1,000.
     cmd = [sys.executable, str(REPO / "benchmarks" / "soak_run.py"), "--frames", "1200", "--from", "500", "--interval", "0.25"]
     t0 = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) as soak:
@@ -738,7 +741,7 @@ def test_memory_stays_flat_over_a_long_run(observe, progress):
                 progress(f"    soak_run.py --frames 1200: running, {time.monotonic() - t0:.0f} s")
     proc = subprocess.CompletedProcess(cmd, soak.returncode, stdout, stderr)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    m = re.search(r"([-+][\d.]+) MB per 1,000 frames", proc.stdout)
+    m = re.search(r"steady growth \(the least of three thirds\): ([-+][\d.]+) MB per 1,000 frames", proc.stdout)
     assert m, proc.stdout
     assert float(m[1]) < 1.0, proc.stdout
     observe(proc.stdout.strip().splitlines()[-1])

@@ -317,12 +317,22 @@ class RealSensePlayback(RecordingSource):
         deadlock detected", librealsense issue #12518), leaving its task to run on the reader
         thread later, while the sensors were being torn down. `pipeline.stop()` stops the syncer
         first, which releases a blocked hand-over (librealsense PRs #4758, #8625): it returns at once.
-        (500 early stops at random points, looping or not, with a slow consumer: no abort.)
+
+        `pipeline.stop()` returns before the device's reader thread has run its own stop, though, and
+        destroying the device with that work still queued aborted the process now and then ("pure
+        virtual method called") while other threads kept the CPUs busy. `pause()` *after* the stop
+        queues one more task on the reader thread and waits for its queue to drain, and the reader
+        is no longer blocked, so it returns at once; only then do our handles go.
         """
         pipe, self._pipe = self._pipe, None
         playback, self._playback = getattr(self, "_playback", None), None
         if pipe is not None:
             self._stop_pipe(pipe)
+        if playback is not None:
+            try:
+                playback.pause()
+            except RuntimeError:
+                pass   # nothing left to flush
         del playback
         del pipe
 
