@@ -26,6 +26,7 @@ import numpy as np
 
 from .capture import cameras
 from .errors import UserError
+from .interrupts import held
 from .options import check_minimums, option
 from .records import stream_header
 from .resources import check_precision, shipped_model
@@ -282,12 +283,13 @@ class Tracker:
                 for sink in sinks:
                     sink.begin(header)
                 for result in self:
-                    t1 = time.perf_counter()
-                    for sink in sinks:
-                        sink.write(result.frame, result)
-                    result.latency_ms["sinks"] = (time.perf_counter() - t1) * 1e3
-                    result.latency_ms["total"] += result.latency_ms["sinks"]
-                    stats.add(result.frame, result)
+                    with held():             # a frame is written and counted whole (interrupts.py)
+                        t1 = time.perf_counter()
+                        for sink in sinks:
+                            sink.write(result.frame, result)
+                        result.latency_ms["sinks"] = (time.perf_counter() - t1) * 1e3
+                        result.latency_ms["total"] += result.latency_ms["sinks"]
+                        stats.add(result.frame, result)
                     if on_frame is not None:
                         on_frame(result, stats)
                     if any(getattr(sink, "quit_requested", False) for sink in sinks):

@@ -150,16 +150,12 @@ def _private_runtime_dir() -> None:
 
 
 def main() -> None:
-    import signal
+    from .. import interrupts
 
     _private_runtime_dir()
-
-    def stop_like_ctrl_c(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
-
     # `kill`, `docker stop`, systemd: end the command as Ctrl-C does (finally blocks run, files are
-    # closed, `run` prints its summary), exit 130, instead of dying mid-write.
-    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
+    # closed, `run` prints its summary), exit 130, instead of dying mid-write; between frames.
+    interrupts.install()
     try:   # typer vendors its own click since 0.2x; older ones raise the installed click's errors
         from typer._click import exceptions as click_errors
     except ImportError:
