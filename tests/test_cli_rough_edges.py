@@ -78,6 +78,23 @@ def test_help_shows_every_option_whole_and_flags_bare():
             assert re.search(r"--resume +continue the run", text)                 # a flag: no metavar
             assert re.search(r"--epochs <int> ", text)                            # typed elsewhere
     assert "indexed [x, y, z]" in CliRunner().invoke(app, ["export-onnx", "--help"]).stdout
+    run_help = CliRunner().invoke(app, ["run", "--help"]).stdout
+    assert re.search(r"--output <path>\.\.\. ", run_help) and "list[" not in run_help    # repeatable, said so
+
+
+def test_output_repeats_and_one_file_is_named_once(tmp_path):
+    """`run --output a.jsonl --output a.bvh` writes both (click kept only the last, silently); the same file
+    twice, or --mcap-depth without an .mcap among them, is one line; the Python API still takes one path."""
+    from handpose_live.commands.run import RunOptions
+    from handpose_live.errors import UserError
+
+    assert RunOptions(output=tmp_path / "a.jsonl").output == [tmp_path / "a.jsonl"]
+    assert RunOptions(output=[tmp_path / "a.jsonl", "b.mcap"], mcap_depth=True).output[1] == Path("b.mcap")
+    with pytest.raises(UserError, match="given twice"):
+        RunOptions(output=[tmp_path / "a.jsonl", tmp_path / "x" / ".." / "a.jsonl"])
+    with pytest.raises(UserError, match="applies to --output FILE.mcap"):
+        RunOptions(output=[tmp_path / "a.jsonl"], mcap_depth=True)
+    # both files of one run: tests/test_bvh.py::test_blender_imports_the_take_with_its_bones_frames_and_joints
 
 
 # ---- record --target body, replayed by run --target body -----------------------------------

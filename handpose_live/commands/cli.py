@@ -80,7 +80,10 @@ def register(name: str, options_cls, handler) -> None:
             declared = typer.Argument(default, help=f.metadata.get("help", ""))
         else:
             flags = f.metadata.get("flags") or ("--" + f.name.replace("_", "-"),)
-            declared = typer.Option(default, *flags, help=f.metadata.get("help", ""))
+            hint = hints[f.name]
+            repeatable = typing.get_origin(hint) is list       # <path>..., not <list[Path]>
+            metavar = f"<{typing.get_args(hint)[0].__name__.lower()}>..." if repeatable else None
+            declared = typer.Option(default, *flags, help=f.metadata.get("help", ""), metavar=metavar)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
                                         default=declared))
 

@@ -21,9 +21,10 @@ VIEWERS = ("auto", "open3d", "opencv", "none")
 class OutputOptions:
     """Where results go: a record file, the network, a video, a viewer window or screenshot."""
 
-    output: Path | None = option(None, "write one record per frame (.jsonl or .csv; .mcap: records and skeletons "
-                                       "for Foxglove and robotics tools; .bvh: each subject's skeleton as a "
-                                       "motion-capture take for Blender and animation tools)")
+    output: list[Path] = option([], "write one record per frame (.jsonl or .csv; .mcap: records and skeletons "
+                                    "for Foxglove and robotics tools; .bvh: each subject's skeleton as a "
+                                    "motion-capture take for Blender and animation tools); repeat for several "
+                                    "files, e.g. --output take.jsonl --output take.bvh")
     mcap_depth: bool = option(False, "--output FILE.mcap: add the depth images (foxglove.RawImage, 16UC1 mm)",
                               "--mcap-depth")
     viewer: str = option("auto", "auto | open3d | opencv | none (auto: open3d with a display, else none)")
@@ -57,7 +58,15 @@ class OutputOptions:
         if self.foxglove is not None:
             from .foxglove_ws import parse_foxglove_address
             parse_foxglove_address(self.foxglove)
-        if self.mcap_depth and (self.output is None or Path(self.output).suffix.lower() != ".mcap"):
+        if isinstance(self.output, (str, Path)):      # the Python API: one path as it is
+            self.output = [self.output]
+        self.output = [Path(p) for p in self.output]
+        seen: dict[Path, Path] = {}
+        for path in self.output:
+            same = seen.setdefault(path.expanduser().resolve(), path)
+            if same is not path:
+                raise UserError(f"--output {path} is given twice")
+        if self.mcap_depth and not any(p.suffix.lower() == ".mcap" for p in self.output):
             raise UserError("--mcap-depth applies to --output FILE.mcap")
 
 
@@ -76,7 +85,7 @@ def open_outputs(opts: OutputOptions, skeleton, num_joints: int, fps: float) -> 
     A viewer that draws (Open3D, always; OpenCV with a display) runs on its own thread
     (`ViewerThread`): the loop hands it each result and never waits for drawing. The OpenCV
     viewer without a display draws nothing until its screenshot at the end, so it stays in the loop.
-    The record file is written first in each frame.
+    The record files are written first in each frame, in the order given.
     """
     sinks: list[Sink] = []
     try:
@@ -98,8 +107,7 @@ def open_outputs(opts: OutputOptions, skeleton, num_joints: int, fps: float) -> 
         viewer = _open_viewer(opts, skeleton)
         if viewer is not None:
             sinks.append(viewer)
-        if opts.output is not None:
-            sinks.insert(0, record_output(opts.output, num_joints, opts.mcap_depth, fps))
+        sinks[:0] = [record_output(path, num_joints, opts.mcap_depth, fps) for path in opts.output]
     except BaseException:
         close_all(sinks)
         raise
