@@ -161,8 +161,8 @@ def _blender() -> str:
 @pytest.mark.slow
 def test_blender_imports_the_take_with_its_bones_frames_and_joints(tmp_path):
     """`run --output take.jsonl --output take.bvh`, then real Blender, headless: the armature has the
-    skeleton's joints as bones (the tree of the header), the take's frame count and rate, and its bones' heads (Blender's own forward kinematics) are the joints of
-    the JSONL of the same run within 1 mm."""
+    skeleton's joints as bones (the tree of the header), the take's frame count and rate, and its bones'
+    heads (Blender's own forward kinematics) are the joints of the JSONL of the same run within 1 mm."""
     blender = _blender()
     jsonl, take = tmp_path / "take.jsonl", tmp_path / "take.bvh"
     made = subprocess.run([sys.executable, "-m", "handpose_live", "run", "--camera", "synthetic", "--frames", "24",
