@@ -2,6 +2,8 @@
 cubes of people side by side sharing out their points, and the person detector's file checks."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,45 @@ def test_a_person_detector_refuses_a_hand_model(tmp_path):
                     tmp_path / "person.onnx", {"target": "body"})
     with pytest.raises(UserError, match="finds people, but v2v-lite-hand.onnx is a hand model"):
         PosePipeline(Predictor(default_model("hand"), device="cpu"), PipelineOptions(detector=tmp_path / "person.onnx"))
+
+
+def test_the_pyramid_merges_its_levels_and_drops_a_person_seen_twice(tmp_path):
+    """Levels at the input stride x each scale of the file; a peak within 1.5 coarse cells of a stronger one
+    (from any level) is the same person; a file without scales runs one level, exactly as before."""
+    from handpose_live.inference.detector import Detector
+    from handpose_live.modeling.detector import DetectorConfig, HandDetectorNet
+    from handpose_live.training.detector import export_detector
+
+    torch.manual_seed(0)
+    export_detector(HandDetectorNet(DetectorConfig(max_depth_m=8.0)), DetectorConfig(max_depth_m=8.0),
+                    tmp_path / "person.onnx", {"target": "body"}, scales=[1.5])
+    det = Detector(tmp_path / "person.onnx")
+    assert det.scales == (1.0, 1.5) and det.strides(542.8) == [4, 6] and det.strides(252.0) == [2, 3]
+    maps = {4: np.zeros((30, 40), np.float32), 6: np.zeros((20, 26), np.float32)}
+    maps[4][10, 10] = 0.5          # pixel (10*4+1.5)*4 = 166, (166, 166)
+    maps[6][7, 7] = 0.8            # (7*4+1.5)*6 = 177: the same person, seen better at the coarse level
+    maps[6][15, 20] = 0.4          # (489, 369): another one, only at the coarse level
+    det.heatmap = lambda depth, stride: maps[stride]
+    got = det.propose(np.zeros((480, 640), np.float32), 5, fx=542.8)
+    assert [(round(u), round(v), p) for u, v, p in got] == [(177, 177, pytest.approx(0.8)), (489, 369, pytest.approx(0.4))]
+    det.scales = (1.0,)
+    assert [round(u) for u, _, _ in det.propose(np.zeros((480, 640), np.float32), 5, fx=542.8)] == [166]
+
+
+def test_a_near_person_of_the_real_office_is_a_candidate_only_at_the_coarser_level():
+    """bonn-crowd frame 340: the person nearest the camera (left half, about 1.2 m, the legs cut by the image's
+    border) scores under the threshold at the input stride (0.25 at most) and over it at 1.5x (0.58)."""
+    import cv2
+
+    from handpose_live.inference.detector import Detector
+    from handpose_live.resources import default_detector
+
+    frame = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-depth" / "bonn-crowd" / "bonn-crowd-340.png"
+    if not frame.exists():
+        pytest.skip("../shared/data/real-depth/bonn-crowd is not here")
+    depth = cv2.imread(str(frame), cv2.IMREAD_UNCHANGED).astype(np.float32) / 5.0     # 0.2 mm units
+    det = Detector(default_detector("body"))
+    left = [(u, v, p) for u, v, p in det.propose(depth, 6, fx=542.8) if u < 320]
+    assert left and left[0][2] > det.threshold
+    det.scales = (1.0,)
+    assert not [u for u, _, _ in det.propose(depth, 6, fx=542.8) if u < 320]

@@ -7,6 +7,10 @@ full-resolution pixels. A hand must stay about as many pixels wide as in trainin
 with a short focal length (a binned mode: Azure Kinect 320x288, fx 252) is strided less: the
 largest stride, up to the file's, that keeps fx / stride >= MIN_FOCAL_PX. Longer focal lengths
 keep the file's stride: a coarser one found no more hands (`benchmarks/detector_stride.py`).
+A file may ask for an image pyramid (metadata `scales`, e.g. [1, 1.5]): the detector then also
+runs at coarser strides, where a subject much nearer than in training looks as large as the ones
+it learned from (a person filling half the frame); the levels' candidates are merged, a peak near
+a stronger one dropped as the same subject. The hand detector runs one level, the person detector two.
 Turning a pixel into a cube centre (depth, mean shift) is the centre estimator's job
 (`centre/`), and deciding that a candidate is a hand is the pose network's (`pipeline.py`).
 The file describes itself: format, input stride and normalisation, threshold, training set
@@ -61,6 +65,10 @@ class Detector:
         self.max_depth_m = float(config["max_depth_m"])
         self.threshold = float(meta["threshold"])
         self.target = str(meta.get("target", "hand"))
+        # The image pyramid (input stride x each scale, finest first); files without the key: one level.
+        self.scales = tuple(float(x) for x in meta.get("scales", [1.0]))
+        if not self.scales or any(not np.isfinite(x) or x < 1.0 for x in self.scales):
+            raise UserError(f"{path}: detector scales must be numbers >= 1, got {meta.get('scales')}")
 
     def stride_for(self, fx: float | None) -> int:
         """The input stride for a camera of focal length `fx` (pixels); None: the file's."""
@@ -81,10 +89,28 @@ class Detector:
         logits = self.session.run(None, {"depth_input": x})[0][0, 0]
         return 1.0 / (1.0 + np.exp(-logits))
 
+    def strides(self, fx: float | None) -> list[int]:
+        """The pyramid's input strides for a camera of focal length `fx`: `stride_for(fx)` x each scale."""
+        base = self.stride_for(fx)
+        return sorted({max(1, int(round(base * scale))) for scale in self.scales})
+
     def propose(self, depth_mm: np.ndarray, limit: int, fx: float | None = None) -> list[tuple[float, float, float]]:
         """Up to `limit` candidates (u_px, v_px, probability), best first, full resolution; `fx`,
-        the camera's focal length in pixels, picks the stride (`stride_for`)."""
-        stride = self.stride_for(fx)
+        the camera's focal length in pixels, picks the strides (`strides`). With several levels, a
+        peak within 1.5 cells (of the coarsest level) of a stronger one, from any level, repeats it."""
+        strides = self.strides(fx)
+        levels = [self._peaks(depth_mm, stride, limit) for stride in strides]
+        if len(levels) == 1:
+            return levels[0]
+        near = 1.5 * self.output_stride * strides[-1]
+        kept: list[tuple[float, float, float]] = []
+        for c in sorted((c for level in levels for c in level), key=lambda c: -c[2]):
+            if all((c[0] - k[0]) ** 2 + (c[1] - k[1]) ** 2 > near ** 2 for k in kept):
+                kept.append(c)
+        return kept[:max(limit, 0)]
+
+    def _peaks(self, depth_mm: np.ndarray, stride: int, limit: int) -> list[tuple[float, float, float]]:
+        """One level's local maxima over the threshold, best first, in full-resolution pixels."""
         prob = self.heatmap(depth_mm, stride)
         peaks = (prob >= cv2.dilate(prob, np.ones((3, 3), np.uint8))) & (prob >= self.threshold)
         ys, xs = np.nonzero(peaks)

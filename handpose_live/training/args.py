@@ -60,11 +60,17 @@ class DetectorTrainArgs:
     sensors: str = option("stereo", "sensor model of the scenes: stereo (every camera; the shipped file) | per-camera "
                                     "(each camera's family: D4xx, SR300, Kinect v1)")
     scenes: str = option("hands", "scene content: hands (generator scenes-1/-2) | heads (the same plus heads and faces "
-                                  "at hand range as hard negatives: scenes-3/-4)")
+                                  "at hand range as hard negatives: scenes-3/-4) | rooms (offices and labs with 0-4 "
+                                  "people: a person detector)")
+    scales: list[float] = option([], "image pyramid stored in the file: the detector also runs at its input stride "
+                                     "times each scale, for subjects nearer than in training (repeat: --scales 1 "
+                                     "--scales 1.5; default: one level)")
 
     def __post_init__(self) -> None:
         check_minimums(("--frames", self.frames, 1), ("--epochs", self.epochs, 1), ("--batch", self.batch, 1),
                        ("--seed", self.seed, 0))
+        if any(not (math.isfinite(x) and x >= 1) for x in self.scales):
+            raise UserError(f"--scales must be numbers >= 1 (1: the input stride), got {self.scales}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UserError(f"--lr must be positive, got {self.lr}")
         if not (math.isfinite(self.threshold) and 0 < self.threshold < 1):

@@ -219,13 +219,13 @@ def train_detector(args: DetectorTrainArgs, log=print) -> dict:
     export_detector(net, config, Path(args.out), {"frames": args.frames, "epochs": args.epochs, "seed": args.seed,
                                                    **scene_settings(args.sensors, args.scenes),
                                                    "final_loss": history[-1] if history else None},
-                    threshold=args.threshold)
+                    threshold=args.threshold, scales=args.scales)
     log(f"wrote {args.out}")
     return {"history": history}
 
 
 def export_detector(net: HandDetectorNet, config: DetectorConfig, out: Path, training: dict,
-                    threshold: float = 0.3) -> None:
+                    threshold: float = 0.3, scales: list[float] | tuple[float, ...] = ()) -> None:
     """ONNX with a dynamic image size and the metadata the runtime reads, checked against PyTorch."""
     import onnx
     import onnxruntime as ort
@@ -233,7 +233,7 @@ def export_detector(net: HandDetectorNet, config: DetectorConfig, out: Path, tra
     net = net.eval()
     example = detector_input(torch.rand(1, 120, 160) * 2000, config, strided=True)
     meta = {"format": DETECTOR_FORMAT, "version": 1, "target": training.get("target", "hand"), "config": config.to_dict(),
-            "threshold": threshold, "training_data": training}
+            "threshold": threshold, "scales": sorted({1.0, *map(float, scales)}), "training_data": training}
     with atomic_path(out) as tmp:
         torch.onnx.export(net, example, str(tmp), input_names=["depth_input"], output_names=["palm_logits"],
                           dynamic_axes={"depth_input": {0: "n", 2: "h", 3: "w"}, "palm_logits": {0: "n", 2: "h4", 3: "w4"}},
