@@ -155,3 +155,33 @@ def test_a_near_person_of_the_real_office_is_a_candidate_only_at_the_coarser_lev
     assert left and left[0][2] > det.threshold
     det.scales = (1.0,)
     assert not [u for u, _, _ in det.propose(depth, 6, fx=542.8) if u < 320]
+
+
+def test_a_person_the_detector_was_sure_of_keeps_its_gate_while_tracked():
+    """The body model scores a person close to the camera low (0.3-0.4, under its gate of 0.42); the target's
+    `sure_detection` (detector probability >= 0.5: pose score >= 0.3) let such a person in on the frame it was
+    found, and the next frame, tracked, the plain gate dropped them. The gate now goes with the track."""
+    from handpose_live.capture.synthetic import SyntheticCamera
+    from handpose_live.inference.pipeline import PipelineOptions, build_pipeline
+    from handpose_live.inference.predictor import Predictor
+    from handpose_live.resources import shipped_model
+
+    pipe = build_pipeline(Predictor(shipped_model("body", "fp32")), PipelineOptions(max_subjects=2), target="body",
+                          detector=None)
+    frame = next(iter(SyntheticCamera(target="body", seed=3, frames=1).frames()))
+    joints = np.asarray(frame.ground_truth_mm, np.float64).reshape(1, -1, 3)     # one person, 15 joints
+    conf = np.full(joints.shape[:2], 0.33)               # over sure_detection's 0.3, under the model's gate
+    centre = joints.mean(axis=1)
+
+    def two_frames(probability):
+        pipe.reset()
+        first = pipe._keep(frame, centre, joints, conf, [None], [probability])
+        if not first:
+            return 0, 0
+        owners = list(pipe._tracks)                      # the next frame: the same person, now tracked
+        return len(first), len(pipe._keep(frame, centre, joints, conf, owners,
+                                          [getattr(t, "detector_probability", None) for t in owners]))
+
+    assert pipe.sure_detection == (0.5, 0.3) and pipe.min_confidence > 0.33
+    assert two_frames(0.6) == (1, 1)                     # found by a sure detector: kept, and kept while tracked
+    assert two_frames(0.4) == (0, 0)                     # an unsure one: the gate, as before

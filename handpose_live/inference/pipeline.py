@@ -75,6 +75,8 @@ class _Track:
     reference_mm: np.ndarray | None = None    # the model's reference point in the last frame
     velocity_mm: np.ndarray | None = None     # its motion over the last frame
     skeleton: SkeletonTrack | None = None     # its skeleton (kinematics.py): shape, fit, frames
+    detector_probability: float | None = None  # the learned detector's when it found this subject: its gate
+                                               # (gate_passes) goes on while it is tracked
 
 
 def fit_recentred(predictor: Predictor, frame: DepthFrame, recentre_mm: float, passes: int, centres: np.ndarray,
@@ -165,7 +167,7 @@ class PosePipeline:
                         est.centre_mm = est.centre_mm + track.velocity_mm
                 centres.append(est.centre_mm)
                 owners.append(track)
-                learned.append(None)
+                learned.append(track.detector_probability)
                 fallbacks.append(fallback)
         room = opts.max_subjects - len(owners)
         if room > 0 and (not owners or self._frames % max(opts.detect_every, 1) == 0):
@@ -230,7 +232,8 @@ class PosePipeline:
             track = owners[i]
             if track is None or track in tracks:
                 track = _Track(self._next_id, joints[i], conf[i],
-                               OneEuroFilter() if self.options.smoothing else None)
+                               OneEuroFilter() if self.options.smoothing else None,
+                               detector_probability=learned[i] if learned else None)
                 self._next_id += 1
             out = joints[i]
             track.velocity_mm = None if track.reference_mm is None else ref - track.reference_mm
@@ -281,9 +284,10 @@ def fit_ms_of(pipeline: PosePipeline, frame: DepthFrame) -> float | None:
 
 def gate_passes(pipe: PosePipeline, score: float, probability: float | None, second: bool) -> bool:
     """Whether a candidate of pose score `score` (mean heatmap peak) is a subject. `probability`: the
-    learned detector's, for a new learned candidate (else None); `second`: a new subject beside one
-    kept in this frame. A candidate the detector is sure of needs less of the pose network (the
-    target's `sure_detection`: people the body model scores low, close and cut by the image border);
+    learned detector's, for a learned candidate or a subject tracked since the detector found it (else
+    None); `second`: a new subject beside one kept in this frame. A candidate the detector is sure of
+    needs less of the pose network, on the frame it is found and while it is tracked (the target's
+    `sure_detection`: people the body model scores low, close and cut by the image border);
     a second learned one needs a higher pose score or a detector sure of it (`_SECOND_MIN_SCORE`,
     `_SECOND_SURE_PROBABILITY`); the rest, the gate."""
     if probability is not None:
