@@ -44,6 +44,8 @@ class Target:
                                            # gate_passes; benchmarks/real_rooms.py); None: the gate alone
     metric: str                            # how a model is scored: "mean_error_mm" | "map_10cm" (evaluation/)
     synthetic_scene: str                   # the synthetic world's subject: "hand" | "body" (synth/world.py)
+    detect_every: int                      # while some are tracked, look for more every N frames (inference/
+                                           # pipeline.py; people come and go in a room: every frame)
 
     @property
     def learned_detector(self) -> bool:
@@ -55,12 +57,13 @@ TARGETS: dict[str, Target] = {
     "hand": Target("hand", "hand", "hands", "hands", "hand21", 250.0, (150.0, 1000.0), 150, "v2v-lite-hand.onnx",
                    0.03, 2, 0.5, "predicted", centre_search="hand", detector_file="hand-detector.onnx",
                    default_subjects=2, max_subjects_option="--max-hands", hand_features=True,
-                   split_overlapping=False, sure_detection=None, metric="mean_error_mm", synthetic_scene="hand"),
+                   split_overlapping=False, sure_detection=None, metric="mean_error_mm", synthetic_scene="hand",
+                   detect_every=3),
     "body": Target("body", "person", "people", "people", "itop15", 2000.0, (500.0, 5000.0), 1500,
                    "v2v-lite-body.onnx", 0.15, 1, 0.55, "points", centre_search="body",
                    detector_file="person-detector.onnx", default_subjects=6, max_subjects_option="--max-people",
                    hand_features=False, split_overlapping=True, sure_detection=(0.5, 0.3), metric="map_10cm",
-                   synthetic_scene="body"),
+                   synthetic_scene="body", detect_every=1),
 }
 
 

@@ -55,7 +55,8 @@ class PipelineOptions:
     recentre_passes: int | None = None    # at most this many extra passes (default: the target's)
     max_subjects: int = 1                 # hands (or people) tracked at once
     detector: Path | None = None          # learned hand detector (ONNX); None: geometric detection
-    detect_every: int = 3                 # look for more subjects every N frames while some are tracked
+    detect_every: int | None = None       # look for more subjects every N frames while some are tracked
+                                          # (default: the target's, targets.py)
     track_centre: str | None = None       # next cube of a tracked subject: "predicted" (its reference point
                                           # + last motion) | "reference" (no motion) | "points" (its point
                                           # mass); default: the target's (targets.py)
@@ -133,6 +134,7 @@ class PosePipeline:
         self.features = HandFeatures(predictor.skeleton.joints) if target.hand_features else None
         self.extra_confidence = max(self.min_confidence, target.extra_confidence)
         self.track_centre = self.options.track_centre or target.track_centre
+        self.detect_every = max(self.options.detect_every or target.detect_every, 1)
         self.split, self.sure_detection = target.split_overlapping, target.sure_detection
         self._tracks: list[_Track] = []
         self._next_id = 0
@@ -170,7 +172,7 @@ class PosePipeline:
                 learned.append(track.detector_probability)
                 fallbacks.append(fallback)
         room = opts.max_subjects - len(owners)
-        if room > 0 and (not owners or self._frames % max(opts.detect_every, 1) == 0):
+        if room > 0 and (not owners or self._frames % self.detect_every == 0):
             spare = 1 if opts.max_subjects > 1 else 0     # one more candidate than room: clutter may come first
             for est in self.centre.detect(frame, limit=room + spare, exclude_mm=centres):
                 centres.append(est.centre_mm)
