@@ -108,6 +108,22 @@ class TrackerOptions:
         return TrackerOptions(**{f.name: getattr(self, f.name) for f in fields(TrackerOptions)})
 
 
+def open_tracker_source(opts: TrackerOptions) -> FrameSource:
+    """The source these options name, opened. `run` opens it before the model loads, so a bad input is
+    its one line at once; `Tracker.open` otherwise."""
+    from .capture.sources import open_source
+
+    realtime = opts.realtime if opts.realtime is not None else opts.input is None
+    return open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
+                       serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps,
+                       # a live source drops frames while the pipeline is busy: bound what is
+                       # processed (in __iter__), not what is made
+                       seed=opts.seed, frames=None if realtime else (opts.frames or None),
+                       intrinsics=opts.intrinsics,
+                       depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands, topic=opts.topic,
+                       strict=opts.strict)
+
+
 def check_image_options(input_path, intrinsics: str | None, depth_encoding: str) -> None:
     """`--intrinsics` and `--depth-encoding` against `--input`, before the model loads."""
     from .capture.images import ENCODINGS, is_image_input
@@ -122,7 +138,9 @@ def check_image_options(input_path, intrinsics: str | None, depth_encoding: str)
 class Tracker:
     """Depth source -> pipeline; iterate for one `PoseResult` per frame (`.hands` / `.people`)."""
 
-    def __init__(self, options: TrackerOptions | None = None, **kwargs) -> None:
+    def __init__(self, options: TrackerOptions | None = None, source: FrameSource | None = None, **kwargs) -> None:
+        """`source`: one already opened from these options (`open_tracker_source`), which the tracker
+        now owns and closes; else the tracker opens its own on first use."""
         from .inference.pipeline import PipelineOptions, build_pipeline
         from .inference.predictor import Predictor
 
@@ -137,7 +155,7 @@ class Tracker:
             min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects, fit=opts.fit),
             target=opts.target, detector=opts.detector)
         self.detector_path = self.pipeline.options.detector
-        self.source: FrameSource | None = None
+        self.source: FrameSource | None = source
         self._capture: CaptureThread | None = None
         self.frames_in = 0       # frames the source delivered
         self.dropped = 0         # frames a live source delivered while the pipeline was busy
@@ -221,19 +239,8 @@ class Tracker:
 
     def open(self) -> Tracker:
         """Open the source (iteration does it on first use); a bad source fails here, one line."""
-        from .capture.sources import open_source
-
         if self.source is None:
-            opts = self.options
-            realtime = opts.realtime if opts.realtime is not None else opts.input is None
-            self.source = open_source(opts.camera, opts.input, opts.target, realtime=realtime, loop=opts.loop,
-                                      serial=opts.serial, width=opts.width, height=opts.height, fps=opts.fps,
-                                      # a live source drops frames while the pipeline is busy: bound what is
-                                      # processed (in __iter__), not what is made
-                                      seed=opts.seed, frames=None if realtime else (opts.frames or None),
-                                      intrinsics=opts.intrinsics,
-                                      depth_encoding=opts.depth_encoding, hands=opts.synthetic_hands, topic=opts.topic,
-                                      strict=opts.strict)
+            self.source = open_tracker_source(self.options)
         return self
 
     def __iter__(self) -> Iterator[PoseResult]:

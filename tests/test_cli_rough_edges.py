@@ -215,3 +215,11 @@ def test_pyproject_license_is_an_spdx_expression_setuptools_reads_without_warnin
         dist = apply_configuration(Distribution(), REPO / "pyproject.toml")
     assert not [w for w in caught if "licen" in str(w.message).lower()], [str(w.message) for w in caught]
     assert dist.metadata.license_expression == pyproject["project"]["license"]
+
+
+def test_a_bad_input_is_reported_before_the_model_loads(tmp_path):
+    """`run` opens its source before the model: with both missing, the input is the one line (in well under
+    a second here, where loading the model first took 2-4 s)."""
+    proc = cli("run", "--input", tmp_path / "missing.bag", "--model", tmp_path / "missing.onnx", "--viewer", "none",
+               check_rc=2)
+    assert proc.stderr.strip().splitlines() == [f"error: recording not found: {tmp_path / 'missing.bag'}"]

@@ -28,11 +28,18 @@ def run_pipeline(opts: RunOptions, log=print) -> RunStats:
     """`Tracker.run` into the requested outputs, with a status line and, however the run ends, a
     summary (the real counts) unless `quiet`; then an interrupt or an error goes on to the CLI
     (exit 130, or `error: ...` and exit 2). The fps counts the loop only, not the time the source
-    takes to stop. The source is opened before the outputs, so a bad source leaves files alone."""
+    takes to stop. The source is opened first, before the model loads (a bad input is its one line
+    at once) and before the outputs (a bad source leaves files alone)."""
     from ..sinks.outputs import open_outputs
-    from ..tracker import Tracker
+    from ..tracker import Tracker, open_tracker_source
 
-    tracker = Tracker(opts.tracker_options())
+    options = opts.tracker_options()
+    source = open_tracker_source(options)
+    try:
+        tracker = Tracker(options, source=source)
+    except BaseException:
+        source.close()
+        raise
     target = get_target(tracker.info.target)
     stats = RunStats()
     status = _StatusLine(target) if sys.stderr.isatty() and not opts.quiet else None
