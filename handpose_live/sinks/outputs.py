@@ -61,10 +61,9 @@ class OutputOptions:
         if isinstance(self.output, (str, Path)):      # the Python API: one path as it is
             self.output = [self.output]
         self.output = [Path(p) for p in self.output]
-        seen: dict[Path, Path] = {}
-        for path in self.output:
-            same = seen.setdefault(path.expanduser().resolve(), path)
-            if same is not path:
+        resolved = [p.expanduser().resolve() for p in self.output]
+        for i, path in enumerate(self.output):
+            if resolved[i] in resolved[:i]:
                 raise UserError(f"--output {path} is given twice")
         if self.mcap_depth and not any(p.suffix.lower() == ".mcap" for p in self.output):
             raise UserError("--mcap-depth applies to --output FILE.mcap")
