@@ -54,8 +54,9 @@ class TrackerOptions:
     precision: str = option("auto", "shipped model: auto (int8 on a CPU with int8 dot products such as AVX-512 VNNI, "
                                     "else fp32) | fp32 | int8")
     target: str = option("hand", " | ".join(TARGETS))
-    max_hands: int = option(2, "hands tracked at once (--target hand)")
-    max_people: int = option(1, "people tracked at once (--target body)")
+    max_hands: int = option(TARGETS["hand"].default_subjects, "hands tracked at once (--target hand)")
+    max_people: int = option(TARGETS["body"].default_subjects, "people tracked at once (--target body; the default: "
+                                                               "every person in view, up to this many)")
     detector: str = option("auto", "where new hands or people are looked for: auto (the learned detector shipped for "
                                    "--target, when installed) | geometric | FILE.onnx")
     frames: int = option(0, "stop after N frames (0 = until the source ends or Ctrl-C)")
