@@ -142,8 +142,7 @@ class Tracker:
     def __init__(self, options: TrackerOptions | None = None, source: FrameSource | None = None, **kwargs) -> None:
         """`source`: one already opened from these options (`open_tracker_source`), which the tracker
         now owns and closes; else the tracker opens its own on first use."""
-        from .inference.pipeline import PipelineOptions, build_pipeline
-        from .inference.predictor import Predictor
+        from .inference.modelfile import check_target, read_model_info
 
         if options is not None and kwargs:
             raise TypeError("pass TrackerOptions or keyword options, not both")
@@ -151,6 +150,12 @@ class Tracker:
         opts = self.options
         self.model_path = (Path(opts.model) if opts.model
                            else shipped_model(opts.target, opts.precision, opts.device, opts.backend))
+        # the file's metadata against its graph and --target first: a wrong model is its one line before
+        # the seconds that importing the runtime (torch) and creating its session take
+        check_target(read_model_info(self.model_path), self.model_path, opts.target)
+        from .inference.pipeline import PipelineOptions, build_pipeline
+        from .inference.predictor import Predictor
+
         self.predictor = Predictor(self.model_path, device=opts.device, threads=opts.threads, backend=opts.backend)
         self.pipeline = build_pipeline(self.predictor, PipelineOptions(
             min_confidence=opts.min_confidence, smoothing=opts.smoothing, max_subjects=opts.max_subjects, fit=opts.fit),

@@ -143,3 +143,56 @@ def test_cli_reports_one_line_errors(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: checkpoint") and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_read_model_info_reads_the_protobuf_as_onnx_does(tmp_path):
+    """read_model_info's own protobuf reader (no `onnx` import) against onnx.load, an independent reader: the
+    metadata and the graph's input and output shapes of every shipped model and of a model with symbolic
+    dims; a file cut anywhere, or of random bytes, is a one-line UserError, never another exception"""
+    from pathlib import Path
+
+    from handpose_live.inference import modelfile
+
+    def by_onnx(path):
+        proto = onnx.load(str(path), load_external_data=False)
+
+        def shape(vi):
+            return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in vi.type.tensor_type.shape.dim]
+        return ({p.key: p.value for p in proto.metadata_props}, {i.name: shape(i) for i in proto.graph.input},
+                {o.name: shape(o) for o in proto.graph.output})
+
+    def by_us(path):
+        import mmap
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            model = modelfile._message(buf, (0, len(buf)), {7: "graph", 14: "metadata"})
+            meta = {}
+            for span in model["metadata"]:
+                e = modelfile._message(buf, span, {1: "key", 2: "value"})
+                meta[modelfile._text(buf, e["key"][0])] = modelfile._text(buf, e["value"][0])
+            graph = modelfile._message(buf, model["graph"][-1], {11: "input", 12: "output"})
+            return meta, modelfile._value_infos(buf, graph["input"]), modelfile._value_infos(buf, graph["output"])
+
+    models = sorted(Path(modelfile.__file__).resolve().parents[2].joinpath("models").glob("*.onnx"))
+    assert len(models) >= 6
+    proto = onnx.load(str(models[-1]))
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    onnx.save(proto, str(tmp_path / "symbolic.onnx"))
+    for path in [*models, tmp_path / "symbolic.onnx"]:
+        assert by_us(path) == by_onnx(path), path
+        if "handpose_live" in by_onnx(path)[0]:
+            assert read_model_info(path).input_grid == 64
+    assert by_us(tmp_path / "symbolic.onnx")[1]["voxels"][0] == "batch"
+    data = (tmp_path / "symbolic.onnx").read_bytes()
+    rng = np.random.default_rng(0)
+    for n, cut in enumerate([1, 2, 7, *rng.integers(8, len(data), 12)]):
+        (tmp_path / f"cut{n}.onnx").write_bytes(data[:int(cut)])
+        with pytest.raises(UserError):
+            read_model_info(tmp_path / f"cut{n}.onnx")
+    for n in range(20):
+        (tmp_path / f"random{n}.onnx").write_bytes(rng.integers(0, 256, 200, dtype=np.uint8).tobytes())
+        with pytest.raises(UserError):
+            read_model_info(tmp_path / f"random{n}.onnx")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(UserError):
+        read_model_info(tmp_path / "empty.onnx")

@@ -21,7 +21,7 @@ from handpose_live.synth.generate import generate_dataset, render_dataset_frame
 from handpose_live.synth.hand import PRIOR_FRACTION, nyu_prior, palm_centre_mm
 from handpose_live.synth.render import Background, Plane, render_depth_mm
 from handpose_live.synth.sensor import SENSORS, SensorModel
-from handpose_live.synth.shapes import Surface
+from handpose_live.synth.shapes import Surface, rotation_from_vector, rotation_vector, slerp
 from handpose_live.synth.world import render_frame, sample_body_scene, sample_hand_scene
 
 INTR = load_intrinsics("d435-640x480")
@@ -339,3 +339,26 @@ def test_preview_tiles_show_each_subject_at_one_scale_centred(tmp_path, monkeypa
         assert (cols.min() + cols.max()) / 2 == pytest.approx(tile_px / 2, abs=1.5)
     clipped = sheet[:, tile_px:]
     assert (clipped[:, :5] == generate.OUT_OF_VIEW_BGR).all()                # beyond the image's left edge
+
+
+def test_rotation_vector_and_slerp_match_scipy():
+    """shapes.rotation_vector / rotation_from_vector / slerp (the synthetic camera's turns between key poses)
+    against SciPy's Rotation and Slerp, independent implementations: random rotations, and angles near 0 and pi"""
+    from scipy.spatial.transform import Rotation, Slerp
+
+    rng = np.random.default_rng(0)
+    mats = list(Rotation.random(500, random_state=1).as_matrix())
+    for angle in (0.0, 1e-9, 1e-5, np.pi - 1e-4, np.pi):
+        axis = rng.normal(size=3)
+        mats.append(Rotation.from_rotvec(axis / np.linalg.norm(axis) * angle).as_matrix())
+    for r in mats:
+        ours, ref = rotation_vector(r), Rotation.from_matrix(r).as_rotvec()
+        if np.linalg.norm(ref) > np.pi - 1e-6:       # at pi, v and -v are the same turn
+            ref = ref if np.abs(ours - ref).max() < np.abs(ours + ref).max() else -ref
+        np.testing.assert_allclose(ours, ref, atol=1e-12)
+        np.testing.assert_allclose(rotation_from_vector(ours), r, atol=1e-12)
+    for i in range(200):
+        a, b = Rotation.random(2, random_state=100 + i).as_matrix()
+        t = float(rng.uniform())
+        ref = Slerp([0, 1], Rotation.from_matrix(np.stack([a, b])))(t).as_matrix()
+        np.testing.assert_allclose(slerp(a, b, t), ref, atol=1e-12)

@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
 from ..calib import load_intrinsics
 from ..errors import UserError
@@ -25,7 +24,7 @@ from ..synth.body import body_joints, sample_body_pose, sample_body_view, yaw_ro
 from ..synth.hand import HandModel, HandPose, HandShape, nyu_prior, sample_hand_pose
 from ..synth.render import Background, Plane
 from ..synth.sensor import SensorModel
-from ..synth.shapes import Surface, rotation_about
+from ..synth.shapes import Surface, rotation_about, rotation_from_vector, rotation_vector, slerp
 from ..synth.world import Subject, body_subject, check_target, hand_subject, render_frame
 from ..targets import get_target
 from ..types import DepthFrame, Intrinsics
@@ -164,15 +163,15 @@ class SyntheticCamera(FrameSource):
                 centre[0] = z * (lateral + rng.uniform(-0.03, 0.03))
                 pose = replace(pose, centre_mm=centre)
             if previous is not None:
-                turn = Rotation.from_matrix(pose.rotation @ previous.rotation.T)
-                angle = np.linalg.norm(turn.as_rotvec())
+                turn = rotation_vector(pose.rotation @ previous.rotation.T)
+                angle = np.linalg.norm(turn)
                 if angle > MAX_TURN_RAD:
-                    limited = Rotation.from_rotvec(turn.as_rotvec() * (MAX_TURN_RAD / angle))
-                    pose = replace(pose, rotation=limited.as_matrix() @ previous.rotation)
+                    limited = rotation_from_vector(turn * (MAX_TURN_RAD / angle))
+                    pose = replace(pose, rotation=limited @ previous.rotation)
             return pose
 
         def blend(a: HandPose, b: HandPose, w: float) -> HandPose:
-            rot = Slerp([0, 1], Rotation.from_matrix(np.stack([a.rotation, b.rotation])))(w).as_matrix()
+            rot = slerp(a.rotation, b.rotation, w)
             return HandPose((1 - w) * a.fingers_rad + w * b.fingers_rad, (1 - w) * a.thumb_rad + w * b.thumb_rad,
                             (1 - w) * a.wrist_rad + w * b.wrist_rad, rot, (1 - w) * a.centre_mm + w * b.centre_mm, left)
 

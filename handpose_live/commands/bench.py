@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..inference.modelfile import read_model_info
+from ..inference.modelfile import check_target, read_model_info
 from ..inference.runtime import check_backend
 from ..options import check_minimums, option, repeated, reuse
 from ..stats import FrameStats
@@ -343,8 +343,7 @@ def bench_cli(opts: BenchOptions) -> list[BenchResult]:
     models = [Path(m) for m in opts.model] or [shipped_model(target, p, device, auto_backend)
                                                for p in opts.precision or [TrackerOptions.precision]]
     for m in models:      # as `run` refuses it: timing a body model on hand scenes measures nothing
-        if (model_target := read_model_info(m).target) != target:
-            raise UserError(f"{m.name} is a {model_target} model but --target is {target}")
+        check_target(read_model_info(m), m, target)
     threads = opts.threads or [0]
     data, decode_ms = load_frames(camera, input_path, frames, target, intrinsics=intrinsics, depth_encoding=depth_encoding,
                                   topic=opts.topic)

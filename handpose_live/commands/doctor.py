@@ -63,9 +63,9 @@ def _openvino():
 
 
 def _open3d():
-    import open3d as o3d
-
+    from ..open3d_import import load as load_open3d
     from ..sinks.open3d_viewer import open3d_window_available
+    o3d = load_open3d()
     ok, how = open3d_window_available()
     return True, f"{o3d.__version__}; window: {how if ok else 'unavailable (' + how + ')'}"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -108,6 +109,14 @@ def check_graph(info: ModelInfo, path: Path, input_shape: Sequence, outputs: Map
         raise UserError(f"{path} is inconsistent: {problems[0]}")
 
 
+def check_target(info: ModelInfo, path: Path, target: str) -> None:
+    """The model must be one for `target` (`--target`), or a one-line UserError."""
+    from ..targets import get_target
+
+    if get_target(target).name != info.target:
+        raise UserError(f"{Path(path).name} is a {info.target} model but --target is {target}")
+
+
 def load_model_proto(path: Path):
     """The whole model (its external weight files too) as an onnx ModelProto, or a one-line UserError:
     missing, damaged, or weights outside the model's folder (onnx refuses those; ONNX Runtime too)."""
@@ -122,24 +131,92 @@ def load_model_proto(path: Path):
         raise UserError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
 
 
-def read_model_info(path: Path) -> ModelInfo:
-    """Metadata only, without creating a session (cheap), checked against the graph's declared shapes."""
-    import onnx
+def _fields(buf, start: int, end: int):
+    """(field number, wire type, value) of a protobuf message in buf[start:end]: an int for varints, a
+    (start, end) span for length-delimited fields (sub-messages, strings and bytes are not read)."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos, end)
+        elif wire == 2:
+            size, pos = _varint(buf, pos, end)
+            value, pos = (pos, pos + size), pos + size
+        elif wire in (1, 5):
+            value, pos = None, pos + (8 if wire == 1 else 4)
+        else:
+            raise ValueError(f"wire type {wire}")
+        if pos > end or number == 0:
+            raise ValueError("truncated" if pos > end else "field number 0")
+        yield number, wire, value
 
+
+def _varint(buf, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if byte < 0x80:
+            return value, pos
+
+
+def _message(buf, span, wanted: dict) -> dict:
+    """{name: [values]} of the fields numbered in `wanted` ({number: name}) of the message at span."""
+    found: dict = {name: [] for name in wanted.values()}
+    for number, wire, value in _fields(buf, *span):
+        if number in wanted:
+            found[wanted[number]].append(value)
+    return found
+
+
+def _text(buf, span) -> str:
+    return bytes(buf[span[0]:span[1]]).decode("utf-8")
+
+
+def _value_infos(buf, spans) -> dict[str, list]:
+    """ValueInfoProto name -> its tensor shape: per dim its dim_value, or dim_param (a name) if symbolic."""
+    shapes = {}
+    for span in spans:
+        info = _message(buf, span, {1: "name", 2: "type"})
+        dims: list = []
+        for t in info["type"]:
+            for tensor in _message(buf, t, {1: "tensor"})["tensor"]:
+                for shape in _message(buf, tensor, {2: "shape"})["shape"]:
+                    for dim in _message(buf, shape, {1: "dim"})["dim"]:
+                        d = _message(buf, dim, {1: "value", 2: "param"})
+                        dims.append(d["value"][0] if d["value"] else _text(buf, d["param"][0]) if d["param"] else None)
+        if info["name"]:
+            shapes[_text(buf, info["name"][0])] = dims
+    return shapes
+
+
+def read_model_info(path: Path) -> ModelInfo:
+    """Metadata only, checked against the graph's declared shapes; cheap: no session is created and no
+    library imported. The file's protobuf is read in place for the few fields this needs (ModelProto's
+    metadata_props and graph, GraphProto's inputs and outputs: onnx.proto's field numbers), skipping
+    the weights (importing the `onnx` package alone takes about a second, most of it `ml_dtypes`)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model not found: {path}")
     try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError/ValueError/OSError depending on the damage
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            model = _message(buf, (0, len(buf)), {7: "graph", 14: "metadata"})
+            custom = {}
+            for span in model["metadata"]:
+                entry = _message(buf, span, {1: "key", 2: "value"})
+                custom[_text(buf, entry["key"][0]) if entry["key"] else ""] = \
+                    _text(buf, entry["value"][0]) if entry["value"] else ""
+            graph = _message(buf, model["graph"][-1], {11: "input", 12: "output"}) if model["graph"] else None
+            inputs = _value_infos(buf, graph["input"]) if graph else {}
+            outputs = _value_infos(buf, graph["output"]) if graph else {}
+    except (ValueError, OSError, UnicodeDecodeError) as exc:      # mmap of an empty file: ValueError too
         raise UserError(f"{path} is not a readable ONNX file: {str(exc).splitlines()[0][:150]}") from None
-    info = parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
-
-    def shape(value_info) -> list:
-        return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value_info.type.tensor_type.shape.dim]
-
-    inputs = {i.name: shape(i) for i in proto.graph.input}
+    info = parse_metadata(custom, path)
     if INPUT not in inputs:
         raise UserError(f"{path} is inconsistent: no '{INPUT}' input")
-    check_graph(info, path, inputs[INPUT], {o.name: shape(o) for o in proto.graph.output})
+    check_graph(info, path, inputs[INPUT], outputs)
     return info

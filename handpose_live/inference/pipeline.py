@@ -32,6 +32,7 @@ from ..types import DepthFrame, Joints, PoseResult, Subject
 from .centre import CentreConfig, CentreEstimator
 from .features import HandFeatures
 from .kinematics import SkeletonTrack, SubjectSkeletons
+from .modelfile import check_target
 from .predictor import Predictor
 from .smoothing import OneEuroFilter
 from .visibility import mark_visible
@@ -318,8 +319,8 @@ def build_pipeline(predictor: Predictor, options: PipelineOptions | None = None,
     is checked against `target` when one is asked for, `detector` resolved (`resolve_detector`), and
     `options` default to what `run` uses (the target's default number of subjects)."""
     info = predictor.info
-    if target is not None and get_target(target).name != info.target:
-        raise UserError(f"{predictor.path.name} is a {info.target} model but --target is {target}")
+    if target is not None:
+        check_target(info, predictor.path, target)
     if options is None:
         options = PipelineOptions(max_subjects=get_target(info.target).default_subjects)
     if options.detector is None:

@@ -16,17 +16,19 @@ import os
 from pathlib import Path
 
 import numpy as np
-import open3d as o3d
 
 from ..errors import UserError
 from ..fileio import atomic_path
 from ..geometry import cube_roi_px, pixel_to_camera_mm
+from ..open3d_import import load as load_open3d
 from ..skeletons import Skeleton
 from ..targets import get_target
 from ..types import DepthFrame, PoseResult
 from .base import FpsMeter, Viewer, display_available
 from .files import check_writable_target
 from .overlay import Box, Panel, frame_panels, subject_annotations
+
+o3d = load_open3d()
 
 NO_WINDOW_MESSAGE = ("cannot open an Open3D window: no display and no EGL; use --viewer opencv or --viewer none, "
                      "or run under xvfb-run")

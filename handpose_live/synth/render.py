@@ -13,12 +13,14 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-import open3d as o3d
-import open3d.core as o3c
 
 from ..geometry import back_project, clamp_roi
+from ..open3d_import import load as load_open3d
 from ..types import Intrinsics
 from .shapes import Surface, surface_mesh
+
+o3d = load_open3d()
+o3c = o3d.core
 
 
 @dataclass

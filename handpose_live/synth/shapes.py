@@ -120,3 +120,38 @@ def rotation_about(axis, angle_rad: float) -> np.ndarray:
     x, y, z = axis
     k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
     return np.eye(3) + np.sin(angle_rad) * k + (1 - np.cos(angle_rad)) * (k @ k)
+
+
+def rotation_vector(r: np.ndarray) -> np.ndarray:
+    """The rotation vector (axis times angle in radians, the angle in [0, pi]) of a rotation matrix: the
+    inverse of `rotation_about`, through its unit quaternion (the largest of its four terms first, so it
+    holds near 0 and near pi)."""
+    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = np.asarray(r, np.float64).tolist()
+    trace = r00 + r11 + r22
+    i = int(np.argmax([trace, r00, r11, r22]))
+    if i == 0:
+        w = 0.5 * np.sqrt(1.0 + trace)
+        x, y, z = (r21 - r12) / (4 * w), (r02 - r20) / (4 * w), (r10 - r01) / (4 * w)
+    elif i == 1:
+        x = 0.5 * np.sqrt(1.0 + r00 - r11 - r22)
+        w, y, z = (r21 - r12) / (4 * x), (r01 + r10) / (4 * x), (r02 + r20) / (4 * x)
+    elif i == 2:
+        y = 0.5 * np.sqrt(1.0 - r00 + r11 - r22)
+        w, x, z = (r02 - r20) / (4 * y), (r01 + r10) / (4 * y), (r12 + r21) / (4 * y)
+    else:
+        z = 0.5 * np.sqrt(1.0 - r00 - r11 + r22)
+        w, x, y = (r10 - r01) / (4 * z), (r02 + r20) / (4 * z), (r12 + r21) / (4 * z)
+    v = np.array([x, y, z]) * (1.0 if w >= 0 else -1.0)
+    s = float(np.linalg.norm(v))
+    return v * (2.0 * np.arctan2(s, abs(w)) / s) if s > 1e-12 else 2.0 * v
+
+
+def rotation_from_vector(rotvec: np.ndarray) -> np.ndarray:
+    """The rotation matrix of a rotation vector (`rotation_vector`'s inverse)."""
+    angle = float(np.linalg.norm(rotvec))
+    return rotation_about(rotvec, angle) if angle > 0 else np.eye(3)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """The rotation a fraction `w` of the way from rotation matrix `a` to `b`, the shorter way round."""
+    return a @ rotation_from_vector(w * rotation_vector(a.T @ b))
