@@ -138,6 +138,7 @@ def _fields(buf, start: int, end: int):
     while pos < end:
         key, pos = _varint(buf, pos, end)
         number, wire = key >> 3, key & 7
+        value: int | tuple[int, int] | None
         if wire == 0:
             value, pos = _varint(buf, pos, end)
         elif wire == 2:
