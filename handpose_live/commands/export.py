@@ -77,20 +77,21 @@ class ExportOptions:
 
 def export(opts: ExportOptions, log=print) -> dict:
     """Turn a checkpoint into the self-describing ONNX model that `run` uses, and verify it."""
+    checkpoint, out = opts.checkpoint, opts.out
+    if not (opts.int8 or opts.fp16) and checkpoint.suffix == ".onnx":     # the cheap checks before torch loads
+        raise UserError(f"{checkpoint} is already a model file; export-onnx takes a checkpoint "
+                        "(or, with --int8 / --fp16, converts an fp32 model)")
+    if opts.int8 or opts.fp16:
+        if opts.calibration is not None and not opts.calibration.is_dir():
+            raise UserError(f"--calibration {opts.calibration}: no such folder")
+        if not checkpoint.is_file():
+            raise UserError(f"{checkpoint}: no such file")
     from ..training.export import OPSETS, PARITY_FRAMES, export_checkpoint, parity_frames
 
     if not OPSETS[0] <= opts.opset <= OPSETS[1]:
         raise UserError(f"--opset must lie in {OPSETS[0]}..{OPSETS[1]}, got {opts.opset}")
-    checkpoint, out = opts.checkpoint, opts.out
     if not (opts.int8 or opts.fp16):
-        if checkpoint.suffix == ".onnx":
-            raise UserError(f"{checkpoint} is already a model file; export-onnx takes a checkpoint "
-                            "(or, with --int8 / --fp16, converts an fp32 model)")
         return export_checkpoint(checkpoint, out, log=log, **opts.checkpoint_options())
-    if opts.calibration is not None and not opts.calibration.is_dir():
-        raise UserError(f"--calibration {opts.calibration}: no such folder")
-    if not checkpoint.is_file():
-        raise UserError(f"{checkpoint}: no such file")
     from ..training.quantize import calibration_grids, half_model, quantize_model
 
     precision = "int8" if opts.int8 else "fp16"

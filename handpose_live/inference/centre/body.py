@@ -9,7 +9,6 @@ whose x and y extents fit in the cube; the largest by surface area come first
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from ...geometry import pixels_to_points_mm
 from ...types import Intrinsics
@@ -77,12 +76,16 @@ def clusters(points_mm: np.ndarray, cell_mm: float) -> tuple[np.ndarray, int]:
     keys -= keys.min(axis=0)
     grid = np.zeros(tuple(keys.max(axis=0) + 1), bool)
     grid[keys[:, 0], keys[:, 1], keys[:, 2]] = True
+    from scipy import ndimage  # imported here: hand runs never need it, and it is slow to import
+
     cells, count = ndimage.label(grid, structure=np.ones((3, 3, 3), bool))
     return cells[keys[:, 0], keys[:, 1], keys[:, 2]], int(count)
 
 
 def extents(points_mm: np.ndarray, labels: np.ndarray, count: int) -> list[np.ndarray]:
     """Per cluster 1..count, its extent in x and in y (0 for a label no point has any more)."""
+    from scipy import ndimage
+
     index = np.arange(1, count + 1)
     return [np.nan_to_num(np.subtract(ndimage.maximum(points_mm[:, k], labels, index),
                                       ndimage.minimum(points_mm[:, k], labels, index))) for k in range(2)]
