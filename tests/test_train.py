@@ -41,7 +41,8 @@ def test_augmentation_keeps_targets_on_the_points():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch,steps,limit_mm", [("v2v-lite", 80, 12.0), ("v2v-full", 15, 36.0)])   # lite: 4.6 mm at 80 steps; full: 70 -> 31.3 mm at 15 (18.2 at 40, 2.7x the time)
+# lite: 4.6 mm at 80 steps; full: 70 -> 31.3 mm at 15 steps (18.2 mm at 40, 2.7x the time)
+@pytest.mark.parametrize("arch,steps,limit_mm", [("v2v-lite", 80, 12.0), ("v2v-full", 15, 36.0)])
 def test_overfit_tiny_set(arch, steps, limit_mm):
     """Targets, loss and decoding agree: a small model drives the error on 4 hands down."""
     torch.manual_seed(0)
