@@ -148,12 +148,20 @@ def learning_rate(args: TrainArgs, epoch_progress: float) -> float:
     raise UserError(f"unknown schedule '{args.schedule}' (none, cosine)")
 
 
+OPTIMIZERS = ("rmsprop", "adam")
+
+
+def _check_optimizer(name: str) -> None:
+    """By name: making one imports torch._dynamo, seconds an option error need not wait."""
+    if name not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer '{name}' ({', '.join(OPTIMIZERS)})")
+
+
 def _make_optimizer(name: str, params, lr: float):
+    _check_optimizer(name)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    raise UserError(f"unknown optimizer '{name}' (rmsprop, adam)")
+    return torch.optim.Adam(params, lr=lr)
 
 
 def check_args(args: TrainArgs) -> None:
@@ -168,7 +176,7 @@ def check_args(args: TrainArgs) -> None:
     if args.device not in ("auto", "cpu", "cuda"):
         raise UserError(f"unknown device '{args.device}' (auto, cpu, cuda)")
     learning_rate(args, 0.0)
-    _make_optimizer(args.optimizer, [torch.zeros(1, requires_grad=True)], 1.0)
+    _check_optimizer(args.optimizer)
 
 
 @torch.no_grad()
