@@ -96,7 +96,7 @@ def test_export_int8_from_a_model_file_and_its_errors(tmp_path, hand_sets):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["hand", "body"])
+@pytest.mark.parametrize("target", ["hand"])      # the body model's fp16: the quick reproduction's int8 step (int8.py)
 def test_export_fp16_keeps_the_joints_and_decodes_in_fp32(tmp_path, hand_sets, target):
     """`export-onnx --fp16` (the GPU variant): half the size, the same metadata plus how it was made,
     joints within one output voxel of fp32 on frames of a seed no model was made from, and the
