@@ -111,3 +111,26 @@ def test_sdk_playback_of_a_file_not_written_by_its_recorder_fails_in_the_sdk(tmp
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert "refused: Error reading version line" in proc.stdout, proc.stdout + proc.stderr
     assert time.monotonic() - t0 < 50, "the SDK waited out a timeout before refusing the file"
+
+
+def test_auto_looks_for_orbbec_cameras_on_the_usb_bus_first(tmp_path, monkeypatch):
+    """`--camera auto` creates the Orbbec SDK's context (whose discovery waits seconds for network replies)
+    only when an Orbbec device is on the USB bus, or off Linux where that cannot be told"""
+    bus = tmp_path / "devices"
+    for name, vendor in (("1-1", "8086"), ("1-2", "046d")):
+        (bus / name).mkdir(parents=True)
+        (bus / name / "idVendor").write_text(vendor + "\n")
+    (bus / "usb1").mkdir()                              # a hub without the file: skipped
+    assert orbbec.usb_attached(bus) is False
+    (bus / "2-1").mkdir()
+    (bus / "2-1" / "idVendor").write_text("2BC5\n")
+    assert orbbec.usb_attached(bus) is True
+    assert orbbec.usb_attached(tmp_path / "no-usb-bus") is False
+    monkeypatch.setattr(orbbec.sys, "platform", "win32")
+    assert orbbec.usb_attached(bus) is None
+    asked = []
+    monkeypatch.setattr(orbbec, "list_devices", lambda: asked.append(1) or [])
+    monkeypatch.setattr(orbbec, "usb_attached", lambda: False)
+    assert orbbec.auto_devices() == [] and not asked
+    monkeypatch.setattr(orbbec, "usb_attached", lambda: None)
+    assert orbbec.auto_devices() == [] and asked == [1]

@@ -76,6 +76,7 @@ class Camera:
     check: Callable[[], tuple[bool, str]] | None = None         # `doctor`'s row: (usable, details)
     recordings: tuple[Recording, ...] = ()
     help: str = ""                                      # said after the name in --camera's help
+    auto_note: str = ""                                 # what `auto` leaves to --camera NAME, in --camera's help
     own_calibration: bool = True                        # reports its intrinsics (--intrinsics is refused)
 
 
@@ -154,7 +155,8 @@ CAMERAS: dict[str, Camera] = {c.name: c for c in (
     Camera("kinect", "Azure Kinect", _open_kinect, lazy("kinect:list_devices"), _check_kinect, (
         Recording(".mkv", lazy("kinect:KinectPlayback"), lazy("record:write_mkv"), lazy("record:mkv_source")),),
         help="Azure Kinect"),
-    Camera("orbbec", "Orbbec", _open_orbbec, lazy("orbbec:list_devices"), _check_orbbec),
+    Camera("orbbec", "Orbbec", _open_orbbec, lazy("orbbec:auto_devices"), _check_orbbec,
+           auto_note="Orbbec over USB; a network one: --camera orbbec"),
     Camera("synthetic", "synthetic", _open_synthetic, help="rendered, with exact ground truth",
            own_calibration=False),
 )}
@@ -189,7 +191,8 @@ def devices_text() -> str:
 def camera_help() -> str:
     """The help of `--camera`."""
     names = [c.name + (f" ({c.help})" if c.help else "") for c in CAMERAS.values()]
-    return f"auto (the first connected {devices_text()} camera, else synthetic) | " + " | ".join(names)
+    notes = "".join(f"; {c.auto_note}" for c in CAMERAS.values() if c.auto_note)
+    return f"auto (the first connected {devices_text()} camera, else synthetic{notes}) | " + " | ".join(names)
 
 
 def connected(camera: Camera) -> list[dict[str, str]]:

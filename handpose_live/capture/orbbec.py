@@ -22,6 +22,7 @@ import contextlib
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -98,6 +99,30 @@ def list_devices() -> list[dict[str, str]]:
                       "pid": f"{devices.get_device_pid_by_index(i):04x}",
                       "connection": devices.get_device_connection_type_by_index(i)})
     return found
+
+
+USB_VENDOR_ID = "2bc5"      # Orbbec's USB vendor id
+
+
+def usb_attached(root: Path = Path("/sys/bus/usb/devices")) -> bool | None:
+    """Whether an Orbbec device is on the USB bus (Linux sysfs: no such folder, no USB bus, as in a container
+    without USB); None off Linux, where this cannot be told without the SDK."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if not root.is_dir():
+        return False
+    for device in root.iterdir():
+        with contextlib.suppress(OSError):
+            if (device / "idVendor").read_text().strip().lower() == USB_VENDOR_ID:
+                return True
+    return False
+
+
+def auto_devices() -> list[dict[str, str]]:
+    """The Orbbec cameras `--camera auto` finds: the SDK's list when an Orbbec device is on the USB bus (or
+    the bus cannot be read), else none, without creating the SDK's context: its discovery waits for replies
+    from the network, seconds of every start without a camera. A network camera: `--camera orbbec`."""
+    return [] if usb_attached() is False else list_devices()
 
 
 def _describe(devices: list[dict[str, str]]) -> str:
