@@ -70,7 +70,7 @@ def test_a_pose_model_is_not_a_detector():
 
 @pytest.mark.slow
 def test_train_detector_renders_trains_resumes_and_exports(tmp_path):
-    common = [sys.executable, "-m", "handpose_live", "train-detector", "--data", tmp_path / "data", "--frames", "500",
+    common = [sys.executable, "-m", "handpose_live", "train-detector", "--data", tmp_path / "data", "--frames", "100",
               "--batch", "64", "--out", tmp_path / "det.onnx", "--checkpoint", tmp_path / "ck.pt", "--threads", "2"]
     first = subprocess.run([*map(str, common), "--epochs", "1"], capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -82,7 +82,7 @@ def test_train_detector_renders_trains_resumes_and_exports(tmp_path):
     other = subprocess.run([*map(str, common), "--epochs", "3", "--resume"], capture_output=True, text=True, timeout=600)
     assert other.returncode == 2 and other.stderr.strip().startswith("error:") and "--epochs" in other.stderr
     det = Detector(tmp_path / "det.onnx")
-    assert det.meta["training_data"]["frames"] == 500 and det.input_stride == 4
+    assert det.meta["training_data"]["frames"] == 100 and det.input_stride == 4
     bad = subprocess.run([*map(str, common[:4]), "--frames", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --frames must be at least 1")
 
@@ -103,3 +103,24 @@ def test_scene_sensor_models_are_recorded_and_not_mixed(tmp_path):
         render_shards(tmp_path, 1, 0, "per-camera")
     with pytest.raises(UserError, match="--sensors"):
         scene_settings("tof")
+
+
+def test_scene_shards_render_only_the_scenes_asked_for_and_grow(tmp_path):
+    """`train-detector --frames N` renders N scenes, not a whole shard of SHARD; a shard of fewer scenes is the
+    start of a longer one (each shard draws its scenes in order from its own generator), so asking for more
+    renders that shard again, longer, with the same first scenes, and asking for fewer renders nothing"""
+    from handpose_live.training.detector import SHARD, _scenes_in, load_scenes, render_shards
+
+    said: list[str] = []
+    shard = render_shards(tmp_path, 12, 0, log=said.append)[0]
+    assert _scenes_in(shard) == 12 < SHARD and len(said) == 1 and said[0].startswith("rendered 12/12 scenes")
+    first, hands = load_scenes([shard], 12)
+    render_shards(tmp_path, 8, 0, log=said.append)
+    assert len(said) == 1 and _scenes_in(shard) == 12          # nothing rendered
+    render_shards(tmp_path, 20, 0, log=said.append)
+    assert len(said) == 2 and _scenes_in(shard) == 20
+    longer, more = load_scenes([shard], 20)
+    np.testing.assert_array_equal(longer[:12], first)
+    assert all(np.array_equal(a, b) for a, b in zip(more[:12], hands))
+    shard.write_bytes(b"not a zip")
+    assert _scenes_in(shard) == 0

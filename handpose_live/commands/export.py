@@ -86,6 +86,10 @@ def export(opts: ExportOptions, log=print) -> dict:
             raise UserError(f"--calibration {opts.calibration}: no such folder")
         if not checkpoint.is_file():
             raise UserError(f"{checkpoint}: no such file")
+        if checkpoint.suffix == ".onnx":
+            from ..inference.modelfile import read_model_info
+            from ..training.quantize import check_not_quantised
+            check_not_quantised(checkpoint, read_model_info(checkpoint).raw)
     from ..training.export import OPSETS, PARITY_FRAMES, export_checkpoint, parity_frames
 
     if not OPSETS[0] <= opts.opset <= OPSETS[1]:

@@ -102,12 +102,13 @@ def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", l
     for k in range(math.ceil(frames / SHARD)):
         path = data / f"scenes-{k:04d}.npz"
         shards.append(path)
-        if path.exists():
+        count = min(SHARD, frames - k * SHARD)      # the last shard: only the scenes asked for, the first of its SHARD
+        if path.exists() and _scenes_in(path) >= count:
             continue
         rng = np.random.default_rng([seed, k])
-        depth = np.zeros((SHARD, 120, 160), np.uint16)
+        depth = np.zeros((count, 120, 160), np.uint16)
         hands = []
-        for i in range(SHARD):
+        for i in range(count):
             c = int(rng.integers(len(cams)))
             if rooms:
                 from ..synth.rooms import render_room_scene
@@ -125,6 +126,21 @@ def render_shards(data: Path, frames: int, seed: int, sensors: str = "stereo", l
             np.savez_compressed(tmp, depth=depth, hands=table)
         log(f"rendered {min((k + 1) * SHARD, frames)}/{frames} scenes ({time.perf_counter() - t0:.0f} s)")
     return shards
+
+
+def _scenes_in(path: Path) -> int:
+    """How many scenes a shard file holds (0 if unreadable: rendered again). A shard's scene i comes from its
+    own generator's i-th draws, so a shard of fewer scenes is the start of a longer one; only the depth
+    array's header is read."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z, z.open("depth.npy") as f:
+            major, _ = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            return int(header(f)[0][0])
+    except (OSError, KeyError, ValueError, IndexError, zipfile.BadZipFile):
+        return 0
 
 
 def load_scenes(shards: list[Path], frames: int) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -107,6 +107,13 @@ class _Reader:
         self.pos = 0
 
 
+def check_not_quantised(fp32_path: Path, meta) -> None:
+    """A reduced-precision variant is made from an fp32 model (`meta`: its handpose-live metadata)."""
+    if meta.get("quantization"):
+        raise UserError(f"{fp32_path} is already quantised ({meta['quantization'].get('precision', '?')}); "
+                        "start from the fp32 model")
+
+
 def _load_fp32(fp32_path: Path, out: Path):
     """The fp32 model file a reduced-precision variant is made from: (proto, metadata props, our metadata)."""
     if out.suffix != ".onnx":
@@ -116,9 +123,7 @@ def _load_fp32(fp32_path: Path, out: Path):
     if METADATA_KEY not in props:
         raise UserError(f"{fp32_path} is not a handpose-live model (no '{METADATA_KEY}' metadata)")
     meta = json.loads(props[METADATA_KEY])
-    if meta.get("quantization"):
-        raise UserError(f"{fp32_path} is already quantised ({meta['quantization'].get('precision', '?')}); "
-                        "start from the fp32 model")
+    check_not_quantised(fp32_path, meta)
     _named(proto)
     return proto, props, meta
 
