@@ -498,3 +498,22 @@ def test_open3d_draws_every_subject_with_its_label(tmp_path, depth_mm):
         assert _count(image, subject_bgr(subject.id), (x0 - 30, y0 - 60, x1 + 30, y1 + 30)) > 300   # box and label
     _assert_panels(image, result, HAND21, 20.0, hint=True, crisp=True)
     assert _count(one, subject_bgr(1)) == 0 and _count(one, subject_bgr(4)) > 300    # hand #1's label went with it
+
+
+def test_open3d_is_imported_without_dash_and_its_plotly_helpers_still_work():
+    """open3d_import.load(): Open3D imported without Dash/Plotly, then its Plotly helper called through the
+    stand-in imports the real module and returns a real figure (a fresh process: the test's own may hold Open3D)"""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from handpose_live.open3d_import import load\n"
+            "o3d = load()\n"
+            "assert 'open3d' in sys.modules and 'dash' not in sys.modules and 'plotly' not in sys.modules\n"
+            "cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.eye(3)))\n"
+            "fig = o3d.visualization.get_plotly_fig([cloud])\n"
+            "assert 'dash' in sys.modules and type(fig).__name__ == 'Figure', type(fig)\n"
+            "from open3d.visualization.draw_plotly import Dash\n"
+            "print('ok', len(fig.data))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok 1"), proc.stderr[-2000:]
