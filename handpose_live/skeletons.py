@@ -55,13 +55,16 @@ class Chain:
 class Kinematics:
     """How a skeleton moves (`inference/kinematics.py` fits it): rigid segments (the root's first) and
     chains. `mirror_left`: a left hand's lateral axis is reversed, so Y stays the palm's front for both
-    hands. `palm`: joints whose mean is the palm position, `palm_width`: the two joints across it (hands)."""
+    hands. `palm`: joints whose mean is the palm position, `palm_width`: the two joints across it (hands).
+    `rest`: the joints (mm, a right hand) of a subject of mean size and proportions, straight: the shape a
+    track starts from, scaled to the size it sees (`inference/kinematics.py`)."""
 
     segments: tuple[Segment, ...]
     chains: tuple[Chain, ...]
     mirror_left: bool = False
     palm: tuple[int, ...] = ()
     palm_width: tuple[int, int] | None = None
+    rest: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def root(self) -> int:
@@ -128,7 +131,23 @@ def _hand_kinematics() -> Kinematics:
                           "palm", 35.0, distal_min=0.6) for f in range(4))
     thumb = Chain(1, (2, 3, 4), ((-180.0, 180.0), (-30.0, 80.0), (-30.0, 95.0)), distal_min=0.6)
     return Kinematics((Segment(0, (1, 5, 9, 13, 17), forward=9, lateral=(5, 17)),), (thumb,) + fingers,
-                      mirror_left=True, palm=(0, 5, 9, 13, 17), palm_width=(5, 17))
+                      mirror_left=True, palm=(0, 5, 9, 13, 17), palm_width=(5, 17), rest=HAND_REST_MM)
+
+
+# Subjects at rest (`Kinematics.rest`), to 0.1 mm: the synthetic world's hand of mean shape with straight
+# fingers (`synth/hand.py`: HandModel(), every angle 0) and its standing body 1725 mm tall, the middle of its
+# heights (`synth/body.py`: body_joints, every angle 0). tests/test_kinematics.py holds them to those.
+HAND_REST_MM = (
+    (0.0, 0.0, 0.0), (20.0, 22.0, 6.0), (46.1, 54.9, 6.0), (65.4, 79.1, 6.0), (81.0, 98.7, 6.0),
+    (24.0, 86.0, 0.0), (28.1, 124.8, 0.0), (30.5, 147.7, 0.0), (32.5, 166.6, 0.0),
+    (5.0, 90.0, 0.0), (5.0, 134.0, 0.0), (5.0, 161.0, 0.0), (5.0, 181.0, 0.0),
+    (-13.0, 85.0, 0.0), (-16.6, 125.8, 0.0), (-18.8, 151.7, 0.0), (-20.6, 171.7, 0.0),
+    (-29.0, 76.0, 0.0), (-35.1, 107.4, 0.0), (-38.5, 125.1, 0.0), (-41.8, 141.8, 0.0))
+BODY_REST_MM = (
+    (0.0, 1604.2, 17.2), (0.0, 1440.4, 0.0), (-181.1, 1397.2, 0.0), (181.1, 1397.2, 0.0),
+    (-181.1, 1104.0, 0.0), (181.1, 1104.0, 0.0), (-181.1, 810.8, 0.0), (181.1, 810.8, 0.0),
+    (0.0, 1129.9, 0.0), (-94.9, 922.9, 0.0), (94.9, 922.9, 0.0), (-94.9, 500.2, 0.0), (94.9, 500.2, 0.0),
+    (-94.9, 77.6, 0.0), (94.9, 77.6, 0.0))
 
 
 HAND21 = replace(_hand21(), kinematics=_hand_kinematics())
@@ -191,7 +210,8 @@ ITOP15 = Skeleton(
         (Segment(8, (1, 9, 10), forward=1, lateral=(10, 9)), Segment(1, (2, 3), forward=0, lateral=(3, 2), parent=8)),
         (Chain(1, (0,), ((-180.0, 180.0),)),
          Chain(2, (4, 6), ((-180.0, 180.0), (0.0, 165.0))), Chain(3, (5, 7), ((-180.0, 180.0), (0.0, 165.0))),
-         Chain(9, (11, 13), ((-180.0, 180.0), (0.0, 165.0))), Chain(10, (12, 14), ((-180.0, 180.0), (0.0, 165.0))))),
+         Chain(9, (11, 13), ((-180.0, 180.0), (0.0, 165.0))), Chain(10, (12, 14), ((-180.0, 180.0), (0.0, 165.0)))),
+        rest=BODY_REST_MM),
 )
 
 # The joints whose mean is the reference point a model was trained around (the synthetic world's

@@ -18,7 +18,7 @@ from handpose_live.inference.kinematics import (
 )
 from handpose_live.records import SCHEMA_FILE, stream_header
 from handpose_live.skeletons import HAND21, ITOP15
-from handpose_live.synth.body import body_joints, sample_body_pose
+from handpose_live.synth.body import BodyPose, body_joints, sample_body_pose
 from handpose_live.synth.hand import HandModel, HandPose, HandShape
 from handpose_live.types import Intrinsics, Joints, PoseResult, Subject
 
@@ -98,6 +98,33 @@ def test_fitted_bone_lengths_hold_after_the_first_second_and_joint_limits_hold()
             assert lo - 1e-6 <= a <= hi + 1e-6
     error = np.linalg.norm(np.array(fitted[-30:]) - truth, axis=-1).mean()
     assert error < np.linalg.norm(np.array(seen[-30:]) - truth, axis=-1).mean()
+
+
+def test_the_rest_subjects_are_the_synthetic_worlds():
+    """`Kinematics.rest` are the synthetic hand of mean shape and the standing body of mean height, to 0.1 mm."""
+    rest_hand = HandModel().local_joints(HandPose(np.zeros((4, 4)), np.zeros(4), np.zeros(2), np.eye(3), np.zeros(3)))
+    z = np.zeros(2)
+    rest_body, _ = body_joints(BodyPose(1725.0, 1.0, 0.0, 0.0, z, z, z, z, z, z))
+    assert np.abs(np.array(HAND21.kinematics.rest) - rest_hand).max() <= 0.05 + 1e-9
+    assert np.abs(np.array(ITOP15.kinematics.rest) - rest_body).max() <= 0.05 + 1e-9
+
+
+@pytest.mark.parametrize("scale", [0.85, 1.15])
+def test_bone_lengths_hold_from_the_first_frame_and_settle_on_the_subjects_size(scale):
+    """A hand of another size and proportions, seen with noise from its first frame, the first third of a second
+    barely (low confidence): its lengths hardly move over the whole track, first second included (a median of
+    the first frames' own lengths moved by 6-7 % here), and settle within 3 % of its own."""
+    shape = HandShape(scale=scale, finger_length=(1.04, 0.97, 1.0, 1.03, 0.96))
+    truth = hand(curl=0.4, shape=shape)
+    track, fitted = SkeletonTrack(skeleton_model(HAND21)), []
+    rng = np.random.default_rng(5)
+    for k in range(90):
+        seen = truth + rng.normal(0, 4.0, truth.shape)
+        conf = rng.uniform(0.4, 1.0, 21) / (3.0 if k < 10 else 1.0)
+        fitted.append(track.update(seen, conf, k * 1000 / 30).joints_mm)
+    fitted_lengths = lengths(np.array(fitted))
+    assert (fitted_lengths.std(axis=0) / fitted_lengths.mean(axis=0)).mean() < 0.02
+    assert abs(fitted_lengths[-1].sum() / lengths(truth).sum() - 1.0) < 0.03
 
 
 def test_a_hidden_finger_follows_the_skeleton():

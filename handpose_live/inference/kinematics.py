@@ -3,9 +3,13 @@
 V2V's joints are independent points: their bone lengths change from frame to frame, which shows as
 jitter and as fingers that stretch. Per tracked subject (`SkeletonTrack`, kept by the pipeline's
 track, so a new id starts a new one) and per frame:
-- its shape (`Shape`): the chains' bone lengths and the rigid segments' joint offsets, a
-  confidence-weighted median over the first second, then an exponential average with a time
-  constant of a minute that ignores outliers;
+- its shape (`Shape`): the chains' bone lengths and the rigid segments' joint offsets. Over the first
+  second, those of a subject of mean proportions (`Kinematics.rest`) scaled to the size the frames show:
+  a confidence-weighted mean of each frame's size, itself a weighted median over the bones of their
+  lengths to the rest lengths. A size from twenty bones is steady where each bone's own length is not,
+  and a poorly seen first second (a hand coming into view) cannot leave one bone far off (docs/results.md,
+  "Motion capture"). Then each value refined by an exponential average with a time constant of a minute
+  that ignores outliers, towards the subject's own proportions;
 - the fit: each rigid segment (a palm; a pelvis and spine, a shoulder girdle) by weighted Kabsch
   (`fit_segments`), then each chain (finger, thumb, limb) in its plane (`chain_planes`): one bone after
   another from the fitted start (closed form), then Gauss-Newton steps on its flexion angles
@@ -46,12 +50,12 @@ from ..geometry import camera_to_pixel
 from ..skeletons import Skeleton
 from ..types import DepthFrame, Joints, Palm, Subject
 
-CALIBRATION_MS = 1000.0      # the shape is a weighted median of what the first second shows, then
+CALIBRATION_MS = 1000.0      # the shape is the rest shape at the size the first second shows, then
 REFINE_TAU_S = 60.0          # an exponential average of each frame's observation with this time constant
 REFINE_OUTLIER = 0.15        # that ignores observations further than this fraction of the bone's length
 REFINE_MIN_CONFIDENCE = 0.3  # and those whose joints are less confident than this
 GN_STEPS = 2                 # Gauss-Newton steps per chain after the closed-form start
-CONFIDENCE_POWER = 3.0       # a joint's weight in the fit (and in the first second's median): its confidence to this power
+CONFIDENCE_POWER = 3.0       # a joint's weight in the fit (and in the first second's size): its confidence to this power
 PRIOR_MM2 = 80.0             # pull of each flexion angle towards the last frame's (mm^2 per rad^2)
 ABDUCTION_PRIOR = 0.1        # the same for a finger's abduction (in units of summed weights)
 BEND_PRIOR = 0.15            # a bend chain's plane: the last frame's normal counts as a bend of ~9 degrees
@@ -237,6 +241,16 @@ class SkeletonModel:
         self.centre = np.array(list(kin.palm) or [self.root])
         width = kin.palm_width            # the palm's width: the distance between these two offsets
         self.palm_width_offsets = None if width is None else (self.offset_of[width[0]], self.offset_of[width[1]])
+        # the rest shape (a right hand's; a left hand's offsets have Z reversed: `frame_sign`), its bone lengths
+        # and, per bone, the entry of the shape vector whose weight is the bone's
+        rest = np.array(kin.rest, np.float64)
+        self.rest = observe(self, rest, np.ones(len(rest)), segment_frame(rest, kin.segments[0], 1.0))[0]
+        self.rest_left = self.rest.copy()
+        if kin.mirror_left:
+            self.rest_left[2:self.num_offsets:3] *= -1.0
+        self.rest_bones = bone_lengths(self, self.rest)
+        p = len(self.points)
+        self.bone_entry = np.where(self.bone_index < p, 3 * self.bone_index, self.num_offsets + self.bone_index - p)
 
     def frame_sign(self, left: bool) -> float:
         return -1.0 if left and self.kinematics.mirror_left else 1.0
@@ -264,34 +278,44 @@ def segment_frame(p: np.ndarray, segment, sign: float) -> np.ndarray:
 
 
 class Shape:
-    """A subject's bone lengths and segment offsets (one vector): a weighted median over the first second,
-    then an exponential average with a long time constant that ignores outliers (module docstring)."""
+    """A subject's bone lengths and segment offsets (one vector): the rest shape at the size the first second
+    shows, then an exponential average with a long time constant that ignores outliers (module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: SkeletonModel) -> None:
+        self.model = model
         self.value: np.ndarray | None = None
         self.calibrated = False
         self._t0: float | None = None
         self._t: float | None = None
-        self._samples: list[np.ndarray] = []
-        self._weights: list[np.ndarray] = []
+        self._size = 0.0               # sums of the first second's sizes times their weights, and of the weights
+        self._weight = 0.0
+        self._rest: np.ndarray | None = None      # the rest shape of the first frame's side, turned with the estimate
 
     def turn(self, factors: np.ndarray) -> None:
-        """Multiply the estimate and what it is estimated from by `factors` (a frame turned over)."""
-        self._samples = [v * factors for v in self._samples]
+        """Multiply the estimate and the rest shape by `factors` (a frame turned over)."""
         if self.value is not None:
             self.value = self.value * factors
+        if self._rest is not None:
+            self._rest = self._rest * factors
 
-    def update(self, observed: np.ndarray, weights: np.ndarray, scale: np.ndarray, t_ms: float) -> np.ndarray:
-        """`scale`: the length each value's outlier test is relative to."""
+    def update(self, observed: np.ndarray, weights: np.ndarray, scale: np.ndarray, t_ms: float,
+               rest: np.ndarray) -> np.ndarray:
+        """`scale`: the length each value's outlier test is relative to; `rest`: the rest shape of this frame's
+        side (`SkeletonModel.rest`, `rest_left`), used on the first frame (a later change of side turns it)."""
+        m = self.model
         if self._t0 is None:
             self._t0 = self._t = t_ms
+            self._rest = rest
         if not self.calibrated:
-            self._samples.append(observed)
-            self._weights.append(weights ** CONFIDENCE_POWER)
-            self.value = weighted_median(np.array(self._samples), np.array(self._weights))
+            w = weights ** CONFIDENCE_POWER
+            size = weighted_median((bone_lengths(m, observed) / m.rest_bones)[:, None], w[m.bone_entry][:, None])[0]
+            frame_weight = float(np.median(w)) + 1e-9
+            self._size += frame_weight * float(size)
+            self._weight += frame_weight
+            assert self._rest is not None
+            self.value = self._rest * (self._size / self._weight)
             if t_ms - self._t0 >= CALIBRATION_MS:
                 self.calibrated = True
-                self._samples, self._weights = [], []
         else:
             assert self.value is not None and self._t is not None
             rate = 1.0 - math.exp(-max(t_ms - self._t, 0.0) / (1000.0 * REFINE_TAU_S))
@@ -492,7 +516,7 @@ class SkeletonTrack:
 
     def __init__(self, model: SkeletonModel) -> None:
         self.model = model
-        self.shape = Shape()
+        self.shape = Shape(model)
         self.state: dict = {}
         self._left: bool | None = None
         self._centre: np.ndarray | None = None
@@ -510,7 +534,8 @@ class SkeletonTrack:
             self._turn_over()
         self._left = left
         root = m.segments[0]
-        shape = self.shape.update(*observe(m, joints, conf, segment_frame(joints, root, sign)), t_ms)
+        shape = self.shape.update(*observe(m, joints, conf, segment_frame(joints, root, sign)), t_ms,
+                                  m.rest if sign > 0 else m.rest_left)
         if len(m.distal):
             shape = shape.copy()
             shape[m.distal] = np.maximum(shape[m.distal], m.distal_min * shape[m.distal_prev])
