@@ -141,7 +141,7 @@ def test_init_from_starts_from_the_weights_with_a_fresh_schedule(tmp_path):
 def test_device_defaults_to_auto_as_run_does():
     """`train --device` and `run --device` share a default: auto (cuda when PyTorch sees a GPU, else cpu)."""
     from handpose_live.tracker import TrackerOptions
-    from handpose_live.training.trainer import check_args
+    from handpose_live.training.args import check_args
 
     args = TrainArgs(dataset="tiny", data_root="memory", out="unused")
     assert args.device == TrackerOptions.device == "auto"

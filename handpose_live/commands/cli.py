@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import UserError
-from ..training.args import DetectorTrainArgs, TrainArgs
+from ..training.args import DetectorTrainArgs, TrainArgs, check_args
 from .bench import BenchOptions, bench_cli
 from .evaluate import EvalOptions, evaluate
 from .export import ExportOptions, export
@@ -105,6 +105,7 @@ def _run(options: RunOptions) -> None:
 
 def _train(options: TrainArgs) -> None:
     """Train a V2V model with the paper's recipe (also under `torchrun` for DDP)."""
+    check_args(options)          # an option error in a fraction of a second, before torch loads
     from ..training.trainer import train
     train(options)
 

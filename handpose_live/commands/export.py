@@ -13,6 +13,7 @@ from ..options import argument, option
 
 # Options that shape the network taken from a checkpoint: refused for an fp32 model file, which
 # has been exported already.
+OPSETS = (13, 20)      # the TorchScript exporter (dynamo=False) writes up to opset 20
 CHECKPOINT_OPTIONS = ("arch", "skeleton", "cube_mm", "source_y_up", "source_xyz", "with_heatmaps", "opset",
                       "min_confidence")
 
@@ -48,6 +49,8 @@ class ExportOptions:
     def __post_init__(self) -> None:
         """Checked before torch loads or a file is read."""
         self.checkpoint, self.out = Path(self.checkpoint), Path(self.out)
+        if not OPSETS[0] <= self.opset <= OPSETS[1]:
+            raise UserError(f"--opset must lie in {OPSETS[0]}..{OPSETS[1]}, got {self.opset}")
         if self.cube_mm is not None and not (math.isfinite(self.cube_mm) and self.cube_mm > 0):
             raise UserError(f"--cube-mm must be a positive number of millimetres, got {self.cube_mm}")
         if self.int8 and self.fp16:
@@ -87,13 +90,14 @@ def export(opts: ExportOptions, log=print) -> dict:
         if not checkpoint.is_file():
             raise UserError(f"{checkpoint}: no such file")
         if checkpoint.suffix == ".onnx":
+            if given := opts.given_checkpoint_options():
+                raise UserError(f"{', '.join(given)}: set when a checkpoint is exported; {checkpoint.name} is a "
+                                "model file already")
             from ..inference.modelfile import read_model_info
             from ..training.quantize import check_not_quantised
             check_not_quantised(checkpoint, read_model_info(checkpoint).raw)
-    from ..training.export import OPSETS, PARITY_FRAMES, export_checkpoint, parity_frames
+    from ..training.export import PARITY_FRAMES, export_checkpoint, parity_frames
 
-    if not OPSETS[0] <= opts.opset <= OPSETS[1]:
-        raise UserError(f"--opset must lie in {OPSETS[0]}..{OPSETS[1]}, got {opts.opset}")
     if not (opts.int8 or opts.fp16):
         return export_checkpoint(checkpoint, out, log=log, **opts.checkpoint_options())
     from ..training.quantize import calibration_grids, half_model, quantize_model
@@ -102,9 +106,6 @@ def export(opts: ExportOptions, log=print) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if checkpoint.suffix == ".onnx":
             fp32 = checkpoint
-            if given := opts.given_checkpoint_options():
-                raise UserError(f"{', '.join(given)}: set when a checkpoint is exported; {checkpoint.name} is a "
-                                "model file already")
         else:    # an fp32 model made on the way, in a temporary folder: the log says so, not its passing path
             fp32 = Path(tmp) / (out.stem.replace(precision, "fp32") + ".onnx")
             export_checkpoint(checkpoint, fp32, log=lambda msg: log(str(msg).replace(

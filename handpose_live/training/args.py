@@ -42,6 +42,27 @@ class TrainArgs:
         self.val_root = [str(self.val_root)] if isinstance(self.val_root, (str, Path)) else [str(r) for r in self.val_root or []]
 
 
+OPTIMIZERS = ("rmsprop", "adam")
+SCHEDULES = ("none", "cosine")
+
+
+def check_args(args: TrainArgs) -> None:
+    """`train`'s options, validated before torch loads or anything is read (`train` and `Trainer` call it)."""
+    check_minimums(("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
+                   ("--max-steps-per-epoch", args.max_steps_per_epoch, 0), ("--seed", args.seed, 0))
+    for name, value in (("--lr", args.lr), ("--checkpoint-minutes", args.checkpoint_minutes)):
+        if not math.isfinite(value) or value < 0:
+            raise UserError(f"{name} must be a non-negative number, got {value}")
+    if not (math.isfinite(args.val_fraction) and 0 <= args.val_fraction < 1):
+        raise UserError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"unknown device '{args.device}' (auto, cpu, cuda)")
+    if args.schedule not in SCHEDULES:
+        raise UserError(f"unknown schedule '{args.schedule}' ({', '.join(SCHEDULES)})")
+    if args.optimizer not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer '{args.optimizer}' ({', '.join(OPTIMIZERS)})")
+
+
 @dataclass
 class DetectorTrainArgs:
     """`handpose-live train-detector` options."""

@@ -213,7 +213,6 @@ def export_checkpoint(checkpoint: Path, out: Path, *, arch=None, skeleton=None, 
 
 
 PARITY_FRAMES = 32
-OPSETS = (13, 20)      # the TorchScript exporter (dynamo=False) writes up to opset 20 (`export-onnx --opset`)
 
 
 def parity_frames(model: Path, folder: Path, count: int) -> Path:

@@ -32,10 +32,9 @@ from ..fileio import atomic_path, atomic_write, atomic_write_text, remove_tempor
 from ..geometry import norm_to_voxel
 from ..heatmaps import decode_heatmaps, gaussian_targets
 from ..modeling.v2v import V2VConfig, build_model, preset
-from ..options import check_minimums
 from ..skeletons import get_skeleton
 from ..voxelize import Augmentation, augment_points_norm, normalise_points, pad_points, voxelize_norm
-from .args import TrainArgs
+from .args import TrainArgs, check_args
 from .checkpoint import load_checkpoint, save_checkpoint
 from .onnx_weights import is_onnx_path, model_from_onnx
 
@@ -141,42 +140,15 @@ def _one_thread(_worker_id: int) -> None:
 
 def learning_rate(args: TrainArgs, epoch_progress: float) -> float:
     """Computed from progress alone, so a resumed run continues on the same curve."""
-    if args.schedule == "none":
-        return args.lr
     if args.schedule == "cosine":
         return args.lr * 0.5 * (1 + math.cos(math.pi * min(epoch_progress / args.epochs, 1.0)))
-    raise UserError(f"unknown schedule '{args.schedule}' (none, cosine)")
-
-
-OPTIMIZERS = ("rmsprop", "adam")
-
-
-def _check_optimizer(name: str) -> None:
-    """By name: making one imports torch._dynamo, seconds an option error need not wait."""
-    if name not in OPTIMIZERS:
-        raise UserError(f"unknown optimizer '{name}' ({', '.join(OPTIMIZERS)})")
+    return args.lr          # "none" (check_args knows no other)
 
 
 def _make_optimizer(name: str, params, lr: float):
-    _check_optimizer(name)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8)
-    return torch.optim.Adam(params, lr=lr)
-
-
-def check_args(args: TrainArgs) -> None:
-    """Numeric options are validated before anything is loaded."""
-    check_minimums(("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
-                   ("--max-steps-per-epoch", args.max_steps_per_epoch, 0), ("--seed", args.seed, 0))
-    for name, value in (("--lr", args.lr), ("--checkpoint-minutes", args.checkpoint_minutes)):
-        if not math.isfinite(value) or value < 0:
-            raise UserError(f"{name} must be a non-negative number, got {value}")
-    if not (math.isfinite(args.val_fraction) and 0 <= args.val_fraction < 1):
-        raise UserError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
-    if args.device not in ("auto", "cpu", "cuda"):
-        raise UserError(f"unknown device '{args.device}' (auto, cpu, cuda)")
-    learning_rate(args, 0.0)
-    _check_optimizer(args.optimizer)
+    return torch.optim.Adam(params, lr=lr)      # "adam" (check_args knows no other)
 
 
 @torch.no_grad()
