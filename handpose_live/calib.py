@@ -59,7 +59,7 @@ def implausible_depth(depth_mm: np.ndarray, intrinsics: Intrinsics, target: Targ
     scene; 1/8 mm read as mm is not)."""
     depth = np.asarray(depth_mm, dtype=np.float64)
     valid = depth[np.isfinite(depth) & (depth > 0)]
-    if valid.size < max(100, depth.size // 100):
+    if valid.size < _enough(depth.size):
         return None
     median = float(np.median(valid))
     lo, hi = target.depth_range_mm
@@ -76,3 +76,24 @@ def implausible_depth(depth_mm: np.ndarray, intrinsics: Intrinsics, target: Targ
             f"{intrinsics.depth_scale_m:g}): median {median:,.0f} mm, {target.plural} are looked for at "
             f"{lo:,.0f}-{hi:,.0f} mm{hint}. If the files are in another unit, pass --intrinsics a calib JSON file "
             f"with the right depth_scale_m (metres per unit)")
+
+
+EMPTY_FRAMES = 3     # this many first frames with too little depth to judge (`no_depth`) get a warning
+
+
+def _enough(pixels: int) -> int:
+    """Valid measurements a frame needs to be judged: 1 % of its pixels, at least 100."""
+    return max(100, pixels // 100)
+
+
+def no_depth(depth_mm: np.ndarray) -> bool:
+    """The frame holds too little valid depth for `implausible_depth` to judge (a blank or non-depth image)."""
+    depth = np.asarray(depth_mm)
+    return int(np.count_nonzero(np.isfinite(depth) & (depth > 0))) < _enough(depth.size)
+
+
+def no_depth_warning(intrinsics: Intrinsics) -> str:
+    """What the first `EMPTY_FRAMES` frames with (almost) no depth are told, with the likely fix."""
+    return (f"the first {EMPTY_FRAMES} frames hold almost no depth (under 1 % of their pixels measured), so no "
+            f"subject can be found: are these depth images (16-bit PNG, .npy or .npz, 0 where unmeasured) in the units "
+            f"of {intrinsics.name or 'these intrinsics'} (depth_scale_m {intrinsics.depth_scale_m:g})?")

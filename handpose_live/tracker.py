@@ -167,6 +167,7 @@ class Tracker:
         self.dropped = 0         # frames a live source delivered while the pipeline was busy
         self.depth_warning: str | None = None   # calib.implausible_depth of the first frames, said once on stderr
         self._depth_checks = 0
+        self._empty_frames = 0   # of the first frames checked, those with (almost) no depth (calib.no_depth)
 
     @classmethod
     def from_model(cls, model: str | Path, **kwargs) -> Tracker:
@@ -231,13 +232,18 @@ class Tracker:
 
     def _check_depth(self, frame: DepthFrame) -> None:
         """Depth read with intrinsics the user gave (depth images, `process`) that looks read with the wrong
-        scale: one `warning: ...` line on stderr, with the likely fix (`calib.implausible_depth`)."""
+        scale, or first frames with almost none: one `warning: ...` line on stderr, with the likely fix
+        (`calib.implausible_depth`, `calib.no_depth`)."""
         import sys
 
-        from .calib import implausible_depth
+        from .calib import EMPTY_FRAMES, implausible_depth, no_depth, no_depth_warning
 
         self._depth_checks += 1
         self.depth_warning = implausible_depth(frame.depth_mm, frame.intrinsics, get_target(self.info.target))
+        if self._empty_frames == self._depth_checks - 1 and no_depth(frame.depth_mm):     # empty from the first frame on
+            self._empty_frames += 1
+            if self._empty_frames == EMPTY_FRAMES:
+                self.depth_warning = no_depth_warning(frame.intrinsics)
         if self.depth_warning is not None:
             self._depth_checks = 10
             sys.stderr.write(f"warning: {self.depth_warning}\n")

@@ -17,6 +17,7 @@ from handpose_live.calib import load_intrinsics
 from handpose_live.capture.images import NYU_FAR_MM, ImageSequence, is_image_input, list_images, read_depth_image
 from handpose_live.capture.sources import open_source
 from handpose_live.errors import UserError
+from handpose_live.resources import shipped_model
 from handpose_live.types import Intrinsics
 
 CLI_TIMEOUT_S = 180
@@ -293,3 +294,27 @@ def test_a_wrong_depth_scale_is_said_once_with_the_fix(tmp_path, capsys):
     own.process(frame.depth_mm * 0.125, intr)                  # your own frames, scaled wrongly: the same warning
     own.process(frame.depth_mm * 0.125, intr)
     assert capsys.readouterr().err.count("warning: the depth looks implausible") == 1
+
+
+def test_frames_without_depth_are_said_once(capsys):
+    """Blank first frames (every pixel 0, or a handful measured) find nothing: after the third such frame one
+    `warning: ...` line says the frames hold almost no depth; frames with depth from the start never hear it."""
+    from handpose_live import Tracker
+    from handpose_live.capture.synthetic import SyntheticCamera
+
+    intr = load_intrinsics("d435")
+    tracker = Tracker.from_model(shipped_model("hand", device="cpu"))
+    blank = np.zeros((intr.height, intr.width), np.float32)
+    blank[:5, :5] = 600.0                                          # 25 measured pixels: still no depth to speak of
+    for _ in range(2):
+        tracker.process(blank, intr)
+    assert capsys.readouterr().err == ""
+    for _ in range(3):
+        assert not tracker.process(blank, intr).hands
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "the first 3 frames hold almost no depth" in err and "d435" in err, err
+    other = Tracker.from_model(shipped_model("hand", device="cpu"))
+    frames = list(SyntheticCamera(seed=4, frames=2, intrinsics=intr).frames())
+    for depth in (frames[0].depth_mm, blank, blank, blank, frames[1].depth_mm):   # depth first: blank frames later are a scene
+        other.process(depth, intr)
+    assert "warning" not in capsys.readouterr().err
