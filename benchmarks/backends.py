@@ -17,6 +17,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,8 @@ def _median_ms(fn, repeats: int, warmup: int = 3) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 95))
 
 
-def _metadata(arch: str) -> dict:
-    config = preset(arch)
+def _metadata(arch: str, config=None) -> dict:
+    config = config or preset(arch)
     return {"cube_mm": 250.0, "target": "hand", "training_data": "random weights (benchmark)",
             "format": "handpose-live-model", "format_version": 1, "arch": arch, "config": config.to_dict(),
             "input_grid": config.input_grid, "output_grid": config.output_grid, "skeleton": "hand21",
@@ -54,11 +55,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3, help="untimed runs before each measurement")
     ap.add_argument("--full-repeats", type=int, default=None, help="timed runs of v2v-full (default: repeats // 6, >= 3)")
     ap.add_argument("--write-model", type=Path, default=None, help="write the first arch's random-weights model, exit")
+    ap.add_argument("--grid", type=int, default=None, help="with --write-model: its input grid (default: the arch's; the "
+                                                            "quick reproduction writes a small v2v-full, the same blocks)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     if args.write_model:
-        export_model(build_model(preset(args.archs[0])).eval(), _metadata(args.archs[0]), args.write_model, verify=False,
+        config = preset(args.archs[0])
+        if args.grid:
+            config = replace(config, input_grid=args.grid, output_grid=args.grid // 2)
+        export_model(build_model(config).eval(), _metadata(args.archs[0], config), args.write_model, verify=False,
                      log=lambda *_: None)
         print(f"wrote {args.write_model}: {args.archs[0]}, random weights", file=sys.stderr)
         return

@@ -248,9 +248,9 @@ def step_bench_pipeline(ctx: Context, sz: dict) -> dict:
 
 def step_bench_compare(ctx: Context, sz: dict) -> dict:
     demo = ctx.demo_recording(sz["recording"])
-    full = ctx.work / "v2v-full-random.onnx"
+    full = ctx.work / f"v2v-full-random-{sz['full_grid']}.onnx"
     if not full.is_file():
-        ctx.cmd([PY, BENCH / "backends.py", "--archs", "v2v-full", "--write-model", full])
+        ctx.cmd([PY, BENCH / "backends.py", "--archs", "v2v-full", "--write-model", full, "--grid", sz["full_grid"]])
     lite, heavy = _bench(ctx, ["--input", demo, "--frames", sz["frames"], "--model", HAND_MODEL, "--model", full])
     # Per crop: the random-weight model never passes the no-hand gate, so the pipeline sends it more
     # candidates and re-centring passes per frame than the trained one (bench counts them).
@@ -494,7 +494,8 @@ STEPS = [
          "demo.db3 = `record --camera synthetic` (seed 0), 640x480; shipped hand model, ONNX Runtime CPU, 2 threads",
          run=step_bench_pipeline),
     Step("bench-compare", "v2v-lite vs v2v-full (random weights) side by side in one `bench` run",
-         {"recording": (300, 10), "frames": (30, 1)}, "first frames of demo.db3; ONNX Runtime CPU, 2 threads",
+         {"recording": (300, 10), "frames": (30, 1), "full_grid": (88, 32)},
+         "first frames of demo.db3; ONNX Runtime CPU, 2 threads (quick: v2v-full on a 32-voxel grid, the same blocks)",
          run=step_bench_compare),
     Step("bench-backends", "whole pipeline, ONNX Runtime vs OpenVINO in one `bench` run",
          {"frames": (300, 10)}, "synthetic camera (seed 0), shipped hand model, 2 threads", run=step_bench_backends),

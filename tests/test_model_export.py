@@ -40,7 +40,7 @@ def test_full_layout_matches_the_paper_port():
 @pytest.mark.parametrize("arch", ["v2v-lite", "v2v-full"])
 def test_export_fresh_checkpoint_matches_pytorch(tmp_path, arch):
     # v2v-full on a 32-voxel grid: the same blocks as at 88 (its full size is exported by the quick reproduction's
-    # bench-compare and backends steps), at a tenth of the time
+    # backends step and, as the paper's port, its peers step), at a tenth of the time
     config = V2VConfig("v2v-full", 21, 32, 16, 32) if arch == "v2v-full" else None
     model = _our_checkpoint(tmp_path / "ckpt.pt", arch, config=config)
     out = tmp_path / f"{arch}.onnx"
