@@ -174,6 +174,8 @@ class SkeletonModel:
         kin = skeleton.kinematics
         if kin is None:
             raise ValueError(f"skeleton {skeleton.name} has no kinematics")
+        if len(kin.rest) != skeleton.num_joints:
+            raise ValueError(f"skeleton {skeleton.name}: its kinematics need a rest pose of {skeleton.num_joints} joints")
         self.kinematics = kin
         self.num_joints = skeleton.num_joints
         self.parents = np.array(skeleton.parents())
