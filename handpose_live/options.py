@@ -67,3 +67,14 @@ def check_minimums(*checks: tuple[str, float, float]) -> None:
     for name, value, low in checks:
         if value < low:
             raise UserError(f"{name} must be at least {low}, got {value}")
+
+
+DEVICES = ("auto", "cpu", "cuda")     # --device of run, bench and train: auto = cuda when it really loads, else cpu
+
+
+def check_device(device: str) -> None:
+    """A device outside `DEVICES` is the one-line error."""
+    from .errors import UserError
+
+    if device not in DEVICES:
+        raise UserError(f"unknown device '{device}' ({', '.join(DEVICES)})")

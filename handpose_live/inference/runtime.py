@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import UserError
+from ..options import check_device
 from .modelfile import INPUT, ModelInfo, check_graph, parse_metadata, read_model_info
 
 __all__ = ["BACKENDS", "ModelInfo", "Session", "check_backend", "open_session", "read_model_info"]
@@ -104,8 +105,7 @@ class OnnxRuntimeSession:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"model not found: {path}")
-        if device not in ("auto", "cpu", "cuda"):
-            raise UserError(f"unknown device '{device}' (auto, cpu, cuda)")
+        check_device(device)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # ORT logs a CUDA load failure as an error line; we report it ourselves
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..options import check_minimums, option
+from ..options import check_device, check_minimums, option
 
 
 @dataclass
@@ -55,8 +55,7 @@ def check_args(args: TrainArgs) -> None:
             raise UserError(f"{name} must be a non-negative number, got {value}")
     if not (math.isfinite(args.val_fraction) and 0 <= args.val_fraction < 1):
         raise UserError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
-    if args.device not in ("auto", "cpu", "cuda"):
-        raise UserError(f"unknown device '{args.device}' (auto, cpu, cuda)")
+    check_device(args.device)
     if args.schedule not in SCHEDULES:
         raise UserError(f"unknown schedule '{args.schedule}' ({', '.join(SCHEDULES)})")
     if args.optimizer not in OPTIMIZERS:
