@@ -65,7 +65,7 @@ def test_inference_imports_no_training_or_app_code():
 
 
 CORE = {f"handpose_live.{m}" for m in ("types", "errors", "geometry", "targets", "skeletons", "voxelize", "heatmaps",
-                                        "resources", "gestures", "records")}
+                                        "resources", "gestures", "records", "options")}
 
 
 def test_inference_imports_only_the_core():
