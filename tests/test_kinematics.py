@@ -253,3 +253,18 @@ def test_the_viewers_draw_the_palm_normal():
     arrow = points[len(HAND21.bones) * len(mesh._cyl_v):(len(HAND21.bones) + 1) * len(mesh._cyl_v)]
     along = (arrow - motion.palm.position_mm) @ motion.palm.normal
     assert along.max() == pytest.approx(o3d_viewer.PALM_NORMAL_MM, abs=0.5) and along.min() == pytest.approx(0, abs=0.5)
+
+
+def test_the_fits_linear_algebra_kernels_agree_with_numpys_public_functions():
+    """The fit calls NumPy's kernels without their wrappers (`kinematics._solve`, `_svd`); a NumPy that changed
+    them fails here rather than in a user's fit."""
+    from handpose_live.inference import kinematics as k
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 4, 4)) + 4 * np.eye(4)
+    b = rng.normal(size=(5, 4, 1))
+    assert np.allclose(k._solve(a, b), np.linalg.solve(a, b))
+    m = rng.normal(size=(3, 3))
+    u, s, vt = k._svd(m)
+    assert np.allclose(u @ np.diag(s) @ vt, m) and np.allclose(s, np.linalg.svd(m)[1])
+    assert np.allclose(u.T @ u, np.eye(3)) and np.allclose(vt @ vt.T, np.eye(3))

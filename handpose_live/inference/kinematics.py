@@ -43,12 +43,21 @@ import functools
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..geometry import camera_to_pixel
 from ..skeletons import Skeleton
 from ..types import DepthFrame, Joints, Palm, Subject
+
+_solve: Any
+_svd: Any
+try:        # NumPy's own kernels without their wrappers' checks: half the time of np.linalg.solve and svd here
+    from numpy.linalg import _umath_linalg
+    _solve, _svd = _umath_linalg.solve, _umath_linalg.svd_f
+except (ImportError, AttributeError):     # pragma: no cover - a NumPy that moved them
+    _solve, _svd = np.linalg.solve, np.linalg.svd
 
 CALIBRATION_MS = 1000.0      # the shape is the rest shape at the size the first second shows, then
 REFINE_TAU_S = 60.0          # an exponential average of each frame's observation with this time constant
@@ -62,6 +71,7 @@ BEND_PRIOR = 0.15            # a bend chain's plane: the last frame's normal cou
 VELOCITY_TAU_S = 0.05        # time constant of the velocity's exponential smoothing
 
 _CONJUGATE = np.array([1.0, -1.0, -1.0, -1.0])
+_sum = np.add.reduce                # ndarray.sum without its Python wrapper (the fit is mostly call overhead)
 _TURN = np.array([-1.0, 1.0])       # a 2-D vector reversed, (y, x), times this: turned by +90 degrees
 
 
@@ -103,11 +113,11 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(-1)
+    return _sum(a * b, -1)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.sqrt((v * v).sum(-1))[..., None], 1e-9)
+    return v / np.maximum(np.sqrt(_sum(v * v, -1))[..., None], 1e-9)
 
 
 def _rows(indices: np.ndarray) -> slice | np.ndarray:
@@ -331,7 +341,7 @@ class Shape:
 
 def kabsch(rest: np.ndarray, seen: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The rotation R minimising sum w |R rest_i - seen_i|^2 (points [N, 3] about the origin)."""
-    u, _, vt = np.linalg.svd((rest * w[:, None]).T @ seen)
+    u, _, vt = _svd((rest * w[:, None]).T @ seen)
     r = vt.T @ u.T
     (a, b, c), (d, e, f), (g, h, i) = r.tolist()
     if a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g) < 0:    # a reflection: det(r) = -1
@@ -345,7 +355,7 @@ def observe(model: SkeletonModel, joints: np.ndarray, conf: np.ndarray, frame: n
     """One frame's observation of the shape vector (segment offsets in the root frame `frame`, chain
     lengths), its weights and the lengths its outlier test is relative to."""
     d = joints[model.obs_to] - joints[model.obs_from]      # segment offsets, then chain bones
-    norms = np.sqrt((d * d).sum(-1))
+    norms = np.sqrt(_sum(d * d, -1))
     p = len(model.points)
     return (np.concatenate([(d[:p] @ frame).ravel(), norms[p:]]), np.minimum(conf[model.obs_a], conf[model.obs_b]),
             norms[model.scale_index])
@@ -354,7 +364,7 @@ def observe(model: SkeletonModel, joints: np.ndarray, conf: np.ndarray, frame: n
 def bone_lengths(model: SkeletonModel, shape: np.ndarray) -> np.ndarray:
     """[B] length of each bone of the skeleton, in its order, from the shape vector."""
     offsets = shape[:model.num_offsets].reshape(-1, 3)
-    return np.concatenate([np.sqrt((offsets * offsets).sum(-1)), shape[model.num_offsets:]])[model.bone_index]
+    return np.concatenate([np.sqrt(_sum(offsets * offsets, -1)), shape[model.num_offsets:]])[model.bone_index]
 
 
 def fit_segments(model: SkeletonModel, joints: np.ndarray, w: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -369,7 +379,7 @@ def fit_segments(model: SkeletonModel, joints: np.ndarray, w: np.ndarray, shape:
             idx = model.root_points
             rest = np.concatenate([np.zeros((1, 3)), rest])
             ws = w[idx] + 1e-6
-            total = ws.sum()
+            total = _sum(ws)
             rest = rest - ws @ rest / total
             seen = joints[idx]
             sc = ws @ seen / total
@@ -399,7 +409,7 @@ def chain_planes(model: SkeletonModel, rel: np.ndarray, w: np.ndarray, frame: np
         ang = (np.arctan2(-direction[:, 2], direction[:, 0]) - rest_psi + np.pi) % (2 * np.pi) - np.pi
         prev = state.get("abduction")
         if prev is not None:
-            total = wp.sum(1)
+            total = _sum(wp, 1)
             ang = (total * ang + ABDUCTION_PRIOR * prev) / (total + ABDUCTION_PRIOR)
         ang = np.minimum(np.maximum(ang, -model.abduction), model.abduction)
         state["abduction"] = ang
@@ -486,7 +496,7 @@ def fit_chains(model: SkeletonModel, starts: np.ndarray, rel: np.ndarray, w: np.
         flat = rows.reshape(c, 2 * k, k + 1)
         gram = flat.transpose(0, 2, 1) @ (rows * w[:, :, None, None]).reshape(c, 2 * k, k + 1)
         g = gram[:, :k, k] + mu * (phi - prev)
-        phi = np.minimum(np.maximum(phi - np.linalg.solve(gram[:, :k, :k] + reg, g[..., None])[..., 0], model.lo),
+        phi = np.minimum(np.maximum(phi - _solve(gram[:, :k, :k] + reg, g[..., None])[..., 0], model.lo),
                          model.hi)
     state["angles"] = phi
     theta = phi @ model.cumulative.T
@@ -555,7 +565,7 @@ class SkeletonTrack:
         local = quaternion_product(q[m.parents] * _CONJUGATE, q)
         local[m.root] = q[m.root]
         local *= np.sign(local[:, :1] + 1e-12)
-        centre = out[m.centre].sum(0) / len(m.centre)
+        centre = _sum(out[m.centre], 0) / len(m.centre)
         palm = None
         if m.palm_width_offsets is not None:
             i, k = m.palm_width_offsets
