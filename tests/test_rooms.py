@@ -47,6 +47,33 @@ def test_desk_person_is_near_and_cut_by_the_border():
     assert near == 20 and cut >= 15
 
 
+def test_the_rooms_world_of_body_datasets_has_subjects_in_view_and_cut_by_the_border(tmp_path):
+    """`synth --target body --world rooms`: frames are seeded; each subject's upper body is seen (at least
+    MIN_UPPER_VISIBLE of its upper joints visible in the rendered cube); some subjects are cut by the image
+    border (joints outside the image are still labels) and some frames hold more than their subject."""
+    from handpose_live.synth.generate import check_world, generate_dataset, render_dataset_frame
+    from handpose_live.synth.rooms import MIN_UPPER_VISIBLE, UPPER
+    from handpose_live.synth.shards import read_index
+
+    cam = load_intrinsics("kinect-v1")
+    a, b = render_dataset_frame("body", cam, 3, 0, "rooms"), render_dataset_frame("body", cam, 3, 0, "rooms")
+    assert np.array_equal(a.depth_mm, b.depth_mm) and np.array_equal(a.joints_mm, b.joints_mm)
+    cut = 0
+    for i in range(16):
+        f = render_dataset_frame("body", cam, 3, i, "rooms")
+        assert f.visible[list(UPPER)].sum() >= MIN_UPPER_VISIBLE and np.isfinite(f.joints_mm).all()
+        assert np.allclose(f.centre_mm, f.joints_mm[8])             # the cube around the torso, as in training
+        v = f.joints_mm[:, 1] / f.joints_mm[:, 2] * cam.fy + cam.cy
+        u = f.joints_mm[:, 0] / f.joints_mm[:, 2] * cam.fx + cam.cx
+        cut += bool(((v < 0) | (v >= cam.height) | (u < 0) | (u >= cam.width)).any())
+    assert cut >= 3
+    index = generate_dataset(tmp_path / "rooms", "body", 2, cam, seed=3, progress=False, world="rooms")
+    assert read_index(tmp_path / "rooms")["world"] == "rooms" and index["count"] == 2
+    assert set(index["sensor"]["mix"]) == {"d4xx", "kinect-v1", "tof"}
+    with pytest.raises(UserError, match="--target body"):
+        check_world("rooms", "hand")
+
+
 def test_detector_view_strides_like_the_detector_and_pads_small_images():
     v1, size = detector_view(load_intrinsics("kinect-v1"))
     assert size == (160, 120) and v1.fx == pytest.approx(588.036865 / 4)

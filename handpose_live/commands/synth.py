@@ -22,14 +22,15 @@ class SynthOptions:
     preview: Path | None = option(None, "contact sheet PNG of some frames")
     append: bool = option(False, "add to / resume an existing dataset", "--append/--no-append")
     world: str = option("crowded", "crowded (the person, the other hand, clutter, three sensor kinds) | "
-                                   "classic (what the first shipped models were tested on)")
+                                   "classic (what the first shipped models were tested on) | rooms (bodies: offices, desks, a "
+                                   "camera high on a wall; people cut by the image border, among furniture)")
 
     def __post_init__(self) -> None:
         """Checked before the camera preset loads or anything is rendered."""
         from ..synth.generate import check_world
 
         get_target(self.target)
-        check_world(self.world)
+        check_world(self.world, self.target)
         check_minimums(("--count", self.count, 1), ("--seed", self.seed, 0))
         if self.preview is not None:
             check_format(self.preview, IMAGE_FORMATS, "--preview")

@@ -6,7 +6,7 @@ identically, an interrupted run continues with --append, and datasets with diffe
 command with --append renders only what is missing. The `synth` command is `commands/synth.py`.
 
 index.json records every setting that decides the frames (`dataset_settings`): generator
-version, world (`classic` or `crowded`, see world.py), target, cube, camera, seed, the hand-pose
+version, world (`classic`, `crowded` or `rooms`, see world.py), target, cube, camera, seed, the hand-pose
 prior's identity and share, and the sensor model(s) with the crowded world's mix. An index
 written before worlds existed has no `world` key and is a classic one. --append onto a dataset
 whose recorded settings differ is refused, so a dataset never mixes frames made two ways.
@@ -30,8 +30,9 @@ from ..targets import get_target
 from ..types import Intrinsics
 from . import shards as sh
 from .hand import PRIOR_FRACTION, nyu_prior
+from .rooms import ROOM_SENSOR_MIX, ROOM_SENSORS, sample_room_body, subject_seen
 from .sensor import SENSORS
-from .world import WORLDS, check_target, render_frame, sample_scene, scene_of
+from .world import BODY_ONLY_WORLDS, WORLDS, check_target, render_frame, sample_scene, scene_of
 
 # synth-2: the hand-pose prior comes from the packaged hand_prior.npz (float32), never from
 # a data folder beside the checkout; index.json records the prior, its share and the sensor model.
@@ -46,9 +47,11 @@ def frame_rng(seed: int, frame_index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(frame_index)])
 
 
-def check_world(world: str) -> str:
+def check_world(world: str, target: str | None = None) -> str:
     if world not in WORLDS:
         raise UserError(f"unknown world '{world}' (known: {', '.join(WORLDS)})")
+    if world in BODY_ONLY_WORLDS and target is not None and scene_of(target).hand_prior:
+        raise UserError(f"the {world} world has people only: use it with --target body")
     return world
 
 
@@ -57,15 +60,21 @@ def render_dataset_frame(target: str, intr: Intrinsics, seed: int, frame_index: 
     """The frame `frame_index` of the dataset (target, camera, seed, world): a `world.SynthFrame`
     (`near_face_window=False`: the same scene, rendered over the whole cube's window)."""
     rng = frame_rng(seed, frame_index)
+    cube = get_target(target).cube_mm
+    if world == "rooms":     # a subject hidden by someone in front of it is drawn again
+        while True:
+            subject, background, sensor = sample_room_body(rng, intr)
+            frame = render_frame(subject, background, intr, rng, cube, sensor=sensor, near_face_window=near_face_window)
+            if subject_seen(frame.visible):
+                return frame
     subject, background, sensor = sample_scene(target, rng, intr, world)
-    return render_frame(subject, background, intr, rng, get_target(target).cube_mm, sensor=sensor,
-                        near_face_window=near_face_window)
+    return render_frame(subject, background, intr, rng, cube, sensor=sensor, near_face_window=near_face_window)
 
 
-def _sensor_settings(name: str) -> dict:
+def _sensor_settings(name: str, world: str = "crowded") -> dict:
     """A sensor model's fields; the optional ones (default 0 = off) only when on, so an index written
     before they existed records the D4xx model exactly as it does now."""
-    model = SENSORS[name]
+    model = ROOM_SENSORS[name] if world == "rooms" else SENSORS[name]
     return {"name": type(model).__name__,
             **{f.name: getattr(model, f.name) for f in fields(model) if f.default or getattr(model, f.name) != f.default}}
 
@@ -80,8 +89,8 @@ def dataset_settings(target: str, intr: Intrinsics, seed: int, world: str = "cla
     if world == "classic":
         sensor = _sensor_settings("d4xx")
     else:
-        mix = scene_of(target).sensor_mix
-        sensor = {"mix": dict(mix), "models": {name: _sensor_settings(name) for name in mix}}
+        mix = ROOM_SENSOR_MIX if world == "rooms" else scene_of(target).sensor_mix
+        sensor = {"mix": dict(mix), "models": {name: _sensor_settings(name, world) for name in mix}}
     return {"generator_version": GENERATOR_VERSION, "world": world, "target": target, "cube_mm": get_target(target).cube_mm,
             "camera": intr.to_dict(), "seed": int(seed), "hand_prior": hand_prior, "sensor": sensor}
 
@@ -128,7 +137,7 @@ def generate_dataset(out: str | Path, target: str, count: int, intr: Intrinsics,
                      append: bool = False, progress: bool = True, shard_size: int = SHARD_SIZE, world: str = "classic") -> dict:
     """Render until `out` holds `count` frames; returns the index. Raises UserError on bad input.
     An existing dataset (append) keeps its own shard size."""
-    target, world = check_target(target), check_world(world)
+    target, world = check_target(target), check_world(world, target)
     check_minimums(("--count", int(count), 1), ("--seed", seed, 0))
     out = Path(out)
     _prepare_output(out, append)

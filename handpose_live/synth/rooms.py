@@ -14,6 +14,13 @@ RealSense stereo), rendered at the detector's resolution: the camera's image str
 `inference/detector.py` strides it, the middle 160x120 of it (a smaller strided image is padded
 with invalid pixels, as the detector sees it).
 
+The same rooms are the `rooms` world of the body datasets (`synth --target body --world rooms`,
+`sample_room_body`): seen at the dataset camera's full resolution, one person whose upper body is
+in view is the subject (its torso the cube's centre, all 15 joints labels, those out of view or
+hidden too), everything else (the other people, the furniture, the walls) is around it, and each
+frame has one of three sensor families with its range in rooms (`ROOM_SENSORS`). This is what
+teaches the body pose model people cut by the image border and people among furniture.
+
 The label of a person is the torso joint's pixel (clipped into the image when the torso is below
 its border) and camera-space position; a person counts when at least `MIN_UPPER_VISIBLE` of the
 upper-body joints (head, neck, shoulders, torso, hips) are visible. Room frame: y up, the floor at
@@ -45,6 +52,12 @@ MIN_UPPER_VISIBLE = 3
 MIN_FOCAL_PX = 90.0                       # as inference/detector.py strides a camera
 EDGE_JUMP_MM = 150.0                      # a silhouette at the detector's resolution
 _UP = np.array([0.0, 1.0, 0.0])
+# The body datasets' rooms world: each frame's sensor family (shares) and that family with its range
+# in rooms (as in ROOM_CAMERAS: a D435, a Kinect v1, a Kinect v2 / Azure Kinect / Orbbec Femto).
+ROOM_SENSOR_MIX = {"d4xx": 0.35, "kinect-v1": 0.3, "tof": 0.35}
+ROOM_SENSORS = {"d4xx": replace(SENSORS["d4xx"], min_depth_mm=200.0, max_depth_mm=10000.0),
+                "kinect-v1": replace(SENSORS["kinect-v1"], min_depth_mm=400.0, max_depth_mm=8000.0),
+                "tof": replace(SENSORS["tof"], min_depth_mm=500.0, max_depth_mm=6000.0)}
 
 
 @dataclass
@@ -226,6 +239,32 @@ def render_room_scene(rng: np.random.Generator, camera: Intrinsics, camera_name:
         uv = np.clip(uv, [0, 0], [intr.width - 1, intr.height - 1])
         found.append(ScenePerson(p.centre_mm.astype(np.float64), uv, upper, p.joints_mm))
     return depth, found
+
+
+def sample_room_body(rng: np.random.Generator, intr: Intrinsics) -> tuple[Subject, Background, SensorModel]:
+    """A frame of the body datasets' rooms world (module docstring): (the subject, whose surface is the
+    whole room's people and furniture; the walls and floor; the frame's sensor). The subject is one of
+    the people with at least `MIN_UPPER_VISIBLE` upper-body joints in the image and the sensor's range
+    (`subject_seen` checks, after rendering, that they are not all hidden)."""
+    sensor = ROOM_SENSORS[str(rng.choice(list(ROOM_SENSOR_MIX), p=list(ROOM_SENSOR_MIX.values())))]
+    while True:
+        surface, background, people = sample_room_scene(rng, intr)
+        seen = []
+        for p in people:
+            uvz = camera_to_pixel(p.joints_mm[list(UPPER)], intr)
+            inside = ((uvz[:, 0] >= 0) & (uvz[:, 0] < intr.width) & (uvz[:, 1] >= 0) & (uvz[:, 1] < intr.height)
+                      & (uvz[:, 2] >= sensor.min_depth_mm) & (uvz[:, 2] <= sensor.max_depth_mm))
+            if inside.sum() >= MIN_UPPER_VISIBLE:
+                seen.append(p)
+        if seen:
+            person = seen[int(rng.integers(len(seen)))]
+            return replace(person, surface=surface), background, sensor
+
+
+def subject_seen(visible: np.ndarray) -> bool:
+    """A rendered rooms-world frame's subject is seen: `MIN_UPPER_VISIBLE` of its upper-body joints visible
+    (not hidden by someone or something in front of it)."""
+    return int(np.asarray(visible)[list(UPPER)].sum()) >= MIN_UPPER_VISIBLE
 
 
 def _inside_mask(view: Intrinsics, camera: Intrinsics, w: int, h: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """One synthetic frame: a posed subject in a room, rendered, passed through the sensor, with
 exact ground truth. Shared by the dataset generator and the synthetic camera.
 
-Two worlds (`WORLDS`), chosen per dataset (`synth --world`):
+Three worlds (`WORLDS`), chosen per dataset (`synth --world`):
 - `classic`: what the first shipped models were trained and tested on: the subject with a
   wall, a table and distractors behind it, one RealSense D4xx-like sensor.
 - `crowded`: the same draws first (so the classic scene is a special case), then what real
@@ -11,6 +11,8 @@ Two worlds (`WORLDS`), chosen per dataset (`synth --world`):
   families per frame (`sensor.SENSORS`: D4xx stereo, SR300/SR305 coded light, Kinect v1).
   For a body: other people beside and behind the subject, furniture (tables, chairs, boxes)
   around and in front of it, and a D4xx or Kinect v1 sensor.
+- `rooms` (bodies only; drawn by `rooms.py: sample_room_body`): offices, desks and a camera high on a
+  wall, with people cut by the image border and among furniture, one of them the subject.
 Only the subject's joints are labels; everything else is clutter the network learns to ignore.
 
 Visibility of a joint: its pixel lies in the image and the clean render there is not nearer
@@ -33,7 +35,8 @@ from .scenes import add_objects, add_person
 from .sensor import SENSORS, SensorModel
 from .shapes import Surface, rotation_about
 
-WORLDS = ("classic", "crowded")
+WORLDS = ("classic", "crowded", "rooms")
+BODY_ONLY_WORLDS = ("rooms",)
 # Per-frame sensor family of the crowded world (classic: always d4xx).
 HAND_SENSOR_MIX = {"d4xx": 0.5, "sr300": 0.25, "kinect-v1": 0.25}
 BODY_SENSOR_MIX = {"d4xx": 0.6, "kinect-v1": 0.4}
