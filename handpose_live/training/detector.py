@@ -185,6 +185,8 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def train_detector(args: DetectorTrainArgs, log=print) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
+    from tqdm import tqdm
+
     shards = render_shards(Path(args.data), args.frames, args.seed, args.sensors, log, args.scenes)
     depth, hands = load_scenes(shards, args.frames)
     config = detector_config(args.scenes)
@@ -213,6 +215,7 @@ def train_detector(args: DetectorTrainArgs, log=print) -> dict:
         order = rng.permutation(len(depth))
         net.train()
         total = 0.0
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}", unit="step", leave=False)
         for b in range(steps_per_epoch):
             idx = order[b * args.batch:(b + 1) * args.batch]
             flip = rng.random(len(idx)) < 0.5
@@ -227,6 +230,9 @@ def train_detector(args: DetectorTrainArgs, log=print) -> dict:
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        bar.close()
         history.append(total / len(depth))
         save_checkpoint(args.checkpoint, {"model": net.state_dict(), "optimizer": opt.state_dict(),
                                           "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
