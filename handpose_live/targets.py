@@ -62,7 +62,7 @@ TARGETS: dict[str, Target] = {
     "body": Target("body", "person", "people", "people", "itop15", 2000.0, (500.0, 5000.0), 1500,
                    "v2v-lite-body.onnx", 0.15, 1, 0.55, "points", centre_search="body",
                    detector_file="person-detector.onnx", default_subjects=6, max_subjects_option="--max-people",
-                   hand_features=False, split_overlapping=True, sure_detection=(0.5, 0.3), metric="map_10cm",
+                   hand_features=False, split_overlapping=True, sure_detection=(0.5, 0.36), metric="map_10cm",
                    synthetic_scene="body", detect_every=1),
 }
 

@@ -197,7 +197,7 @@ def test_a_person_the_detector_was_sure_of_keeps_its_gate_while_tracked():
                           detector=None)
     frame = next(iter(SyntheticCamera(target="body", seed=3, frames=1).frames()))
     joints = np.asarray(frame.ground_truth_mm, np.float64).reshape(1, -1, 3)     # one person, 15 joints
-    conf = np.full(joints.shape[:2], 0.33)               # over sure_detection's 0.3, under the model's gate
+    conf = np.full(joints.shape[:2], 0.38)               # over sure_detection's 0.36, under the model's gate
     centre = joints.mean(axis=1)
 
     def two_frames(probability):
@@ -209,6 +209,6 @@ def test_a_person_the_detector_was_sure_of_keeps_its_gate_while_tracked():
         return len(first), len(pipe._keep(frame, centre, joints, conf, owners,
                                           [getattr(t, "detector_probability", None) for t in owners]))
 
-    assert pipe.sure_detection == (0.5, 0.3) and pipe.min_confidence > 0.33
+    assert pipe.sure_detection == (0.5, 0.36) and pipe.min_confidence > 0.38
     assert two_frames(0.6) == (1, 1)                     # found by a sure detector: kept, and kept while tracked
     assert two_frames(0.4) == (0, 0)                     # an unsure one: the gate, as before
