@@ -50,7 +50,7 @@ def frame_rng(seed: int, frame_index: int) -> np.random.Generator:
 def check_world(world: str, target: str | None = None) -> str:
     if world not in WORLDS:
         raise UserError(f"unknown world '{world}' (known: {', '.join(WORLDS)})")
-    if world in BODY_ONLY_WORLDS and target is not None and scene_of(target).hand_prior:
+    if world in BODY_ONLY_WORLDS and target is not None and get_target(target).synthetic_scene != "body":
         raise UserError(f"the {world} world has people only: use it with --target body")
     return world
 

@@ -52,12 +52,11 @@ MIN_UPPER_VISIBLE = 3
 MIN_FOCAL_PX = 90.0                       # as inference/detector.py strides a camera
 EDGE_JUMP_MM = 150.0                      # a silhouette at the detector's resolution
 _UP = np.array([0.0, 1.0, 0.0])
-# The body datasets' rooms world: each frame's sensor family (shares) and that family with its range
-# in rooms (as in ROOM_CAMERAS: a D435, a Kinect v1, a Kinect v2 / Azure Kinect / Orbbec Femto).
+# The body datasets' rooms world: each frame's sensor family (shares), and that family with the range
+# ROOM_CAMERAS gives it on a D435, a Kinect v1 and a Kinect v2 (Azure Kinect / Orbbec Femto: time of flight).
 ROOM_SENSOR_MIX = {"d4xx": 0.35, "kinect-v1": 0.3, "tof": 0.35}
-ROOM_SENSORS = {"d4xx": replace(SENSORS["d4xx"], min_depth_mm=200.0, max_depth_mm=10000.0),
-                "kinect-v1": replace(SENSORS["kinect-v1"], min_depth_mm=400.0, max_depth_mm=8000.0),
-                "tof": replace(SENSORS["tof"], min_depth_mm=500.0, max_depth_mm=6000.0)}
+ROOM_SENSORS = {family: replace(SENSORS[family], min_depth_mm=near, max_depth_mm=far)
+                for family, near, far in (ROOM_CAMERAS[c] for c in ("d435-640x480", "kinect-v1", "kinect-v2"))}
 
 
 @dataclass
