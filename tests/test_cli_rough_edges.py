@@ -223,3 +223,15 @@ def test_a_bad_input_is_reported_before_the_model_loads(tmp_path):
     proc = cli("run", "--input", tmp_path / "missing.bag", "--model", tmp_path / "missing.onnx", "--viewer", "none",
                check_rc=2)
     assert proc.stderr.strip().splitlines() == [f"error: recording not found: {tmp_path / 'missing.bag'}"]
+
+
+def test_a_missing_input_is_said_missing_whatever_other_options_came_with_it(tmp_path):
+    """`--input` naming no file and no folder: 'input not found', not the refusal of an option a recording would not
+    take (a missing file with a recording's suffix is 'recording not found' or its own reader's error)."""
+    from handpose_live.capture.sources import open_source
+    from handpose_live.errors import UserError
+
+    for path in (tmp_path / "nothing", tmp_path / "bag-folder"):
+        for kw in ({}, {"intrinsics": "sr305"}, {"depth_encoding": "raw"}):
+            with pytest.raises(UserError, match="input not found"):
+                open_source(input_path=path, **kw)

@@ -36,6 +36,8 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
         if is_image_input(input_path):
             _no_topic(topic, input_path)
             return ImageSequence(input_path, intrinsics, depth_encoding, fps=fps, realtime=realtime, loop=loop)
+        if not Path(input_path).suffix and not Path(input_path).exists():   # neither a file nor a folder (a bag's):
+            raise UserError(f"input not found: {input_path}")                 # said before the options it would refuse
         if intrinsics is not None:
             raise UserError(f"--intrinsics applies to depth images and the synthetic camera; the recording {input_path} "
                             "carries its own calibration")
@@ -53,8 +55,6 @@ def open_source(camera: str = "auto", input_path: str | Path | None = None, targ
                 source = found[1].read(path, realtime=realtime, loop=loop)
             source.strict = strict
             return source
-        if not path.suffix and not path.exists():
-            raise UserError(f"input not found: {path}")
         raise UserError(f"{path}: unsupported recording type '{path.suffix}' (expected {cameras.recording_types_text()}, "
                         "or depth images: a folder, a glob pattern, .png or .npy)")
     _no_topic(topic, None)
