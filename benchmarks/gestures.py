@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -339,41 +340,84 @@ def score(windows, found) -> tuple[int, int]:
     return tp, sum(matched)
 
 
-def run(seeds: list[int], threads: int, log=sys.stderr) -> dict:
+def network_hands(seeds: list[int], threads: int, dump: Path | None = None, replay: Path | None = None):
+    """Per (seed, script): the script, then per frame (t_ms, true joints, the pipeline's hands: [(id, fitted joints,
+    network joints, side)], the pipeline's gesture events). `dump`: also kept there (a pickle, per sequence, for
+    `--replay`); `replay`: read from such a file (no rendering, no network: the gestures' definitions re-scored)."""
+    if replay is not None:
+        with open(replay, "rb") as f:
+            kept = pickle.load(f)
+        for seed in seeds:
+            for name in SCRIPTS:
+                yield script(name, seed), kept[(seed, name)]
+        return
     from handpose_live.tracker import Tracker
 
     tracker = Tracker(camera="synthetic", threads=threads)
-    counts = {src: {g: {"windows": 0, "events": 0, "tp": 0, "matched": 0} for g in GESTURES} for src in ("network", "truth")}
-    sequences, n_frames, t_start = [], 0, time.perf_counter()
+    kept = {}
     for seed in seeds:
         for name in SCRIPTS:
             s = script(name, seed)
             tracker.pipeline.reset()
-            truth, side = GestureEvents(HAND), "left" if s.keys[0][1].left else "right"
-            got: dict[str, list] = {"network": [], "truth": []}
+            seq = []
             for frame in frames(s):
-                t = frame.timestamp_ms / 1000.0
-                got["network"] += [(t, e) for e in tracker.process_frame(frame).gestures if e.get("gesture") in GESTURES]
-                got["truth"] += [(t, {**e, "id": 0}) for e in truth.update(frame.ground_truth_mm, frame.timestamp_ms, side)]
-                n_frames += 1
-            record = {"script": name, "seed": seed, "windows": s.windows}
-            for src, events in got.items():
-                found = spans(events, s.duration_s)
-                record[src] = found
-                for g in GESTURES:
-                    w = [x for x in s.windows if x[0] == g]
-                    f = [x for x in found if x[0] == g]
-                    tp, matched = score(w, f)
-                    c = counts[src][g]
-                    c["windows"] += len(w)
-                    c["events"] += len(f)
-                    c["tp"] += tp
-                    c["matched"] += matched
-            sequences.append(record)
-            wrong = [e for e in record["network"] if e[0] not in [w[0] for w in s.windows]]
-            print(f"seed {seed} {name}: network {[e[0] for e in record['network']]}"
-                  + (f" (false: {[e[0] for e in wrong]})" if wrong else "")
-                  + f"; truth {[e[0] for e in record['truth']]}", file=log, flush=True)
+                result = tracker.process_frame(frame)
+                seq.append((frame.timestamp_ms, frame.ground_truth_mm,
+                            [(h.id, np.asarray(h.joints_mm, np.float64), None if h.raw_joints_mm is None else
+                              np.asarray(h.raw_joints_mm, np.float64), h.handedness) for h in result.subjects],
+                            [e for e in result.gestures if e.get("gesture") in GESTURES]))
+            kept[(seed, name)] = seq
+            yield s, seq
+    if dump is not None:
+        with open(dump, "wb") as f:
+            pickle.dump(kept, f)
+
+
+def replayed_events(seq) -> list:
+    """The gesture events of a kept sequence's hands, as the pipeline makes them (`inference/features.py`: one
+    `GestureEvents` per track id, the fitted joints for motion, the network's for the shape, the track's side)."""
+    per_id: dict = {}
+    out = []
+    for t_ms, _, hands, _ in seq:
+        for hid, joints, raw, side in hands:
+            events = per_id.setdefault(hid, GestureEvents(HAND)).update(joints, t_ms, side, raw)
+            out += [(t_ms / 1000.0, {"type": e.pop("type"), "id": hid, **e}) for e in events]
+    return out
+
+
+def run(seeds: list[int], threads: int, log=sys.stderr, dump: Path | None = None, replay: Path | None = None) -> dict:
+    counts = {src: {g: {"windows": 0, "events": 0, "tp": 0, "matched": 0} for g in GESTURES} for src in ("network", "truth")}
+    sequences, n_frames, t_start = [], 0, time.perf_counter()
+    for s, seq in network_hands(seeds, threads, dump, replay):
+        name, seed = s.name, s.seed
+        truth, side = GestureEvents(HAND), "left" if s.keys[0][1].left else "right"
+        got: dict[str, list] = {"network": [], "truth": []}
+        for t_ms, true_joints, _, events in seq:
+            t = t_ms / 1000.0
+            if replay is None:
+                got["network"] += [(t, e) for e in events]
+            got["truth"] += [(t, {**e, "id": 0}) for e in truth.update(true_joints, t_ms, side)]
+            n_frames += 1
+        if replay is not None:
+            got["network"] = replayed_events(seq)
+        record = {"script": name, "seed": seed, "windows": s.windows}
+        for src, events in got.items():
+            found = spans(events, s.duration_s)
+            record[src] = found
+            for g in GESTURES:
+                w = [x for x in s.windows if x[0] == g]
+                f = [x for x in found if x[0] == g]
+                tp, matched = score(w, f)
+                c = counts[src][g]
+                c["windows"] += len(w)
+                c["events"] += len(f)
+                c["tp"] += tp
+                c["matched"] += matched
+        sequences.append(record)
+        wrong = [e for e in record["network"] if e[0] not in [w[0] for w in s.windows]]
+        print(f"seed {seed} {name}: network {[e[0] for e in record['network']]}"
+              + (f" (false: {[e[0] for e in wrong]})" if wrong else "")
+              + f"; truth {[e[0] for e in record['truth']]}", file=log, flush=True)
     results = {}
     for src, per in counts.items():
         results[src] = {g: {**c, "precision": c["tp"] / c["events"] if c["events"] else 1.0,
@@ -392,8 +436,11 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--dump", type=Path, help="keep every frame's hands (ids, fitted and network joints, side) here")
+    ap.add_argument("--replay", type=Path, help="score the hands kept by --dump (same seeds) with today's gestures.py")
     args = ap.parse_args()
-    report = run(list(range(args.first_seed, args.first_seed + args.seeds)), args.threads)
+    report = run(list(range(args.first_seed, args.first_seed + args.seeds)), args.threads, dump=args.dump,
+                 replay=args.replay)
     net, truth = report["results"]["network"], report["results"]["truth"]
 
     def pct(v) -> str:

@@ -20,7 +20,10 @@ Each step runs the project's own commands and scripts (`handpose-live synth/reco
 benchmarks/evaluate_shipped.py, backends.py, live_quality.py, reliability.py, ablation.py) as
 subprocesses, exactly as printed, and reads their JSON. `--quick` runs the same steps through the
 same code with small sizes (Step.sizes: (full, quick)); its values are only checked to be produced,
-finite and in range, not compared with the published ones. Steps marked full-only (the fault
+finite and in range, not compared with the published ones. In `--quick` each Python command starts as
+a fork of this process after it has imported PyTorch, Open3D, OpenCV and SciPy once (benchmarks/warm.py:
+same command line, environment, streams and exit status, without paying those imports ~30 times);
+`--cold` starts fresh processes as the full run does. Steps marked full-only (the fault
 suite, the ablation: hours) do not run in `--quick`; the report gives their command.
 
 The report, OUT/reproduce.json (written atomically), holds per figure the published value, the
@@ -56,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from reproduce_steps import REPO, STEP_BY_NAME, STEPS, Context, Step, StepSkipped
+from warm import Warm
 
 from handpose_live.fileio import atomic_write_text  # importable: reproduce_steps puts REPO on sys.path
 
@@ -298,6 +302,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shared", type=Path, default=None, help="../shared/data: needed by the nyu-published step")
     ap.add_argument("--data", type=Path, default=None, help="where the synthetic datasets go (default OUT/data)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads of every measurement (the docs' set-up: 2)")
+    ap.add_argument("--cold", action="store_true",
+                    help="--quick: every command a fresh process (default: forks of a process that has imported "
+                         "PyTorch, Open3D, OpenCV; benchmarks/warm.py)")
     ap.add_argument("--list", action="store_true", help="print the figure registry as a markdown table and exit")
     args = ap.parse_args(argv)
     if args.list:
@@ -316,6 +323,11 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     ctx = Context(out=out, data=(args.data or out / "data").resolve(), work=work, quick=args.quick, threads=args.threads,
                   shared=args.shared.resolve() if args.shared else None)
+    if args.quick and not args.cold:
+        ctx.warm = Warm()
+        if not ctx.warm.available:
+            print(f"commands start as plain processes: the warm start {ctx.warm.reason}", file=sys.stderr)
+            ctx.warm = None
     ctx.data.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()

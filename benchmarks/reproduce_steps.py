@@ -52,6 +52,7 @@ class Context:
     shared: Path | None
     commands: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
+    warm: Any = None           # a warm.Warm: Python commands start as its forks (--quick)
 
     def cmd(self, argv: list, capture: bool = True, check: bool = True) -> str:
         """Run one command (stdout captured, stderr shown: progress bars); a failure raises unless not `check`."""
@@ -63,8 +64,13 @@ class Context:
         env.setdefault("OMP_NUM_THREADS", str(self.threads))
         for attempt in (1, 2):
             t0 = time.perf_counter()
-            proc = subprocess.run(argv, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE if capture else sys.stderr)
-            print(f"    ({time.perf_counter() - t0:.1f} s, exit {proc.returncode})", file=sys.stderr, flush=True)
+            forked = self.warm.run(argv, REPO, env, capture) if self.warm is not None else None
+            if forked is not None:
+                proc = subprocess.CompletedProcess(argv, *forked)
+            else:
+                proc = subprocess.run(argv, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE if capture else sys.stderr)
+            print(f"    ({time.perf_counter() - t0:.1f} s, exit {proc.returncode}{', forked' if forked else ''})",
+                  file=sys.stderr, flush=True)
             if proc.returncode >= 0 or attempt == 2:
                 break
             # Killed by a signal (seen: SIGABRT "pure virtual method called" from pyrealsense2 playback, about

@@ -221,3 +221,68 @@ def test_a_cpu_specific_ratio_is_compared_only_on_its_vendors_cpus(monkeypatch):
     status, detail = reproduce.judge(fig, 5.8, False)
     assert status == "measured" and "AuthenticAMD" in detail and "GenuineIntel" in detail
     assert reproduce.judge(fig, float("nan"), False)[0] == "out-of-range"
+
+
+WARM_DRIVER = r"""
+import json, os, sys, tempfile, threading
+sys.path.insert(0, sys.argv[1])
+from warm import Warm
+warm = Warm()
+kept = tempfile.TemporaryDirectory()          # the parent's: a child's exit must not remove it
+script = os.path.join(kept.name, "child.py")
+with open(script, "w") as f:
+    f.write(sys.argv[2])
+env = dict(os.environ, WARM_TEST="from-the-request")
+out = {"available": warm.available, "reason": warm.reason, "runs": {}}
+for case in ("ok", "code", "message", "raise", "atexit"):
+    for how in ("fork", "subprocess"):
+        argv = [sys.executable, script, case, "two words"]
+        if how == "fork":
+            code, stdout = warm.run(argv, kept.name, env, capture=True)
+        else:
+            import subprocess
+            proc = subprocess.run(argv, cwd=kept.name, env=env, capture_output=True, text=True)
+            code, stdout = proc.returncode, proc.stdout
+        out["runs"][f"{case}/{how}"] = [code, stdout]
+out["kept"] = os.path.isdir(kept.name)
+threading.Thread(target=threading.Event().wait, args=(5,), daemon=True).start()
+out["with_a_thread"] = warm.run([sys.executable, script, "ok"], kept.name, env, capture=True)
+print(json.dumps(out))
+"""
+
+WARM_CHILD = r"""
+import atexit, os, sys
+case = sys.argv[1]
+print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()) == os.path.basename(os.path.dirname(__file__)),
+      "env", os.environ.get("WARM_TEST"), "path0", sys.path[0] == os.path.dirname(os.path.abspath(__file__)),
+      "main", __name__)
+if case == "code":
+    sys.exit(3)
+if case == "message":
+    sys.exit("error: a message")
+if case == "raise":
+    raise ValueError("boom")
+if case == "atexit":
+    atexit.register(lambda: print("own exit function ran", flush=True))
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_fork_runs_a_command_as_its_subprocess_would(tmp_path):
+    """benchmarks/warm.py (the quick reproduction's start): a command run as a fork gives the same standard output
+    and exit status as the same command as a subprocess (exit codes, sys.exit with a message, an exception, its own
+    atexit functions), sees the request's environment and folder, leaves the parent's temporary folder alone, and
+    is refused (None: run it as a subprocess) once the parent has a thread."""
+    proc = subprocess.run([sys.executable, "-c", WARM_DRIVER, str(REPO / "benchmarks"), WARM_CHILD],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["available"], out["reason"]
+    for case, code in (("ok", 0), ("code", 3), ("message", 1), ("raise", 1), ("atexit", 0)):
+        forked, plain = out["runs"][f"{case}/fork"], out["runs"][f"{case}/subprocess"]
+        assert forked == plain and forked[0] == code, (case, forked, plain)
+        assert "['" + case + "', 'two words'] cwd True env from-the-request path0 True main __main__" in forked[1]
+    assert "own exit function ran" in out["runs"]["atexit/fork"][1]
+    assert "ValueError: boom" in proc.stderr and "error: a message" in proc.stderr
+    assert out["kept"]
+    assert out["with_a_thread"] is None
