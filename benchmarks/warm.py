@@ -2,7 +2,7 @@
 
 A step of reproduce.py is a Python process (`python -m handpose_live ...`, `python benchmarks/x.py ...`) whose
 start is mostly importing PyTorch, Open3D, OpenCV and SciPy; in `--quick`, where each then works only a few
-seconds, that is a large part of the whole (docs/design-notes.md, "The quick reproduction's warm start").
+seconds, that is a large part of the whole (docs/design-notes.md, `benchmarks/warm.py`).
 `Warm` imports them once, in a process that has run nothing else, and starts each command as a fork of it: the
 same program with the same command line, environment, working folder, standard streams and exit status as its
 subprocess, the modules already in memory.
