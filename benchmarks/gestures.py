@@ -30,6 +30,11 @@ positive. Recall: windows matched / windows; precision: true positives / events 
 The thresholds (`gestures.py`) were set on seeds 1000 and up; the published figures use seeds 0 and up.
 
     python benchmarks/gestures.py [--seeds 20] [--first-seed 0] [--json out.json]
+    python benchmarks/gestures.py --seeds 20 --first-seed 1000 --dump hands.pkl    # keep every frame's hands
+    python benchmarks/gestures.py --seeds 20 --first-seed 1000 --replay hands.pkl  # score them again, seconds
+
+--replay scores the kept hands with today's handpose_live/gestures.py as the pipeline would (one GestureEvents
+per track id), without rendering or the network: for trying thresholds; the published table is a full run.
 """
 from __future__ import annotations
 

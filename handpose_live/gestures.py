@@ -51,8 +51,9 @@ Moving gestures, one event each, its type the gesture's name:
 - `tap`: the index tip (median over `SMOOTH_S`) comes `TAP_MM` nearer the camera within `TAP_PRESS_S`,
   more along the depth than it or the palm moves sideways (`TAP_SIDEWAYS`), from an extended index,
   and goes back by `TAP_RETURN` of that as quickly (within `TAP_PRESS_S` of its nearest) and within
-  `TAP_MAX_S` of the press; the index bends less than `TAP_BEND_DEG` all along (a finger curling into
-  a fist, palm to the camera, moves its tip the same way). A push that stays, or drifts back, is no
+  `TAP_MAX_S` of the press; the index bends less than `TAP_BEND_DEG` all along (its median bend over
+  `SMOOTH_S`, as the static gestures read it: the network draws a straight index bent for a single frame;
+  a finger curling into a fist, palm to the camera, moves its tip the same way). A push that stays, or drifts back, is no
   tap. The event carries the tip's nearest `position_mm`: a poke of the hand or a tap of the finger.
 Pinch keeps its own `pinch_start` / `pinch_end`. The gestures follow what hand trackers users know
 define (Leap Motion's swipe: 1000 mm/s over 150 mm; a fist: a mean finger curl over 140 degrees); the
@@ -79,7 +80,7 @@ CURLED_DEG, CURLED_STAY_DEG = 80.0, 68.0           # over this: curled
 HYPEREXTENSION_DEG = 30.0                          # a finger bent backwards by less than this has a negative bend
 UP_DEG, UP_STAY_DEG = 40.0, 50.0                   # thumbs up: the thumb (CMC -> tip) within this of camera -y
 THUMB_ABOVE, THUMB_ABOVE_STAY = 0.1, -0.05        # and its tip above the index MCP by this, in hand sizes
-V_SPREAD, V_SPREAD_STAY = 0.3, 0.2                 # victory: index to middle tip, in hand sizes
+V_SPREAD, V_SPREAD_STAY = 0.45, 0.2                # victory: index to middle tip, in hand sizes
 RING_HIDDEN = 0.15       # victory: a ring tip this near the middle tip (hand sizes) is a hidden ring drawn onto it
 SMOOTH_S = 0.1           # the gestures read the median of their features over this window
 HOLD_S = 0.2             # a static pose held this long starts its gesture
@@ -315,7 +316,7 @@ class GestureEvents:
         m = np.median([v for _, v in self._shapes], axis=0)
         shape = replace(f, bends_deg=m[:4], thumb_up_deg=float(m[4]), thumb_above=float(m[5]), v_spread=float(m[6]),
                         ring_gap=float(m[7]))
-        return self._static(shape, t, velocity) + self._swipe(f, t, velocity) + self._tap(f, t)
+        return self._static(shape, t, velocity) + self._swipe(f, t, velocity) + self._tap(shape, t)
 
     def _velocity(self) -> np.ndarray:
         """The palm's velocity (mm/s) over the last SPEED_WINDOW_S (or what the history holds)."""

@@ -283,3 +283,38 @@ def test_a_ring_finger_drawn_onto_the_middle_one_is_a_hidden_one_in_a_victory_si
     assert static_gesture_holds("victory", pose_features(victory, HAND, "right"))
     assert static_gesture_holds("victory", pose_features(ghost, HAND, "right"))
     assert not any(static_gesture_holds(g, pose_features(three, HAND, "right")) for g in STATIC_GESTURES)
+
+
+def test_one_frame_of_the_index_drawn_bent_does_not_cancel_a_tap():
+    """The network draws a straight index bent for a single frame now and then: the tap reads the index's median
+    bend over SMOOTH_S, as the static gestures read theirs; a finger that stays bent is still no tap."""
+    keys = tap_sequence()
+    bent = MODEL.posed(pose(CURLS["fist"], centre=(0.0, 0.0, 470.0)))[0]
+    names = {n: i for i, n in enumerate(HAND21.joints)}
+    index = [names[f"index_{p}"] for p in ("pip", "dip", "tip")]
+
+    def taps(bent_frames: set[int]) -> list[dict]:
+        rec, out = GestureEvents(HAND), []
+        for i in range(int(keys[-1][0] * FPS) + 1):
+            joints = MODEL.posed(at(keys, i / FPS))[0]
+            shape = joints.copy()
+            if i in bent_frames:        # the network's joints: the index drawn curled, the fitted ones unchanged
+                shape[index] = bent[index] + (joints[names["index_mcp"]] - bent[names["index_mcp"]])
+            out += [e for e in rec.update(joints, 1000.0 * i / FPS, "right", shape_joints_mm=shape) if e["type"] == "tap"]
+        return out
+    pressed = int(1.0 * FPS)         # the press is on from about 0.97 s, the tap fires about 1.13 s
+    assert len(taps(set())) == 1 and len(taps({pressed})) == 1
+    assert taps(set(range(pressed - 3, pressed + 5))) == []
+
+
+def test_a_victory_needs_its_two_fingers_apart_not_three_straight_fingers_side_by_side():
+    """Three straight fingers held together (the ring drawn onto the middle one) were read as a victory with a
+    hidden ring: a victory starts only with the index and middle tips `V_SPREAD` hand sizes apart."""
+    names = {n: i for i, n in enumerate(HAND21.joints)}
+    together = MODEL.posed(pose((0.8, 0, 0, 0, 1), spread_deg=(2, -2, -5, -11)))[0]
+    ghost = together.copy()
+    for part in ("pip", "dip", "tip"):
+        ghost[names[f"ring_{part}"]] = together[names[f"middle_{part}"]] + [3.0, 2.0, 1.0]
+    f = pose_features(ghost, HAND, "right")
+    assert f is not None and f.ring_gap < 0.15 and f.v_spread < 0.45
+    assert not static_gesture_holds("victory", f)
