@@ -76,6 +76,7 @@ def gate_rules(detector: Path, frames: int) -> None:
     from handpose_live.resources import shipped_model
     from handpose_live.synth.render import render_depth_mm
     from handpose_live.synth.rooms import MIN_UPPER_VISIBLE, UPPER, person_visibility, room_sensor, sample_room_scene
+    from handpose_live.targets import get_target
     from handpose_live.types import DepthFrame
 
     pipe = build_pipeline(Predictor(shipped_model("body", "fp32"), device="cpu", threads=2),
@@ -104,10 +105,13 @@ def gate_rules(detector: Path, frames: int) -> None:
     print(f"\n{len(rows)} candidates, {int(person.sum())} people, {int(none.sum())} none; body model gate {gate}")
     print("| threshold | sure (probability, score) | people kept | none kept |")
     print("|---|---|---|---|")
+    shipped = get_target("body").sure_detection           # the pipeline's rule, among the others tried
+    rules = sorted({(0.4, 0.35), (0.45, 0.35), (0.5, 0.3), (0.6, 0.3)} | ({tuple(shipped)} if shipped else set()))
     for th in (0.2, 0.3):
-        for sure in (None, (0.4, 0.35), (0.45, 0.35), (0.5, 0.3), (0.6, 0.3)):
+        for sure in [None, *rules]:
             keep = (p >= th) & ((s >= gate) | ((p >= sure[0]) & (s >= sure[1])) if sure else (s >= gate))
-            print(f"| {th:g} | {sure or '-'} | {int((keep & person).sum())} | {int((keep & none).sum())} |")
+            mark = " (shipped)" if sure is not None and shipped and tuple(sure) == tuple(shipped) else ""
+            print(f"| {th:g} | {sure or '-'}{mark} | {int((keep & person).sum())} | {int((keep & none).sum())} |")
 
 
 if __name__ == "__main__":
