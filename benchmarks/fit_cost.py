@@ -34,7 +34,7 @@ CACHE_MB = 32          # written between calls for the cold replay
 
 
 def pipeline_run(frames: int, seed: int, threads: int) -> tuple[list, list[float]]:
-    """The fit's inputs of every frame (one hand: the first subject's), and the pipeline's fit time per hand."""
+    """The fit's inputs of every frame of the first track (one hand), and the pipeline's fit time per hand."""
     kept: list = []
     update = kinematics.SkeletonTrack.update
 

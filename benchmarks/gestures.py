@@ -379,14 +379,22 @@ def network_hands(seeds: list[int], threads: int, dump: Path | None = None, repl
 
 
 def replayed_events(seq) -> list:
-    """The gesture events of a kept sequence's hands, as the pipeline makes them (`inference/features.py`: one
-    `GestureEvents` per track id, the fitted joints for motion, the network's for the shape, the track's side)."""
-    per_id: dict = {}
+    """The gesture events of a kept sequence's hands, made by the pipeline's own code (`inference/features.py`:
+    `HandFeatures.events`, one `GestureEvents` per track id) from the kept joints, ids and sides."""
+    from types import SimpleNamespace
+
+    from handpose_live.gestures import PinchEvents
+    from handpose_live.inference.features import HandFeatures
+
+    features, tracks = HandFeatures(HAND21.joints), {}
     out = []
     for t_ms, _, hands, _ in seq:
-        for hid, joints, raw, side in hands:
-            events = per_id.setdefault(hid, GestureEvents(HAND)).update(joints, t_ms, side, raw)
-            out += [(t_ms / 1000.0, {"type": e.pop("type"), "id": hid, **e}) for e in events]
+        subjects = [SimpleNamespace(id=hid, pinch=None, joints_mm=joints, raw_joints_mm=raw, handedness=side)
+                    for hid, joints, raw, side in hands]
+        for s in subjects:
+            tracks.setdefault(s.id, SimpleNamespace(id=s.id, pinch=PinchEvents(), gestures=None))
+        events = features.events(subjects, list(tracks.values()), t_ms)     # type: ignore[arg-type]
+        out += [(t_ms / 1000.0, e) for e in events if e.get("gesture") in GESTURES]
     return out
 
 

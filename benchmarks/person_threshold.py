@@ -106,11 +106,11 @@ def gate_rules(detector: Path, frames: int) -> None:
     print("| threshold | sure (probability, score) | people kept | none kept |")
     print("|---|---|---|---|")
     shipped = get_target("body").sure_detection           # the pipeline's rule, among the others tried
-    rules = sorted({(0.4, 0.35), (0.45, 0.35), (0.5, 0.3), (0.6, 0.3)} | ({tuple(shipped)} if shipped else set()))
+    rules = sorted({(0.4, 0.35), (0.45, 0.35), (0.5, 0.3), (0.6, 0.3), shipped} - {None})
     for th in (0.2, 0.3):
         for sure in [None, *rules]:
             keep = (p >= th) & ((s >= gate) | ((p >= sure[0]) & (s >= sure[1])) if sure else (s >= gate))
-            mark = " (shipped)" if sure is not None and shipped and tuple(sure) == tuple(shipped) else ""
+            mark = " (shipped)" if sure is not None and sure == shipped else ""
             print(f"| {th:g} | {sure or '-'}{mark} | {int((keep & person).sum())} | {int((keep & none).sum())} |")
 
 

@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from warm import Warm  # noqa: E402  (benchmarks/warm.py: no heavy imports of its own)
+
 PY = sys.executable
 CLI = [PY, "-m", "handpose_live"]
 BENCH = REPO / "benchmarks"
@@ -52,7 +54,7 @@ class Context:
     shared: Path | None
     commands: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
-    warm: Any = None           # a warm.Warm: Python commands start as its forks (--quick)
+    warm: Warm | None = None   # Python commands start as its forks (--quick)
 
     def cmd(self, argv: list, capture: bool = True, check: bool = True) -> str:
         """Run one command (stdout captured, stderr shown: progress bars); a failure raises unless not `check`."""
