@@ -53,7 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from handpose_live.calib import load_intrinsics  # noqa: E402
-from handpose_live.fileio import atomic_write_text  # noqa: E402
+from handpose_live.errors import UserError  # noqa: E402
+from handpose_live.fileio import atomic_write, atomic_write_text  # noqa: E402
 from handpose_live.geometry import pixel_to_camera_mm  # noqa: E402
 from handpose_live.gestures import (  # noqa: E402
     GESTURES,
@@ -350,8 +351,12 @@ def network_hands(seeds: list[int], threads: int, dump: Path | None = None, repl
     network joints, side)], the pipeline's gesture events). `dump`: also kept there (a pickle, per sequence, for
     `--replay`); `replay`: read from such a file (no rendering, no network: the gestures' definitions re-scored)."""
     if replay is not None:
-        with open(replay, "rb") as f:
-            kept = pickle.load(f)
+        kept = read_dump(replay)
+        missing = [(seed, name) for seed in seeds for name in SCRIPTS if (seed, name) not in kept]
+        if missing:
+            seeds_kept = sorted({seed for seed, _ in kept})
+            raise UserError(f"{replay} does not hold seed {missing[0][0]} ({missing[0][1]}): it holds seeds "
+                            f"{seeds_kept[0]}-{seeds_kept[-1]}" if seeds_kept else f"{replay} holds no sequence")
         for seed in seeds:
             for name in SCRIPTS:
                 yield script(name, seed), kept[(seed, name)]
@@ -374,8 +379,21 @@ def network_hands(seeds: list[int], threads: int, dump: Path | None = None, repl
             kept[(seed, name)] = seq
             yield s, seq
     if dump is not None:
-        with open(dump, "wb") as f:
-            pickle.dump(kept, f)
+        atomic_write(dump, lambda f: pickle.dump(kept, f))
+
+
+def read_dump(path: Path) -> dict:
+    """What `--dump` kept, or a one-line UserError."""
+    try:
+        with open(path, "rb") as f:
+            kept = pickle.load(f)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except Exception:                     # not a pickle, cut short, another kind of file
+        raise UserError(f"{path} is not a file written by --dump") from None
+    if not isinstance(kept, dict):
+        raise UserError(f"{path} is not a file written by --dump")
+    return kept
 
 
 def replayed_events(seq) -> list:
@@ -450,10 +468,19 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--dump", type=Path, help="keep every frame's hands (ids, fitted and network joints, side) here")
-    ap.add_argument("--replay", type=Path, help="score the hands kept by --dump (same seeds) with today's gestures.py")
+    ap.add_argument("--replay", type=Path, help="score the hands kept by --dump (same seeds) with today's gestures.py "
+                    "(a pickle: replay only files you made)")
     args = ap.parse_args()
-    report = run(list(range(args.first_seed, args.first_seed + args.seeds)), args.threads, dump=args.dump,
-                 replay=args.replay)
+    for path in (args.dump, args.json):      # found out now, not after a quarter of an hour's run
+        if path is not None and not path.resolve().parent.is_dir():
+            print(f"error: no folder {path.resolve().parent} for {path}", file=sys.stderr)
+            sys.exit(2)
+    try:
+        report = run(list(range(args.first_seed, args.first_seed + args.seeds)), args.threads, dump=args.dump,
+                     replay=args.replay)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     net, truth = report["results"]["network"], report["results"]["truth"]
 
     def pct(v) -> str:
